@@ -1,0 +1,306 @@
+package commands
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// Version is set at build time with -ldflags "-X …commands.Version=…".
+var Version = "dev"
+
+// Global option names and their environment variables.
+const (
+	flagJID          = "jid"
+	flagPasswordFile = "password-file"
+	flagPasswordCmd  = "password-cmd"
+	flagServer       = "server"
+	flagCAFile       = "ca-file"
+	flagResource     = "resource"
+	flagStateDir     = "state-dir"
+	flagTimeout      = "timeout"
+	flagLockIdle     = "lock-idle"
+	flagDebug        = "debug"
+)
+
+var envOf = map[string]string{
+	flagJID:          "JAB_JID",
+	flagPasswordFile: "JAB_PASSWORD_FILE",
+	flagPasswordCmd:  "JAB_PASSWORD_CMD",
+	flagServer:       "JAB_SERVER",
+	flagCAFile:       "JAB_CA_FILE",
+	flagResource:     "JAB_RESOURCE",
+	flagStateDir:     "JAB_STATE_DIR",
+	flagLockIdle:     "JAB_LOCK_IDLE",
+}
+
+const (
+	defaultTimeout  = 30 * time.Second
+	defaultLockIdle = 15 * time.Minute
+)
+
+// globalFlags are accepted before or after the subcommand name. They carry
+// no EnvVars: the environment is read through Env.Getenv in resolve, so
+// tests can inject it.
+func globalFlags() []cli.Flag {
+	e := func(name string) string { return " (env " + envOf[name] + ")" }
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagJID, Usage: "account `JID`" + e(flagJID)},
+		&cli.StringFlag{Name: flagPasswordFile, Usage: "read the password from the first line of `FILE`" + e(flagPasswordFile)},
+		&cli.StringFlag{Name: flagPasswordCmd, Usage: "run `CMD` with sh -c; the first line of its output is the password" + e(flagPasswordCmd)},
+		&cli.StringFlag{Name: flagServer, Usage: "connect to `HOST:PORT` instead of the JID's domain (SRV lookup otherwise)" + e(flagServer)},
+		&cli.StringFlag{Name: flagCAFile, Usage: "also trust the CA certificates in PEM `FILE`" + e(flagCAFile)},
+		&cli.StringFlag{Name: flagResource, Usage: "resource `NAME` of the long-running observer (listen); default: a stable name kept in the state file" + e(flagResource)},
+		&cli.StringFlag{Name: flagStateDir, Usage: "state directory `DIR` (default $XDG_STATE_HOME/jab or ~/.local/state/jab)" + e(flagStateDir)},
+		&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "bound for connecting and for every wait"},
+		&cli.DurationFlag{Name: flagLockIdle, Value: defaultLockIdle, Usage: "unlock a conversation idle this long (XEP-0296 §3.2); 0 disables" + e(flagLockIdle)},
+		&cli.BoolFlag{Name: flagDebug, Usage: "print the XML stream on stderr (SEND/RECV; SASL and passwords redacted)"},
+	}
+}
+
+func newApp(env *Env) *cli.App {
+	app := &cli.App{
+		Name:            "jab",
+		Usage:           "a scriptable XMPP client that keeps resource locks (XEP-0296) and threads (XEP-0201) between runs",
+		Version:         Version,
+		Reader:          env.Stdin,
+		Writer:          env.Stdout,
+		ErrWriter:       env.Stderr,
+		Flags:           globalFlags(),
+		HideHelpCommand: true,
+		// urfave/cli's default handler calls os.Exit from inside Run; Run
+		// maps errors to exit codes itself.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usagef("see 'jab --help'", "%v", err)
+		},
+		Commands: []*cli.Command{
+			sendCommand(env),
+			listenCommand(env),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {},
+	}
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return usagef("run 'jab --help' for the list of commands", "unknown command %q", c.Args().First())
+		}
+		return cli.ShowAppHelp(c)
+	}
+	return app
+}
+
+// commandFlags adds the global flags to a subcommand's own.
+func commandFlags(own ...cli.Flag) []cli.Flag {
+	return append(own, globalFlags()...)
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	return usagef("see 'jab "+c.Command.Name+" --help'", "%v", err)
+}
+
+// setIn returns the innermost context in which the flag was given, or nil.
+// Global flags are defined at both levels; urfave/cli would otherwise read
+// the unset subcommand copy.
+func setIn(c *cli.Context, name string) *cli.Context {
+	for _, x := range c.Lineage() {
+		if slices.Contains(x.LocalFlagNames(), name) {
+			return x
+		}
+	}
+	return nil
+}
+
+// options are the resolved global options.
+type options struct {
+	account  session.JID
+	password string
+	server   string
+	roots    *x509.CertPool
+	resource string
+	stateDir string
+	timeout  time.Duration
+	lockIdle time.Duration
+	debug    bool
+	timeoutSet bool
+}
+
+func (o *options) sessionConfig(env *Env, resource string) session.Config {
+	cfg := session.Config{JID: o.account, Password: o.password, Server: o.server, RootCAs: o.roots,
+		Resource: resource, Timeout: o.timeout}
+	if o.debug {
+		cfg.Debug = env.Stderr
+	}
+	return cfg
+}
+
+func stringOpt(c *cli.Context, env *Env, name string) string {
+	if x := setIn(c, name); x != nil {
+		return x.String(name)
+	}
+	if e, ok := envOf[name]; ok {
+		return env.Getenv(e)
+	}
+	return ""
+}
+
+func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time.Duration, bool, error) {
+	if x := setIn(c, name); x != nil {
+		d := x.Duration(name)
+		if d < 0 {
+			return 0, true, usagef("", "--%s must not be negative", name)
+		}
+		return d, true, nil
+	}
+	if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
+		d, err := time.ParseDuration(env.Getenv(e))
+		if err != nil || d < 0 {
+			return 0, true, usagef("use a Go duration such as 30s or 15m", "%s=%q is not a valid duration", e, env.Getenv(e))
+		}
+		return d, true, nil
+	}
+	return def, false, nil
+}
+
+// resolve reads the global options. Nothing is contacted and no file is
+// written; a missing or bad option is a usage error.
+func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (*options, error) {
+	o := &options{server: stringOpt(c, env, flagServer), resource: stringOpt(c, env, flagResource)}
+	if x := setIn(c, flagDebug); x != nil {
+		o.debug = x.Bool(flagDebug)
+	}
+	var err error
+	if o.timeout, o.timeoutSet, err = durationOpt(c, env, flagTimeout, defaultTimeout); err != nil {
+		return nil, err
+	}
+	if o.timeout == 0 {
+		return nil, usagef("", "--timeout must be positive")
+	}
+	if o.lockIdle, _, err = durationOpt(c, env, flagLockIdle, defaultLockIdle); err != nil {
+		return nil, err
+	}
+	jid := stringOpt(c, env, flagJID)
+	if jid == "" {
+		return nil, usagef("pass --jid or set JAB_JID", "no account given")
+	}
+	if o.account, err = session.ParseJID(jid); err != nil {
+		return nil, usagef("an account looks like user@example.org", "--jid: %v", err)
+	}
+	if o.account.Local == "" {
+		return nil, usagef("an account looks like user@example.org", "--jid %q has no local part", jid)
+	}
+	if o.resource != "" {
+		if _, err := session.ParseJID("x@y/" + o.resource); err != nil {
+			return nil, usagef("", "--resource %q is not a valid resource", o.resource)
+		}
+	}
+	if o.stateDir = stringOpt(c, env, flagStateDir); o.stateDir == "" {
+		if o.stateDir, err = statefile.DefaultDir(env.Getenv); err != nil {
+			return nil, usagef("pass --state-dir or set JAB_STATE_DIR", "%v", err)
+		}
+	}
+	if ca := stringOpt(c, env, flagCAFile); ca != "" {
+		if o.roots, err = loadCA(ca); err != nil {
+			return nil, err
+		}
+	}
+	if needPassword {
+		if o.password, err = password(ctx, c, env); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func loadCA(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("", "read CA file: %v", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usagef("the file must hold PEM 'CERTIFICATE' blocks", "CA file %q has no certificate", path)
+	}
+	return pool, nil
+}
+
+// password finds the password: --password-cmd, --password-file,
+// JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD, in that order. There
+// is deliberately no flag that takes the password itself (it would show in
+// ps and shell history).
+func password(ctx context.Context, c *cli.Context, env *Env) (string, error) {
+	if x := setIn(c, flagPasswordCmd); x != nil {
+		return passwordFromCmd(ctx, env, x.String(flagPasswordCmd))
+	}
+	if x := setIn(c, flagPasswordFile); x != nil {
+		return passwordFromFile(x.String(flagPasswordFile))
+	}
+	if p := env.Getenv("JAB_PASSWORD"); p != "" {
+		return p, nil
+	}
+	if f := env.Getenv("JAB_PASSWORD_FILE"); f != "" {
+		return passwordFromFile(f)
+	}
+	if cmd := env.Getenv("JAB_PASSWORD_CMD"); cmd != "" {
+		return passwordFromCmd(ctx, env, cmd)
+	}
+	return "", usagef("set JAB_PASSWORD, or pass --password-file FILE or --password-cmd CMD", "no password source")
+}
+
+func passwordFromFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("", "read password file: %v", err)
+	}
+	p, _, _ := strings.Cut(string(data), "\n")
+	p = strings.TrimSuffix(p, "\r")
+	if p == "" {
+		return "", usagef("", "password file %q is empty", path)
+	}
+	return p, nil
+}
+
+func passwordFromCmd(ctx context.Context, env *Env, command string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, defaultTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Stdin = nil
+	cmd.Stderr = env.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", usagef("", "password command failed: %v", err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", usagef("", "password command printed nothing")
+	}
+	return line, nil
+}
+
+// readAllStdin reads the whole of stdin; on a terminal it first says how
+// to end the input.
+func readAllStdin(env *Env) (string, error) {
+	if env.StdinTTY {
+		fmt.Fprintln(env.Stderr, "jab: reading the message from the terminal; end it with Ctrl-D")
+	}
+	data, err := io.ReadAll(bufio.NewReader(env.Stdin))
+	if err != nil {
+		return "", fmt.Errorf("read stdin: %w", err)
+	}
+	return string(data), nil
+}

@@ -1,0 +1,228 @@
+package commands
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+type sendOptions struct {
+	to        []session.JID
+	text      string // the message, when not --lines
+	typ       string
+	thread    string
+	newThread bool
+	subject   string
+	lines     bool
+	json      bool
+}
+
+func sendCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "send",
+		Usage:     "send a message to one or more JIDs, addressed by their persisted lock (XEP-0296) and thread (XEP-0201)",
+		ArgsUsage: "JID... [--] [TEXT...]",
+		Description: `The message is TEXT joined by spaces or, without TEXT, all of stdin (one
+trailing newline dropped). Recipients are the leading arguments that look like
+JIDs (contain '@'); '--' ends them explicitly. Flags go before the JIDs.
+
+An unlocked conversation goes to the bare JID; a locked one to the locked full
+JID, trusted while 'jab listen' runs for the account, otherwise checked with a
+ping first. A JID given with a resource is used as given.`,
+		Flags: commandFlags(
+			&cli.StringFlag{Name: "type", Value: "chat", Usage: "message `TYPE`: chat, normal or headline"},
+			&cli.StringFlag{Name: "thread", Usage: "use thread `ID` (and make it the conversation's thread)"},
+			&cli.BoolFlag{Name: "new-thread", Usage: "start a new thread"},
+			&cli.StringFlag{Name: "subject", Usage: "message subject `TEXT`"},
+			&cli.BoolFlag{Name: "lines", Usage: "send one message per stdin line over one connection (empty lines skipped)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message"},
+		),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			g, err := resolve(c.Context, c, env, true)
+			if err != nil {
+				return err
+			}
+			opts, err := parseSend(c, env)
+			if err != nil {
+				return err
+			}
+			return runSend(c.Context, env, g, opts)
+		},
+	}
+}
+
+func parseSend(c *cli.Context, env *Env) (*sendOptions, error) {
+	o := &sendOptions{typ: c.String("type"), thread: c.String("thread"), newThread: c.Bool("new-thread"),
+		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json")}
+	switch o.typ {
+	case "chat", "normal", "headline":
+	case "groupchat":
+		return nil, usagef("group chat is not supported yet", "--type groupchat is not supported")
+	default:
+		return nil, usagef("use chat, normal or headline", "unknown --type %q", o.typ)
+	}
+	if o.thread != "" && o.newThread {
+		return nil, usagef("--thread continues a thread, --new-thread starts one", "--thread and --new-thread conflict")
+	}
+	if o.thread != "" && (!utf8.ValidString(o.thread) || strings.TrimSpace(o.thread) != o.thread) {
+		return nil, usagef("", "--thread %q is not a valid thread id", o.thread)
+	}
+	if o.typ == "headline" && o.newThread {
+		return nil, usagef("headlines carry no conversation thread", "--new-thread does not apply to --type headline")
+	}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return nil, usagef("jab send alice@example.org 'hello'", "no recipient")
+	}
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if i > 0 && !strings.Contains(a, "@") {
+			break
+		}
+		j, err := session.ParseJID(a)
+		if err != nil {
+			if i > 0 {
+				break
+			}
+			return nil, usagef("a recipient looks like alice@example.org or alice@example.org/phone", "recipient: %v", err)
+		}
+		o.to = append(o.to, j)
+	}
+	text := args[i:]
+	if o.lines {
+		if len(text) > 0 {
+			return nil, usagef("--lines reads the messages from stdin", "--lines takes no TEXT arguments")
+		}
+		return o, nil
+	}
+	if len(text) > 0 {
+		o.text = strings.Join(text, " ")
+	} else {
+		in, err := readAllStdin(env)
+		if err != nil {
+			return nil, err
+		}
+		in = strings.TrimSuffix(in, "\n")
+		o.text = strings.TrimSuffix(in, "\r")
+	}
+	if err := checkBody(o.text, "the message"); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func checkBody(s, what string) error {
+	if !utf8.ValidString(s) {
+		return usagef("XMPP carries UTF-8 text only; convert it first (e.g. with iconv)", "%s is not valid UTF-8", what)
+	}
+	if strings.TrimSpace(s) == "" {
+		return usagef("give TEXT or pipe the message on stdin", "%s is empty", what)
+	}
+	return nil
+}
+
+func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
+	store, err := statefile.Open(g.stateDir)
+	if err != nil {
+		return err
+	}
+	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
+	base, err := session.EnsureResource(ctx, senv, g.account.Bare())
+	if err != nil {
+		return err
+	}
+	// A one-shot send never binds the observer's resource (the server would
+	// disconnect the observer) and never collides with a concurrent send.
+	bounces := session.NewBounces()
+	s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), bounces.Handle)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	plan, err := session.PlanSend(ctx, s, senv, session.SendOptions{Account: g.account, To: o.to, Type: o.typ,
+		Thread: o.thread, NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle})
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(env.Stdout)
+	defer out.Flush()
+	sendBody := func(body string) error {
+		msgs := make([]*session.Message, len(plan.Routes))
+		for i, r := range plan.Routes {
+			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body)
+			// Refuse the whole batch before writing any of it.
+			if data, err := xml.Marshal(msgs[i]); err == nil && len(data) > s.Conn().MaxStanza() {
+				return &session.StanzaTooLargeError{Size: len(data), Limit: s.Conn().MaxStanza()}
+			}
+		}
+		for _, m := range msgs {
+			bounces.Track(m.ID, m.To)
+			if err := s.Conn().Send(m); err != nil {
+				return err
+			}
+			if o.json {
+				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: threadOf(m), Type: o.typ})
+				out.Write(append(line, '\n'))
+			}
+		}
+		return nil
+	}
+	if o.lines {
+		if err := sendLines(env, sendBody, out); err != nil {
+			return err
+		}
+	} else if err := sendBody(o.text); err != nil {
+		return err
+	}
+	out.Flush()
+	return bounces.Confirm(ctx, s)
+}
+
+func threadOf(m *session.Message) string {
+	if m.Thread == nil {
+		return ""
+	}
+	return m.Thread.Value
+}
+
+// sendLines streams stdin: one message per non-empty line, sent as it is
+// read, so a pipe feeds the conversation live. End of input is success.
+func sendLines(env *Env, send func(string) error, out *bufio.Writer) error {
+	r := bufio.NewReaderSize(env.Stdin, 64*1024)
+	for n := 1; ; n++ {
+		line, err := r.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+		text := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if strings.TrimSpace(text) != "" {
+			if e := checkBody(text, fmt.Sprintf("stdin line %d", n)); e != nil {
+				return e
+			}
+			if e := send(text); e != nil {
+				return e
+			}
+			out.Flush()
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
+}

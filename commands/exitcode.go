@@ -1,0 +1,110 @@
+package commands
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// Exit codes: the one table, repeated in README.md and the man page.
+const (
+	ExitOK          = 0   // success
+	ExitError       = 1   // any other error (network, TLS, server, state file)
+	ExitUsage       = 2   // bad flags, arguments, configuration or input (nothing was sent)
+	ExitAuth        = 4   // authentication failed (wrong password, unknown account)
+	ExitTimeout     = 5   // timed out, or a message was not delivered (bounced)
+	ExitInterrupted = 130 // SIGINT (128+2)
+	ExitTerminated  = 143 // SIGTERM (128+15)
+)
+
+// usageError is misuse the user must fix; nothing was sent.
+type usageError struct {
+	msg  string
+	hint string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(hint, format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
+}
+
+// hinted attaches a hint to any error.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+// signalError records which signal stopped the command.
+type signalError struct{ code int }
+
+func (e *signalError) Error() string {
+	if e.code == ExitTerminated {
+		return "terminated"
+	}
+	return "interrupted"
+}
+
+// exitCode maps an error class to the exit status, in one place.
+func exitCode(err error) int {
+	var ue *usageError
+	var ae *session.AuthError
+	var de *session.DeliveryError
+	var se *signalError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &se):
+		return se.code
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &ae):
+		return ExitAuth
+	case errors.As(err, &de), errors.Is(err, session.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return ExitTimeout
+	}
+	return ExitError
+}
+
+// hintFor returns advice for predictable failures, or "".
+func hintFor(err error) string {
+	var ue *usageError
+	var h *hinted
+	var ce *statefile.CorruptError
+	var ve *statefile.VersionError
+	var ae *session.AuthError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var tl *session.StanzaTooLargeError
+	switch {
+	case errors.As(err, &ue):
+		return ue.hint
+	case errors.As(err, &h):
+		return h.hint
+	case errors.As(err, &ce):
+		return "jab never resets a state file: fix it or move it aside (jab then starts with no locks or threads)"
+	case errors.As(err, &ve):
+		return "this state file was written by a newer jab; use that version or move the file aside"
+	case errors.As(err, &ae):
+		return "check --jid and the password source (JAB_PASSWORD, --password-file, --password-cmd)"
+	case errors.As(err, &ua):
+		return "the server's certificate is not signed by a trusted CA; pass its CA with --ca-file"
+	case errors.As(err, &hn):
+		return "the certificate must name the JID's domain; --server only changes where jab connects"
+	case errors.As(err, &tl):
+		return "split the message, or send it with --lines one line at a time"
+	case errors.Is(err, session.ErrTimeout):
+		return "the server did not answer in time; check --server and raise --timeout if it is slow"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "nothing listens there; check --server (host:port) or the JID's domain"
+	}
+	return ""
+}

@@ -1,0 +1,94 @@
+// Package commands is jab's command-line surface: the urfave/cli app, one
+// file per subcommand, output formats and exit codes. It is the only
+// package that touches the process's streams, environment and clock.
+//
+// Output rules: stdout carries data only (text records or JSON Lines);
+// every diagnostic goes to stderr as "jab: error: …" and "jab: hint: …";
+// no colour and no prompts when the stream is not a terminal; a remote
+// peer's control characters never reach the terminal.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Env carries everything a command may touch in its surroundings, so tests
+// can run the app with pipes and a fake clock.
+type Env struct {
+	Stdin     io.Reader
+	Stdout    io.Writer
+	Stderr    io.Writer
+	StdinTTY  bool
+	StdoutTTY bool
+	Getenv    func(string) string
+	Now       func() time.Time
+	Host      string
+}
+
+// Main runs jab and returns the exit status.
+func Main(args []string, stdin, stdout, stderr *os.File) int {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	env := &Env{
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		StdinTTY:  isTerminal(stdin),
+		StdoutTTY: isTerminal(stdout),
+		Getenv:    os.Getenv,
+		Now:       time.Now,
+		Host:      host,
+	}
+	// SIGINT and SIGTERM cancel the context, so deferred cleanup runs (the
+	// observer record is removed, the stream closed) before we exit.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			code := ExitInterrupted
+			if s == syscall.SIGTERM {
+				code = ExitTerminated
+			}
+			cancel(&signalError{code: code})
+		}
+	}()
+	return Run(ctx, env, args)
+}
+
+// Run runs the app with an injected environment.
+func Run(ctx context.Context, env *Env, args []string) int {
+	err := newApp(env).RunContext(ctx, args)
+	if cause := context.Cause(ctx); cause != nil && err != nil {
+		var se *signalError
+		if errors.As(cause, &se) {
+			err = se
+		}
+	}
+	if err == nil {
+		return ExitOK
+	}
+	var se *signalError
+	if !errors.As(err, &se) {
+		fmt.Fprintf(env.Stderr, "jab: error: %v\n", err)
+		if h := hintFor(err); h != "" {
+			fmt.Fprintf(env.Stderr, "jab: hint: %s\n", h)
+		}
+	}
+	return exitCode(err)
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

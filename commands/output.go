@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jab-xmpp/jab/session"
+)
+
+// sanitize makes remote text safe for a terminal and keeps one record on
+// one line: backslash, newline, carriage return and tab are escaped as in
+// Go strings; every other control character (C0, DEL, C1) and the Unicode
+// bidi overrides, which can reorder what the terminal shows, become \u{…}.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case unicode.IsControl(r), r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0xFEFF:
+			fmt.Fprintf(&b, `\u{%x}`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func shortThread(t string) string {
+	if t == "" {
+		return "-"
+	}
+	if len(t) > 8 {
+		t = t[:8]
+	}
+	return sanitize(t)
+}
+
+// textRecord is listen's line format:
+//
+//	TIME FROM TYPE THREAD8 [subject: S] BODY
+//	TIME FROM presence TYPE [SHOW] [STATUS]
+func textRecord(ev session.Event) string {
+	ts := ev.Time.UTC().Format(time.RFC3339)
+	if ev.Kind == session.KindPresence {
+		typ := ev.Type
+		if typ == "" {
+			typ = "available"
+		}
+		line := ts + " " + sanitize(ev.From) + " presence " + sanitize(typ)
+		if ev.Show != "" {
+			line += " " + sanitize(ev.Show)
+		}
+		if ev.Status != "" {
+			line += " " + sanitize(ev.Status)
+		}
+		if ev.Error != "" {
+			line += " error=" + sanitize(ev.Error)
+		}
+		return line
+	}
+	line := ts + " " + sanitize(ev.From) + " " + ev.Type + " " + shortThread(ev.Thread)
+	if ev.Delayed {
+		line += " (delayed)"
+	}
+	line += ":"
+	if ev.Error != "" {
+		line += " error=" + sanitize(ev.Error)
+	}
+	if ev.Subject != "" {
+		line += " [subject: " + sanitize(ev.Subject) + "]"
+	}
+	if ev.Body != "" {
+		line += " " + sanitize(ev.Body)
+	}
+	return line
+}
+
+// jsonRecord is one JSON Lines record; encoding/json escapes every
+// control character, so the output is safe and one line.
+func jsonRecord(ev session.Event) []byte {
+	type message struct {
+		Kind      string `json:"kind"`
+		From      string `json:"from"`
+		To        string `json:"to"`
+		Type      string `json:"type"`
+		ID        string `json:"id"`
+		Thread    string `json:"thread"`
+		Parent    string `json:"parent_thread,omitempty"`
+		Body      string `json:"body"`
+		Subject   string `json:"subject"`
+		ChatState string `json:"chat_state"`
+		Delayed   bool   `json:"delayed"`
+		Time      string `json:"time"`
+		Error     string `json:"error,omitempty"`
+		InReplyTo string `json:"in_reply_to,omitempty"`
+	}
+	type presence struct {
+		Kind   string `json:"kind"`
+		From   string `json:"from"`
+		Type   string `json:"type"`
+		Show   string `json:"show"`
+		Status string `json:"status"`
+		Time   string `json:"time"`
+		Error  string `json:"error,omitempty"`
+	}
+	ts := ev.Time.UTC().Format(time.RFC3339Nano)
+	var v any
+	if ev.Kind == session.KindPresence {
+		typ := ev.Type
+		if typ == "" {
+			typ = "available"
+		}
+		v = presence{Kind: ev.Kind, From: ev.From, Type: typ, Show: ev.Show, Status: ev.Status, Time: ts, Error: ev.Error}
+	} else {
+		v = message{Kind: ev.Kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
+			Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject, ChatState: ev.ChatState, Delayed: ev.Delayed,
+			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo}
+	}
+	data, _ := json.Marshal(v)
+	return data
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package prosody
+
+import (
+	"os"
+	"syscall"
+)
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func signalTerm(p *os.Process) {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		p.Kill()
+	}
+}
+
+func signalKill(p *os.Process) { p.Kill() }

@@ -1,0 +1,444 @@
+// Package prosody runs throwaway Prosody XMPP servers for integration tests.
+//
+// A Server listens for client-to-server connections on a random loopback
+// port (STARTTLS on a plain port, TLS mandatory), with a certificate for
+// its domain signed by a throwaway CA. Only the c2s listener is opened;
+// s2s, HTTP, component and other listeners are disabled, so several
+// servers (and a system Prosody) can run side by side.
+//
+// The package only uses the standard library and the prosody/prosodyctl
+// binaries (Debian package "prosody", which pulls in "lua-sec").
+package prosody
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultDomain is the XMPP domain used when Options.Domain is empty.
+const DefaultDomain = "example.test"
+
+const (
+	startTimeout    = 15 * time.Second
+	stopTimeout     = 5 * time.Second
+	commandTimeout  = 30 * time.Second
+	bindAttempts    = 5
+	logFileName     = "prosody.log"
+	consoleFileName = "console.log"
+	configFileName  = "prosody.cfg.lua"
+)
+
+// Options configures Start.
+type Options struct {
+	// Domain is the XMPP domain served (default "example.test"). It does
+	// not have to resolve; clients connect to Server.Addr.
+	Domain string
+	// Limits loads mod_limits, which throttles c2s connections to
+	// Prosody's default rate (10 KiB/s with a 2 s burst). Off by default
+	// so tests are not slowed down.
+	Limits bool
+	// Debug logs at "debug" level instead of "info". The environment
+	// variable PROSODY_DEBUG=1 has the same effect.
+	Debug bool
+}
+
+// Server is a throwaway Prosody for integration tests.
+type Server struct {
+	Domain string // XMPP domain, e.g. "example.test" (not resolvable; connect via Addr)
+	Addr   string // "127.0.0.1:PORT" of the c2s listener (STARTTLS on a plain port)
+	CAFile string // PEM of the throwaway CA that signed the server certificate
+	Dir    string // temp dir with config, data, logs
+
+	// MUCDomain is the domain of the multi-user chat component
+	// ("conference." + Domain).
+	MUCDomain string
+
+	configFile  string
+	logFile     string
+	consoleFile string
+
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the prosody process has exited
+	waitErr error         // valid after done is closed
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Available reports whether the prosody and prosodyctl binaries and
+// lua-sec are installed. The error says what to install.
+func Available() error {
+	var missing []string
+	prosodyBin, err := exec.LookPath("prosody")
+	if err != nil {
+		missing = append(missing, "prosody binary not found in PATH")
+	}
+	if _, err := exec.LookPath("prosodyctl"); err != nil {
+		missing = append(missing, "prosodyctl binary not found in PATH")
+	}
+	if prosodyBin != "" {
+		if err := checkLuaSec(prosodyBin); err != nil {
+			missing = append(missing, err.Error())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("prosody test server unavailable (%s); install it with: apt-get install prosody lua-sec",
+			strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+// checkLuaSec runs the Lua interpreter named in prosody's shebang line
+// and checks that the "ssl" module (lua-sec) loads.
+func checkLuaSec(prosodyBin string) error {
+	f, err := os.Open(prosodyBin)
+	if err != nil {
+		return err
+	}
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	f.Close()
+	fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if !strings.HasPrefix(line, "#!") || len(fields) == 0 {
+		// Not a script; cannot check lua-sec independently.
+		return nil
+	}
+	interp := fields
+	if filepath.Base(fields[0]) == "env" {
+		interp = fields[1:]
+	}
+	if len(interp) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args := append(append([]string{}, interp[1:]...), "-e", `require "ssl"`)
+	out, err := exec.CommandContext(ctx, interp[0], args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("lua-sec (Lua module \"ssl\") not loadable by %s: %v: %s",
+			interp[0], err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Start creates a temp dir with certificates and a config, starts Prosody
+// on a free loopback port and waits until it answers XMPP streams.
+// It can be used from TestMain.
+func Start(opts Options) (*Server, error) {
+	domain := strings.ToLower(opts.Domain)
+	if domain == "" {
+		domain = DefaultDomain
+	}
+	if !validDomain(domain) {
+		return nil, fmt.Errorf("prosody: invalid domain %q", opts.Domain)
+	}
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	debug := opts.Debug || os.Getenv("PROSODY_DEBUG") == "1"
+
+	var lastErr error
+	for attempt := 0; attempt < bindAttempts; attempt++ {
+		s, err := startOnce(domain, opts.Limits, debug)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errBind) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errBind = errors.New("prosody could not bind its c2s port")
+
+func startOnce(domain string, limits, debug bool) (_ *Server, err error) {
+	dir, err := os.MkdirTemp("", "jab-prosody-")
+	if err != nil {
+		return nil, fmt.Errorf("prosody: %w", err)
+	}
+	// s must not be a named result: "return nil, err" would clear it
+	// before the cleanup below runs.
+	s := &Server{
+		Domain:      domain,
+		MUCDomain:   "conference." + domain,
+		Dir:         dir,
+		configFile:  filepath.Join(dir, configFileName),
+		logFile:     filepath.Join(dir, logFileName),
+		consoleFile: filepath.Join(dir, consoleFileName),
+	}
+	defer func() {
+		if err != nil {
+			s.kill()
+			if os.Getenv("KEEP_PROSODY") != "1" {
+				os.RemoveAll(dir)
+			}
+		}
+	}()
+
+	for _, sub := range []string{"data", "certs"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("prosody: %w", err)
+		}
+	}
+	certFile, keyFile, caFile, err := writeCerts(filepath.Join(dir, "certs"), domain)
+	if err != nil {
+		return nil, fmt.Errorf("prosody: generating certificates: %w", err)
+	}
+	s.CAFile = caFile
+
+	port, err := pickPort()
+	if err != nil {
+		return nil, fmt.Errorf("prosody: finding a free port: %w", err)
+	}
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+
+	level := "info"
+	if debug {
+		level = "debug"
+	}
+	cfg := configText(configParams{
+		Dir:      dir,
+		Domain:   domain,
+		Port:     port,
+		LogFile:  s.logFile,
+		LogLevel: level,
+		CertFile: certFile,
+		KeyFile:  keyFile,
+		Limits:   limits,
+	})
+	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
+		return nil, fmt.Errorf("prosody: writing config: %w", err)
+	}
+
+	console, err := os.Create(s.consoleFile)
+	if err != nil {
+		return nil, fmt.Errorf("prosody: %w", err)
+	}
+	defer console.Close()
+
+	// -F: stay in the foreground (the config option "daemonize" is
+	// deprecated in 0.12).
+	cmd := exec.Command("prosody", "-F", "--config", s.configFile)
+	cmd.Dir = dir
+	cmd.Stdin = nil
+	cmd.Stdout = console
+	cmd.Stderr = console
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("prosody: starting: %w", err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+
+	if err := s.waitReady(port); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+var (
+	reActivated = regexp.MustCompile(`Activated service 'c2s' on \[127\.0\.0\.1\]:(\d+)`)
+	reBindFail  = regexp.MustCompile(`Failed to open server port|Activated service 'c2s' on no ports`)
+)
+
+// waitReady waits until the log says c2s is listening on our port and an
+// XMPP stream on Addr offers STARTTLS.
+func (s *Server) waitReady(port int) error {
+	deadline := time.Now().Add(startTimeout)
+	var probeErr error
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return fmt.Errorf("prosody exited during startup (%v); log:\n%s", s.waitErr, s.LogTail(40))
+		default:
+		}
+		logText, _ := os.ReadFile(s.logFile)
+		if reBindFail.Match(logText) {
+			return fmt.Errorf("%w %s; log:\n%s", errBind, s.Addr, s.LogTail(20))
+		}
+		if m := reActivated.FindSubmatch(logText); m != nil {
+			if string(m[1]) != strconv.Itoa(port) {
+				return fmt.Errorf("prosody: c2s listening on unexpected port %s, want %d; log:\n%s", m[1], port, s.LogTail(40))
+			}
+			if probeErr = probeStream(s.Addr, s.Domain); probeErr == nil {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if probeErr == nil {
+		probeErr = errors.New("c2s service not activated")
+	}
+	return fmt.Errorf("prosody did not become ready on %s within %v (%v); log:\n%s",
+		s.Addr, startTimeout, probeErr, s.LogTail(40))
+}
+
+// probeStream opens an XMPP client stream and reads until the server
+// offers STARTTLS.
+func probeStream(addr, domain string) error {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	header := "<?xml version='1.0'?><stream:stream to='" + domain +
+		"' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+	if _, err := conn.Write([]byte(header)); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	chunk := make([]byte, 4096)
+	for {
+		n, err := conn.Read(chunk)
+		buf.Write(chunk[:n])
+		if bytes.Contains(buf.Bytes(), []byte("starttls")) {
+			conn.Write([]byte("</stream:stream>"))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("stream probe: %w (got %q)", err, buf.String())
+		}
+		if buf.Len() > 1<<16 {
+			return fmt.Errorf("stream probe: no starttls in %q", buf.String())
+		}
+	}
+}
+
+// Register creates (or overwrites) the account user@Domain with the given
+// password using prosodyctl. The account can be used as soon as Register
+// returns.
+func (s *Server) Register(user, password string) error {
+	if user == "" || strings.ContainsAny(user, "@/ \t\r\n") {
+		return fmt.Errorf("prosody: invalid username %q", user)
+	}
+	if password == "" {
+		return errors.New("prosody: empty password")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "prosodyctl", "--config", s.configFile, "register", user, s.Domain, password)
+	cmd.Dir = s.Dir
+	cmd.Stdin = nil
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("prosodyctl register %s@%s: %v: %s", user, s.Domain, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Stop terminates Prosody (SIGTERM, then SIGKILL after 5 s) and removes
+// Dir unless KEEP_PROSODY=1 is set. It is safe to call more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		s.stopErr = s.terminate()
+		if os.Getenv("KEEP_PROSODY") == "1" {
+			fmt.Fprintf(os.Stderr, "prosody: KEEP_PROSODY=1, leaving %s\n", s.Dir)
+			return
+		}
+		if err := os.RemoveAll(s.Dir); err != nil && s.stopErr == nil {
+			s.stopErr = err
+		}
+	})
+	return s.stopErr
+}
+
+func (s *Server) terminate() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return fmt.Errorf("prosody had already exited: %v", s.waitErr)
+	default:
+	}
+	signalTerm(s.cmd.Process)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(stopTimeout):
+	}
+	signalKill(s.cmd.Process)
+	<-s.done
+	return errors.New("prosody did not exit after SIGTERM; killed")
+}
+
+// kill stops a half-started server without waiting politely.
+func (s *Server) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	signalKill(s.cmd.Process)
+	<-s.done
+}
+
+// LogTail returns the last n lines of Prosody's log (followed by anything
+// Prosody printed on stdout/stderr), for test failure messages.
+func (s *Server) LogTail(n int) string {
+	var b strings.Builder
+	if data, err := os.ReadFile(s.logFile); err == nil {
+		b.WriteString(tailLines(string(data), n))
+	} else {
+		fmt.Fprintf(&b, "(no log: %v)\n", err)
+	}
+	if data, err := os.ReadFile(s.consoleFile); err == nil && len(bytes.TrimSpace(data)) > 0 {
+		b.WriteString("--- prosody stdout/stderr ---\n")
+		b.WriteString(tailLines(string(data), n))
+	}
+	return b.String()
+}
+
+func tailLines(text string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	text = strings.TrimRight(text, "\n")
+	if text == "" {
+		return ""
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// pickPort chooses the c2s port; a variable so tests can force collisions.
+var pickPort = freePort
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var reDomain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+func validDomain(d string) bool {
+	return len(d) <= 200 && reDomain.MatchString(d)
+}

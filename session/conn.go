@@ -1,0 +1,540 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMaxStanza is the stanza size limit assumed when the server does not
+// advertise one (XEP-0478); it is Prosody's default c2s_stanza_size_limit.
+const DefaultMaxStanza = 256 * 1024
+
+// Errors the command layer maps to exit codes.
+var (
+	// ErrTimeout: the server or a peer did not answer in time.
+	ErrTimeout = errors.New("timed out")
+	// ErrClosed: the stream ended.
+	ErrClosed = errors.New("connection closed")
+)
+
+// AuthError is a SASL failure: wrong password, unknown account, or no
+// mechanism we are willing to use.
+type AuthError struct {
+	Condition string
+	Text      string
+}
+
+func (e *AuthError) Error() string {
+	msg := "authentication failed: " + e.Condition
+	if e.Text != "" {
+		msg += " (" + e.Text + ")"
+	}
+	return msg
+}
+
+// TLSError wraps a failure to establish a verified TLS channel.
+type TLSError struct{ Err error }
+
+func (e *TLSError) Error() string { return "TLS: " + e.Err.Error() }
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// Config says how to reach and log in to an account.
+type Config struct {
+	JID      JID    // the account; its resource is ignored
+	Password string // never logged
+	Server   string // host:port to connect to; "" means SRV lookup, then the JID's domain
+	RootCAs  *x509.CertPool
+	Resource string // resource to bind; "" lets the server pick
+	Timeout  time.Duration
+	Debug    io.Writer // the XML stream with SEND/RECV prefixes; SASL redacted
+}
+
+// Conn is one authenticated XMPP client stream. Writes are safe from
+// several goroutines; reads must come from one goroutine only.
+type Conn struct {
+	raw      net.Conn
+	dec      *xml.Decoder
+	wmu      sync.Mutex
+	jid      JID
+	maxBytes int
+	timeout  time.Duration
+	debug    io.Writer
+	redact   bool // true during SASL: the debug output hides the exchange
+	closed   bool
+}
+
+// JID returns the full JID the server bound.
+func (c *Conn) JID() JID { return c.jid }
+
+// MaxStanza returns the largest stanza the server accepts.
+func (c *Conn) MaxStanza() int { return c.maxBytes }
+
+type debugReader struct {
+	r io.Reader
+	c *Conn
+}
+
+func (d debugReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if n > 0 && d.c.debug != nil {
+		if d.c.redact {
+			fmt.Fprintf(d.c.debug, "RECV [SASL exchange redacted, %d bytes]\n", n)
+		} else {
+			fmt.Fprintf(d.c.debug, "RECV %s\n", bytes.TrimRight(p[:n], "\n"))
+		}
+	}
+	return n, err
+}
+
+// Dial connects, requires STARTTLS, verifies the certificate against the
+// JID's domain, authenticates and binds a resource. It sends no presence:
+// that is the caller's choice (a one-shot send must not broadcast one).
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	addrs, err := resolve(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var raw net.Conn
+	var dialErr error
+	d := net.Dialer{}
+	for _, a := range addrs {
+		raw, dialErr = d.DialContext(ctx, "tcp", a)
+		if dialErr == nil {
+			break
+		}
+	}
+	if raw == nil {
+		return nil, classify(ctx, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ", "), dialErr))
+	}
+	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug}
+	// The whole negotiation is bounded by the context's deadline; a silent
+	// server cannot hold us past --timeout.
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		raw.SetDeadline(dl)
+	}
+	if err := c.negotiate(ctx, cfg); err != nil {
+		raw.Close()
+		return nil, classify(ctx, err)
+	}
+	if !stop() {
+		raw.Close()
+		return nil, classify(ctx, ctx.Err())
+	}
+	raw.SetDeadline(time.Time{})
+	return c, nil
+}
+
+func classify(ctx context.Context, err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded ||
+		(errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	}
+	return err
+}
+
+func resolve(ctx context.Context, cfg Config) ([]string, error) {
+	if cfg.Server != "" {
+		if _, _, err := net.SplitHostPort(cfg.Server); err != nil {
+			return []string{net.JoinHostPort(cfg.Server, "5222")}, nil
+		}
+		return []string{cfg.Server}, nil
+	}
+	var addrs []string
+	if _, srvs, err := net.DefaultResolver.LookupSRV(ctx, "xmpp-client", "tcp", cfg.JID.Domain); err == nil {
+		for _, s := range srvs {
+			if s.Target == "." {
+				return nil, fmt.Errorf("domain %s offers no XMPP client service (SRV target '.')", cfg.JID.Domain)
+			}
+			addrs = append(addrs, net.JoinHostPort(strings.TrimSuffix(s.Target, "."), strconv.Itoa(int(s.Port))))
+		}
+	}
+	return append(addrs, net.JoinHostPort(cfg.JID.Domain, "5222")), nil
+}
+
+type streamFeatures struct {
+	XMLName    xml.Name  `xml:"http://etherx.jabber.org/streams features"`
+	StartTLS   *Empty    `xml:"urn:ietf:params:xml:ns:xmpp-tls starttls"`
+	Mechanisms []string  `xml:"urn:ietf:params:xml:ns:xmpp-sasl mechanisms>mechanism"`
+	Bind       *Empty    `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+	Limits     *struct { // XEP-0478
+		MaxBytes int `xml:"max-bytes"`
+	} `xml:"urn:xmpp:stream-limits:0 limits"`
+}
+
+type streamError struct {
+	Conditions []xml.Name `xml:",any"`
+	Text       string     `xml:"text"`
+}
+
+func (e *streamError) Error() string {
+	cond := "undefined-condition"
+	for _, n := range e.Conditions {
+		if n.Local != "text" {
+			cond = n.Local
+			break
+		}
+	}
+	if e.Text != "" {
+		return "stream error: " + cond + " (" + e.Text + ")"
+	}
+	return "stream error: " + cond
+}
+
+func (c *Conn) openStream(domain string) (*streamFeatures, error) {
+	c.dec = xml.NewDecoder(debugReader{c.raw, c})
+	header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s' xmlns='%s' xmlns:stream='%s' version='1.0'>",
+		xmlEscape(domain), nsClient, nsStream)
+	if err := c.write([]byte(header)); err != nil {
+		return nil, err
+	}
+	for {
+		tok, err := c.dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("read stream header: %w", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if se.Name.Space != nsStream || se.Name.Local != "stream" {
+				return nil, fmt.Errorf("expected a stream header, got <%s>", se.Name.Local)
+			}
+			break
+		}
+	}
+	se, err := c.nextStart()
+	if err != nil {
+		return nil, fmt.Errorf("read stream features: %w", err)
+	}
+	switch {
+	case se.Name.Space == nsStream && se.Name.Local == "features":
+		var f streamFeatures
+		if err := c.dec.DecodeElement(&f, &se); err != nil {
+			return nil, fmt.Errorf("read stream features: %w", err)
+		}
+		return &f, nil
+	case se.Name.Space == nsStream && se.Name.Local == "error":
+		var e streamError
+		if err := c.dec.DecodeElement(&e, &se); err != nil {
+			return nil, fmt.Errorf("read stream error: %w", err)
+		}
+		return nil, &e
+	}
+	return nil, fmt.Errorf("expected stream features, got <%s>", se.Name.Local)
+}
+
+func (c *Conn) nextStart() (xml.StartElement, error) {
+	for {
+		tok, err := c.dec.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return t, nil
+		case xml.EndElement:
+			return xml.StartElement{}, ErrClosed
+		}
+	}
+}
+
+func (c *Conn) negotiate(ctx context.Context, cfg Config) error {
+	domain := cfg.JID.Domain
+	f, err := c.openStream(domain)
+	if err != nil {
+		return err
+	}
+	// STARTTLS is required: there is no plain-text fallback.
+	if f.StartTLS == nil {
+		return &TLSError{Err: fmt.Errorf("server %s does not offer STARTTLS", domain)}
+	}
+	if err := c.write([]byte("<starttls xmlns='" + nsTLS + "'/>")); err != nil {
+		return err
+	}
+	se, err := c.nextStart()
+	if err != nil {
+		return fmt.Errorf("starttls: %w", err)
+	}
+	if se.Name.Local != "proceed" {
+		return &TLSError{Err: fmt.Errorf("server refused STARTTLS (<%s/>)", se.Name.Local)}
+	}
+	tc := tls.Client(c.raw, &tls.Config{
+		ServerName: domain, // verified against the JID's domain, always
+		RootCAs:    cfg.RootCAs,
+		MinVersion: tls.VersionTLS12,
+	})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return &TLSError{Err: err}
+	}
+	c.raw = tc
+	if f, err = c.openStream(domain); err != nil {
+		return err
+	}
+	if err := c.authenticate(cfg, f.Mechanisms); err != nil {
+		return err
+	}
+	if f, err = c.openStream(domain); err != nil {
+		return err
+	}
+	if f.Limits != nil && f.Limits.MaxBytes > 0 {
+		c.maxBytes = f.Limits.MaxBytes
+	}
+	if f.Bind == nil {
+		return errors.New("server offers no resource binding")
+	}
+	return c.bind(cfg.Resource)
+}
+
+func (c *Conn) authenticate(cfg Config, mechs []string) error {
+	has := func(m string) bool {
+		for _, x := range mechs {
+			if x == m {
+				return true
+			}
+		}
+		return false
+	}
+	user := cfg.JID.Local
+	c.redact = true
+	defer func() { c.redact = false }()
+	for _, m := range []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1"} {
+		if has(m) {
+			return c.scram(m, user, cfg.Password)
+		}
+	}
+	// PLAIN only inside TLS, which negotiate has already required.
+	if has("PLAIN") {
+		msg := "\x00" + user + "\x00" + cfg.Password
+		if err := c.writeAuth("<auth xmlns='"+nsSASL+"' mechanism='PLAIN'>"+base64.StdEncoding.EncodeToString([]byte(msg))+"</auth>", "<auth mechanism='PLAIN'>"); err != nil {
+			return err
+		}
+		if _, err := c.saslStep(); !errors.Is(err, errSuccess) {
+			if err == nil {
+				err = errors.New("authenticate: unexpected challenge for PLAIN")
+			}
+			return err
+		}
+		return nil
+	}
+	return &AuthError{Condition: "no-usable-mechanism", Text: "server offers " + strings.Join(mechs, ", ")}
+}
+
+type saslResult struct {
+	XMLName    xml.Name
+	Text       string     `xml:",chardata"`
+	Conditions []xml.Name `xml:",any"`
+	Desc       string     `xml:"text"`
+}
+
+// saslStep reads one challenge or success (returning its decoded data) or a
+// failure (returning an *AuthError).
+func (c *Conn) saslStep() ([]byte, error) {
+	se, err := c.nextStart()
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	var r saslResult
+	if err := c.dec.DecodeElement(&r, &se); err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	switch r.XMLName.Local {
+	case "challenge", "success":
+		data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Text))
+		if err != nil && strings.TrimSpace(r.Text) != "=" {
+			return nil, fmt.Errorf("authenticate: bad base64 from server: %w", err)
+		}
+		if r.XMLName.Local == "success" {
+			return data, errSuccess
+		}
+		return data, nil
+	case "failure":
+		cond := "not-authorized"
+		for _, n := range r.Conditions {
+			if n.Local != "text" {
+				cond = n.Local
+				break
+			}
+		}
+		return nil, &AuthError{Condition: cond, Text: r.Desc}
+	}
+	return nil, fmt.Errorf("authenticate: unexpected <%s>", r.XMLName.Local)
+}
+
+var errSuccess = errors.New("sasl success")
+
+type bindResult struct {
+	XMLName xml.Name     `xml:"iq"`
+	Type    string       `xml:"type,attr"`
+	JID     string       `xml:"urn:ietf:params:xml:ns:xmpp-bind bind>jid"`
+	Error   *StanzaError `xml:"error"`
+}
+
+func (c *Conn) bind(resource string) error {
+	req := "<iq type='set' id='bind1'><bind xmlns='" + nsBind + "'>"
+	if resource != "" {
+		req += "<resource>" + xmlEscape(resource) + "</resource>"
+	}
+	req += "</bind></iq>"
+	if err := c.write([]byte(req)); err != nil {
+		return err
+	}
+	for {
+		se, err := c.nextStart()
+		if err != nil {
+			return fmt.Errorf("bind resource: %w", err)
+		}
+		if se.Name.Local != "iq" {
+			if err := c.dec.Skip(); err != nil {
+				return fmt.Errorf("bind resource: %w", err)
+			}
+			continue
+		}
+		var r bindResult
+		if err := c.dec.DecodeElement(&r, &se); err != nil {
+			return fmt.Errorf("bind resource: %w", err)
+		}
+		if r.Type != "result" {
+			return fmt.Errorf("bind resource %q: %s", resource, r.Error.Cond())
+		}
+		j, err := ParseJID(r.JID)
+		if err != nil {
+			return fmt.Errorf("bind resource: server returned %w", err)
+		}
+		c.jid = j
+		return nil
+	}
+}
+
+// writeAuth writes a SASL element; the debug output shows only shown.
+func (c *Conn) writeAuth(data, shown string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.debug != nil {
+		fmt.Fprintf(c.debug, "SEND %s[redacted]\n", shown)
+	}
+	_, err := c.raw.Write([]byte(data))
+	return err
+}
+
+func (c *Conn) write(data []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.debug != nil {
+		fmt.Fprintf(c.debug, "SEND %s\n", data)
+	}
+	_, err := c.raw.Write(data)
+	return err
+}
+
+// Send marshals v (a *Message, *Presence or *IQ) and writes it, refusing a
+// stanza over the server's size limit before anything is written.
+func (c *Conn) Send(v any) error {
+	data, err := xml.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode stanza: %w", err)
+	}
+	return c.SendRaw(data)
+}
+
+// StanzaTooLargeError reports a stanza over the server's limit.
+type StanzaTooLargeError struct{ Size, Limit int }
+
+func (e *StanzaTooLargeError) Error() string {
+	return fmt.Sprintf("stanza of %d bytes is over the server's limit of %d bytes", e.Size, e.Limit)
+}
+
+// SendRaw writes one serialised stanza, bounded by the write timeout.
+func (c *Conn) SendRaw(data []byte) error {
+	if c.maxBytes > 0 && len(data) > c.maxBytes {
+		return &StanzaTooLargeError{Size: len(data), Limit: c.maxBytes}
+	}
+	if c.timeout > 0 {
+		c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	if err := c.write(data); err != nil {
+		return fmt.Errorf("write stanza: %w", err)
+	}
+	return nil
+}
+
+// Read returns the next stanza: *Message, *Presence or *IQ. Any error ends
+// the stream; the caller must Close and, if it wants, dial anew.
+func (c *Conn) Read() (any, error) {
+	for {
+		se, err := c.nextStart()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, ErrClosed
+			}
+			return nil, err
+		}
+		var v any
+		switch {
+		case se.Name.Space == nsClient && se.Name.Local == "message":
+			v = &Message{}
+		case se.Name.Space == nsClient && se.Name.Local == "presence":
+			v = &Presence{}
+		case se.Name.Space == nsClient && se.Name.Local == "iq":
+			v = &IQ{}
+		case se.Name.Space == nsStream && se.Name.Local == "error":
+			var e streamError
+			if err := c.dec.DecodeElement(&e, &se); err != nil {
+				return nil, fmt.Errorf("read stream error: %w", err)
+			}
+			return nil, &e
+		default:
+			if err := c.dec.Skip(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := c.dec.DecodeElement(v, &se); err != nil {
+			return nil, fmt.Errorf("decode <%s>: %w", se.Name.Local, err)
+		}
+		return v, nil
+	}
+}
+
+// CloseStream sends the closing tag; the server answers by closing its
+// side, which the reader sees as ErrClosed.
+func (c *Conn) CloseStream() error {
+	err := c.write([]byte("</stream:stream>"))
+	c.wmu.Lock()
+	c.closed = true
+	c.wmu.Unlock()
+	return err
+}
+
+// Close tears the connection down at once.
+func (c *Conn) Close() error {
+	c.wmu.Lock()
+	c.closed = true
+	c.wmu.Unlock()
+	return c.raw.Close()
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}

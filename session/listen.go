@@ -1,0 +1,283 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// Event is one received stanza as the command layer prints it.
+type Event struct {
+	Kind      string    `json:"kind"` // "message" or "presence"
+	From      string    `json:"from"`
+	To        string    `json:"to,omitempty"`
+	Type      string    `json:"type"`
+	ID        string    `json:"id"`
+	Thread    string    `json:"thread"`
+	Parent    string    `json:"parent_thread,omitempty"`
+	Body      string    `json:"body"`
+	Subject   string    `json:"subject"`
+	ChatState string    `json:"chat_state"`
+	Delayed   bool      `json:"delayed"`
+	Time      time.Time `json:"time"`
+	Error     string    `json:"error,omitempty"`
+	InReplyTo string    `json:"in_reply_to,omitempty"`
+	Show      string    `json:"show,omitempty"`
+	Status    string    `json:"status,omitempty"`
+}
+
+// ErrStop, returned by an emit function, ends Listen without error.
+var ErrStop = errors.New("stop")
+
+// ListenOptions configures the observer.
+type ListenOptions struct {
+	Account  JID
+	Resource string
+	Priority int
+	Presence bool          // also emit presence events
+	Idle     time.Duration // >0: give up with ErrTimeout when no message is emitted for this long
+}
+
+// Dialer opens a new session; Listen calls it again to reconnect.
+type Dialer func(ctx context.Context) (*Session, error)
+
+// Backoff bounds for reconnecting.
+const (
+	backoffMin = time.Second
+	backoffMax = time.Minute
+)
+
+// Listen is the live observer: it keeps the account online, applies every
+// stanza to the persisted lock and thread state (durably, before the stanza
+// is emitted) and marks itself in the state directory so one-shot sends can
+// trust the persisted locks. It reconnects with capped exponential backoff
+// on connection loss, logging each attempt with logf.
+func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit func(Event) error, logf func(string, ...any)) error {
+	seen := newDedup(1024)
+	var idle <-chan time.Time
+	var idleTimer *time.Timer
+	if o.Idle > 0 {
+		idleTimer = time.NewTimer(o.Idle)
+		defer idleTimer.Stop()
+		idle = idleTimer.C
+	}
+	emitted := func(ev Event) error {
+		if err := emit(ev); err != nil {
+			return err
+		}
+		if idleTimer != nil && ev.Kind == KindMessage {
+			idleTimer.Reset(o.Idle)
+		}
+		return nil
+	}
+	first := true
+	delay := backoffMin
+	attempt := 0
+	for {
+		s, err := dial(ctx)
+		if err != nil {
+			var ae *AuthError
+			var te *TLSError
+			if first || errors.As(err, &ae) || errors.As(err, &te) || ctx.Err() != nil {
+				return err
+			}
+			attempt++
+			logf("reconnect attempt %d failed: %v; next in %s", attempt, err, delay)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-idle:
+				return fmt.Errorf("%w: no message within %s", ErrTimeout, o.Idle)
+			case <-time.After(delay):
+			}
+			delay = min(delay*2, backoffMax)
+			continue
+		}
+		if !first {
+			logf("reconnected as %s", s.JID())
+		}
+		first, delay, attempt = false, backoffMin, 0
+		err = observe(ctx, env, s, o, seen, emitted, idle)
+		if errors.Is(err, ErrStop) {
+			return nil
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrTimeout) {
+			return err
+		}
+		var se *statefile.CorruptError
+		var ve *statefile.VersionError
+		if errors.As(err, &se) || errors.As(err, &ve) {
+			return err
+		}
+		logf("connection lost: %v; reconnecting in %s", err, delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *dedup, emit func(Event) error, idle <-chan time.Time) (err error) {
+	account := o.Account.Bare()
+	defer func() {
+		if ctx.Err() != nil || errors.Is(err, ErrStop) || errors.Is(err, ErrTimeout) {
+			s.Close()
+		}
+	}()
+	if err := s.SendPresence(o.Priority); err != nil {
+		return err
+	}
+	// Mark ourselves as the live observer from now on: every presence from
+	// here is seen, so locks recorded from now are kept true.
+	rec := statefile.Observer{Account: account, PID: os.Getpid(), Host: env.Host,
+		Resource: s.JID().Resource, ConnectedSince: env.Now(), Heartbeat: env.Now()}
+	if err := env.Store.WriteObserver(rec); err != nil {
+		return err
+	}
+	defer env.Store.RemoveObserver(account, rec.PID)
+	beat := time.NewTicker(ObserverBeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+			return fmt.Errorf("%w: no message within %s", ErrTimeout, o.Idle)
+		case <-beat.C:
+			rec.Heartbeat = env.Now()
+			if err := env.Store.WriteObserver(rec); err != nil {
+				return err
+			}
+		case v, ok := <-s.Events():
+			if !ok {
+				return s.Err()
+			}
+			ev, show, err := apply(ctx, env, account, v)
+			if err != nil {
+				return err
+			}
+			if !show || !seen.add(ev) {
+				continue
+			}
+			if ev.Kind == KindPresence && !o.Presence {
+				continue
+			}
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply turns a stanza into an Event and records its effect on the
+// conversation durably. show is false for stanzas that are not printed
+// (standalone chat states, terminate forms).
+func apply(ctx context.Context, env Env, account string, v any) (Event, bool, error) {
+	now := env.Now()
+	var ev Event
+	var in Inbound
+	switch m := v.(type) {
+	case *Message:
+		ev = Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID,
+			Thread: m.ThreadValue(), Parent: m.ThreadParent(), Body: m.Body, Subject: m.Subject,
+			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To")}
+		if m.Error != nil || ev.Type == "error" {
+			ev.Error = m.Error.Cond()
+		}
+		if m.Delay != nil {
+			if t, err := time.Parse(time.RFC3339Nano, m.Delay.Stamp); err == nil {
+				ev.Time = t
+			}
+		}
+		in = Inbound{Kind: KindMessage, Type: m.Type, Thread: ev.Thread, ChatState: ev.ChatState,
+			Content: m.Body != "" || m.Subject != "", Delayed: ev.Delayed, Terminate: m.IsTerminate(),
+			Occupant: m.MUCUser != nil, Time: now, FreshThread: NewID()}
+	case *Presence:
+		ev = Event{Kind: KindPresence, From: m.From, To: m.To, Type: m.Type, ID: m.ID, Time: now,
+			Show: m.Show, Status: m.Status}
+		if m.Error != nil {
+			ev.Error = m.Error.Cond()
+		}
+		in = Inbound{Kind: KindPresence, Type: m.Type, Occupant: m.MUCUser != nil, Time: now}
+	default:
+		return ev, false, nil
+	}
+	if ev.From == "" {
+		// RFC 6120 §8.1.2.1: no from means our own account.
+		ev.From = account
+	}
+	from, err := ParseJID(ev.From)
+	if err != nil {
+		// A malformed from cannot name a conversation; show it, change nothing.
+		return ev, ev.Kind == KindPresence || printable(ev, in), nil
+	}
+	in.From = from
+	key := ConversationKey(from, in.Occupant)
+	var after statefile.Conversation
+	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
+		var c statefile.Conversation
+		exists := false
+		if a := st.Accounts[account]; a != nil {
+			if p := a.Conversations[key]; p != nil {
+				c, exists = *p, true
+			}
+		}
+		next, store := ApplyInbound(c, exists, in)
+		after = next
+		if !store || (exists && reflect.DeepEqual(c, next)) {
+			return errNoChange
+		}
+		a := st.Account(account)
+		a.Conversations[key] = &next
+		a.Prune(statefile.MaxConversations)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		return ev, false, err
+	}
+	if ev.Kind == KindMessage && ev.Thread == "" && in.Content && MessageType(in.Type) == "chat" {
+		// Show which conversation thread a thread-less chat was attached to.
+		ev.Thread = after.Thread
+	}
+	return ev, ev.Kind == KindPresence || printable(ev, in), nil
+}
+
+func printable(ev Event, in Inbound) bool {
+	if in.Terminate {
+		return false // XEP-0201 0.3 §5: never shown as a message
+	}
+	return ev.Body != "" || ev.Subject != "" || ev.Type == "error"
+}
+
+// dedup remembers recent stanza identities so a stanza delivered again
+// after a reconnect is not printed twice.
+type dedup struct {
+	max   int
+	order []string
+	set   map[string]bool
+}
+
+func newDedup(n int) *dedup { return &dedup{max: n, set: map[string]bool{}} }
+
+func (d *dedup) add(ev Event) bool {
+	if ev.Kind != KindMessage || ev.ID == "" {
+		return true
+	}
+	k := ev.From + "\x00" + ev.ID
+	if d.set[k] {
+		return false
+	}
+	d.set[k] = true
+	d.order = append(d.order, k)
+	if len(d.order) > d.max {
+		delete(d.set, d.order[0])
+		d.order = d.order[1:]
+	}
+	return true
+}

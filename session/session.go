@@ -1,0 +1,238 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// NewID returns a random version-4 UUID from crypto/rand. It is used for
+// thread ids, message ids and origin-ids; never version 1, which carries a
+// MAC address (XEP-0201 0.3 §9, RFC 6121 §5.2.5).
+func NewID() string {
+	return uuid.Must(uuid.NewRandom()).String()
+}
+
+// RandomSuffix returns n random hex characters, for one-shot resources.
+func RandomSuffix(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// Features this client answers disco#info with.
+var discoFeatures = []string{nsDiscoInfo, nsPing}
+
+// Session is one connection with a single reader goroutine. Inbound
+// messages and presences arrive on Events; IQ requests from others are
+// answered by the reader itself; IQ responses go to the waiting Request.
+type Session struct {
+	conn    *Conn
+	timeout time.Duration
+	events  chan any
+	done    chan struct{}
+	err     error // why the reader stopped; valid after done is closed
+
+	// handler, when set, receives messages and presences synchronously in
+	// the reader instead of Events, so they are handled in stream order
+	// relative to IQ responses.
+	handler func(any)
+
+	mu      sync.Mutex
+	pending map[string]chan *IQ
+}
+
+// Open dials and starts the reader; inbound stanzas arrive on Events.
+func Open(ctx context.Context, cfg Config) (*Session, error) {
+	return OpenHandler(ctx, cfg, nil)
+}
+
+// OpenHandler is Open with a handler called, in the reader goroutine, for
+// every inbound message and presence before any later stanza is read. It
+// must not block.
+func OpenHandler(ctx context.Context, cfg Config, handler func(any)) (*Session, error) {
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{conn: c, timeout: cfg.Timeout, events: make(chan any, 64),
+		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler}
+	go s.readLoop()
+	return s, nil
+}
+
+// JID is the bound full JID.
+func (s *Session) JID() JID { return s.conn.JID() }
+
+// Conn gives access to the stream for sending stanzas.
+func (s *Session) Conn() *Conn { return s.conn }
+
+// Events delivers *Message and *Presence stanzas; it is closed when the
+// stream ends, after which Err says why.
+func (s *Session) Events() <-chan any { return s.events }
+
+// Done is closed when the reader has stopped.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is the reason the stream ended (ErrClosed for an orderly close).
+func (s *Session) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+func (s *Session) readLoop() {
+	defer close(s.done)
+	defer close(s.events)
+	for {
+		v, err := s.conn.Read()
+		if err != nil {
+			// Any read error ends this connection; nothing more is read.
+			s.err = err
+			s.conn.Close()
+			s.mu.Lock()
+			for id, ch := range s.pending {
+				close(ch)
+				delete(s.pending, id)
+			}
+			s.mu.Unlock()
+			return
+		}
+		if iq, ok := v.(*IQ); ok {
+			s.handleIQ(iq)
+			continue
+		}
+		if s.handler != nil {
+			s.handler(v)
+			continue
+		}
+		s.events <- v
+	}
+}
+
+func (s *Session) handleIQ(iq *IQ) {
+	switch iq.Type {
+	case "result", "error":
+		s.mu.Lock()
+		ch := s.pending[iq.ID]
+		delete(s.pending, iq.ID)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- iq
+		}
+		return
+	}
+	reply := &IQ{To: iq.From, ID: iq.ID, Type: "result"}
+	switch {
+	case iq.Type == "get" && iq.Payload != nil && iq.Payload.XMLName.Space == nsPing:
+		// XEP-0199: answer pings, so our own liveness checks work both ways.
+	case iq.Type == "get" && iq.Payload != nil && iq.Payload.XMLName.Space == nsDiscoInfo:
+		inner := "<identity category='client' type='console' name='jab'/>"
+		for _, f := range discoFeatures {
+			inner += "<feature var='" + f + "'/>"
+		}
+		reply.Payload = &RawElement{XMLName: xml.Name{Space: nsDiscoInfo, Local: "query"}, Inner: []byte(inner)}
+	default:
+		// RFC 6120 §8.4: an IQ we do not understand gets an error.
+		reply.Type = "error"
+		reply.Payload = iq.Payload
+		reply.Error = &StanzaError{Type: "cancel", Condition: []xml.Name{{Space: nsStanzas, Local: "service-unavailable"}}}
+	}
+	// A failed write surfaces as a read error soon after.
+	_ = s.conn.Send(reply)
+}
+
+// Request sends an IQ and waits for its response, bounded by ctx and the
+// session timeout. An error response is returned as *IQError.
+func (s *Session) Request(ctx context.Context, iq *IQ) (*IQ, error) {
+	if iq.ID == "" {
+		iq.ID = NewID()
+	}
+	ch := make(chan *IQ, 1)
+	s.mu.Lock()
+	s.pending[iq.ID] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, iq.ID)
+		s.mu.Unlock()
+	}()
+	if err := s.conn.Send(iq); err != nil {
+		return nil, err
+	}
+	var timer <-chan time.Time
+	if s.timeout > 0 {
+		t := time.NewTimer(s.timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return nil, fmt.Errorf("waiting for answer to %s: %w", iq.ID, s.Err())
+		}
+		if r.Type == "error" {
+			return r, &IQError{From: r.From, Condition: r.Error.Cond()}
+		}
+		return r, nil
+	case <-timer:
+		return nil, fmt.Errorf("%w: no answer from %s", ErrTimeout, orServer(iq.To))
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func orServer(to string) string {
+	if to == "" {
+		return "the server"
+	}
+	return to
+}
+
+// IQError is an error response to one of our IQs.
+type IQError struct{ From, Condition string }
+
+func (e *IQError) Error() string { return orServer(e.From) + " answered " + e.Condition }
+
+// Ping sends a XEP-0199 ping to to ("" pings our server).
+func (s *Session) Ping(ctx context.Context, to string) error {
+	_, err := s.Request(ctx, &IQ{To: to, Type: "get",
+		Payload: &RawElement{XMLName: xml.Name{Space: nsPing, Local: "ping"}}})
+	return err
+}
+
+// SendPresence broadcasts available presence with the given priority.
+func (s *Session) SendPresence(priority int) error {
+	return s.conn.Send(&Presence{Priority: &priority})
+}
+
+// Close ends the stream politely: it sends the closing tag and waits, at
+// most the session timeout, for the server to close its side.
+func (s *Session) Close() error {
+	err := s.conn.CloseStream()
+	wait := s.timeout
+	if wait <= 0 || wait > 2*time.Second {
+		wait = 2 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+	}
+	s.conn.Close()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		return err
+	}
+	return nil
+}

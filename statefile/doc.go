@@ -1,0 +1,67 @@
+// Package statefile keeps jab's persistent state: the XEP-0296 locks and
+// XEP-0201 threads of each conversation, and the stable resource of each
+// account. It uses only the standard library.
+//
+// # Where the files live
+//
+// All files live in one directory, by default $XDG_STATE_HOME/jab, falling
+// back to $HOME/.local/state/jab (see DefaultDir). Open creates the directory
+// with mode 0700; every file in it is written with mode 0600, because the
+// state reveals who the user talks to.
+//
+//	state.json             the state (State), replaced whole on every change
+//	state.json.lock        empty sidecar file that writers flock; never removed
+//	observer-<key>.json    one record per account of a running "jab listen"
+//	.state-*.tmp           a write in progress, or left behind by a crash
+//	.observer-*.tmp        likewise, for an observer record
+//
+// # File format
+//
+// state.json is a JSON object indented with two spaces and ending in a
+// newline. Its "version" field is the schema version (Version). A file whose
+// version is higher than this build understands is refused with a
+// *VersionError rather than rewritten, so an older jab never destroys what a
+// newer one stored. A file that is not valid JSON, has no version, or does not
+// match the schema is refused with a *CorruptError. Neither case is ever
+// silently reset: the user decides what to do with the file.
+//
+// The data a remote peer can make grow is bounded: Update prunes every account
+// to MaxConversations conversations, dropping the least recently active.
+//
+// # Concurrency model
+//
+// Any number of jab processes may use the same directory at once.
+//
+// Writers (Update) serialise on an exclusive flock(2) of state.json.lock, held
+// across the whole read-modify-write: load, apply the change, write. The lock
+// is on a sidecar file and never on state.json itself, because state.json is
+// replaced by rename: a lock on the old inode would not exclude a process that
+// opened the new one. Each Update opens the lock file afresh, and a flock
+// belongs to that open file description, so concurrent Updates exclude each
+// other whether they come from different processes or from goroutines of one
+// process. Update waits for the lock until its context is done, and the lock
+// is released when Update returns.
+//
+// Readers (Load) take no lock. Each write goes to a temporary file in the same
+// directory, which is fsynced and then renamed over state.json, so a reader
+// opens either the complete old file or the complete new one, never a mix.
+//
+// Observer records (WriteObserver, ReadObserver, RemoveObserver) are advisory
+// and take no lock: only the listening process writes its own record, a lost
+// race at worst drops a record until that process's next heartbeat, and a
+// reader treats a stale, unreadable or corrupt record as no observer at all.
+// Liveness is judged by heartbeat age and, on the same host, by whether the
+// recorded process still exists (Observer.Live).
+//
+// # Crashes
+//
+// A crash (or power loss) at any point leaves state.json either as it was
+// before the change or as it is after it: the rename is atomic, the data is
+// fsynced before the rename, and the directory is fsynced after it so the
+// rename itself is durable. What a crash can leave behind is a temporary file.
+// Readers ignore temporary files; the next Update removes leftover .state-*.tmp
+// files while it holds the lock (no other writer can be mid-write then), and
+// .observer-*.tmp files once they are old enough that no write can still be in
+// progress. The lock is released by the kernel when the process holding it
+// dies, so a crash never leaves the state locked.
+package statefile

@@ -1,0 +1,56 @@
+package statefile
+
+import "time"
+
+// Version is the schema version this build writes. A file with a higher
+// version is refused (never silently reset); a file with a lower version is
+// migrated in memory and written back at the next Update.
+const Version = 1
+
+// State is the whole content of state.json.
+type State struct {
+	Version  int                 `json:"version"`
+	Accounts map[string]*Account `json:"accounts,omitempty"` // key: account bare JID
+}
+
+// Account is what jab keeps for one of the user's accounts.
+type Account struct {
+	// Resource is the stable resource of the long-running observer
+	// (listen, repl), made once and kept so it is not random per run.
+	Resource string `json:"resource,omitempty"`
+	// Conversations, keyed by the conversee's bare JID (or, for a MUC
+	// occupant, its full occupant JID).
+	Conversations map[string]*Conversation `json:"conversations,omitempty"`
+}
+
+// Lock kinds.
+const (
+	LockMessage = "message" // XEP-0296 §2.2: a chat message from the conversee
+	LockForced  = "forced"  // decision D-2: the user addressed a full JID
+)
+
+// Conversation is the XEP-0296 lock and the XEP-0201 thread of one
+// conversation. It is plain data: the rules in package session decide how it
+// changes.
+type Conversation struct {
+	Peer string `json:"peer"` // conversee bare JID (occupant full JID when Occupant)
+	// LockedTo is the full JID messages go to while the conversation is
+	// locked; empty means unlocked (messages go to Peer).
+	LockedTo string    `json:"locked_to,omitempty"`
+	LockKind string    `json:"lock_kind,omitempty"`
+	LockedAt time.Time `json:"locked_at,omitzero"`
+	// UnlockReason says why the conversation was last unlocked
+	// (presence, gone, error, idle, resource, check, terminate).
+	UnlockReason string    `json:"unlock_reason,omitempty"`
+	UnlockedAt   time.Time `json:"unlocked_at,omitzero"`
+	// Thread is the current thread; empty means the next chat message
+	// starts a new one.
+	Thread string `json:"thread,omitempty"`
+	// PeerThreaded is true once the peer sent a message carrying Thread
+	// (XEP-0201 0.3 §5 thread-less rule, decision D-7).
+	PeerThreaded bool      `json:"peer_threaded,omitempty"`
+	LastActivity time.Time `json:"last_activity,omitzero"`
+	// Occupant marks a MUC private conversation keyed by the occupant's full
+	// JID: it never falls back to the bare room JID (decision D-12).
+	Occupant bool `json:"occupant,omitempty"`
+}
