@@ -124,15 +124,15 @@ func setIn(c *cli.Context, name string) *cli.Context {
 
 // options are the resolved global options.
 type options struct {
-	account  session.JID
-	password string
-	server   string
-	roots    *x509.CertPool
-	resource string
-	stateDir string
-	timeout  time.Duration
-	lockIdle time.Duration
-	debug    bool
+	account    session.JID
+	password   string
+	server     string
+	roots      *x509.CertPool
+	resource   string
+	stateDir   string
+	timeout    time.Duration
+	lockIdle   time.Duration
+	debug      bool
 	timeoutSet bool
 }
 
