@@ -82,30 +82,12 @@ func parseSend(c *cli.Context, env *Env) (*sendOptions, error) {
 	if o.typ == "headline" && o.newThread {
 		return nil, usagef("headlines carry no conversation thread", "--new-thread does not apply to --type headline")
 	}
-	args := c.Args().Slice()
-	if len(args) == 0 {
-		return nil, usagef("jab send alice@example.org 'hello'", "no recipient")
+	split, err := splitRecipients(c.Args().Slice())
+	if err != nil {
+		return nil, err
 	}
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if i > 0 && !strings.Contains(a, "@") {
-			break
-		}
-		j, err := session.ParseJID(a)
-		if err != nil {
-			if i > 0 {
-				break
-			}
-			return nil, usagef("a recipient looks like alice@example.org or alice@example.org/phone", "recipient: %v", err)
-		}
-		o.to = append(o.to, j)
-	}
-	text := args[i:]
+	o.to = split.to
+	text := split.textArgs
 	if o.lines {
 		if len(text) > 0 {
 			return nil, usagef("--lines reads the messages from stdin", "--lines takes no TEXT arguments")
@@ -126,6 +108,41 @@ func parseSend(c *cli.Context, env *Env) (*sendOptions, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+type recipients struct {
+	to       []session.JID
+	textArgs []string
+}
+
+// splitRecipients separates the leading JIDs from the message words: the
+// first argument is always a recipient; later ones are while they contain
+// '@' and parse as JIDs; "--" ends the recipients explicitly.
+func splitRecipients(args []string) (recipients, error) {
+	var r recipients
+	if len(args) == 0 {
+		return r, usagef("jab send alice@example.org 'hello'", "no recipient")
+	}
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if i > 0 && !strings.Contains(a, "@") {
+			break
+		}
+		j, err := session.ParseJID(a)
+		if err != nil {
+			// A word with '@' that is not a JID is more likely a mistyped
+			// recipient than text: refuse rather than guess.
+			return r, usagef("a recipient looks like alice@example.org or alice@example.org/phone; put -- before text that contains '@'", "recipient: %v", err)
+		}
+		r.to = append(r.to, j)
+	}
+	r.textArgs = args[i:]
+	return r, nil
 }
 
 func checkBody(s, what string) error {

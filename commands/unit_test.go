@@ -1,0 +1,234 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+func TestSanitize(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"plain", "hello", "hello"},
+		{"newlines stay on one line", "a\nb\r\nc", `a\nb\r\nc`},
+		{"backslash is escaped so escapes are unambiguous", `a\nb`, `a\\nb`},
+		{"tab", "a\tb", `a\tb`},
+		{"ESC never reaches the terminal", "\x1b[31mred", `\u{1b}[31mred`},
+		{"C1 CSI", "x\u009by", `x\u{9b}y`},
+		{"DEL", "x\x7fy", `x\u{7f}y`},
+		{"bidi override", "abc\u202Edef", `abc\u{202e}def`},
+		{"non-ASCII text is kept", "héllo ☃ 日本", "héllo ☃ 日本"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sanitize(tt.in); got != tt.want {
+				t.Fatalf("sanitize(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTextRecord(t *testing.T) {
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		ev   session.Event
+		want string
+	}{
+		{"chat", session.Event{Kind: "message", From: "alice@example.org/phone", Type: "chat", Thread: "6f1c0b3e-8a7d", Body: "hi\nthere", Time: ts},
+			`2026-11-22T10:00:00Z alice@example.org/phone chat 6f1c0b3e: hi\nthere`},
+		{"no thread, subject, delayed", session.Event{Kind: "message", From: "a@b/c", Type: "normal", Subject: "s", Body: "b", Delayed: true, Time: ts},
+			`2026-11-22T10:00:00Z a@b/c normal - (delayed): [subject: s] b`},
+		{"error", session.Event{Kind: "message", From: "a@b", Type: "error", Error: "service-unavailable", Time: ts},
+			`2026-11-22T10:00:00Z a@b error -: error=service-unavailable`},
+		{"presence", session.Event{Kind: "presence", From: "a@b/c", Show: "away", Status: "out\x1b", Time: ts},
+			`2026-11-22T10:00:00Z a@b/c presence available away out\u{1b}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := textRecord(tt.ev); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJSONRecordFields(t *testing.T) {
+	data := jsonRecord(session.Event{Kind: "message", From: "a@b/c", Type: "chat", Body: "x\x1b\ny", Time: time.Unix(0, 0)})
+	if bytes.ContainsAny(data, "\n\x1b") {
+		t.Fatalf("JSON record is not one safe line: %q", data)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"kind", "from", "to", "type", "id", "thread", "body", "subject", "chat_state", "delayed", "time"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("field %q missing from %s", k, data)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{errors.New("boom"), ExitError},
+		{usagef("", "bad"), ExitUsage},
+		{fmt.Errorf("wrapped: %w", &session.AuthError{Condition: "not-authorized"}), ExitAuth},
+		{fmt.Errorf("%w: server", session.ErrTimeout), ExitTimeout},
+		{&session.DeliveryError{Failed: []string{"x"}, Total: 1}, ExitTimeout},
+		{context.DeadlineExceeded, ExitTimeout},
+		{&signalError{code: ExitInterrupted}, ExitInterrupted},
+		{&signalError{code: ExitTerminated}, ExitTerminated},
+		{&statefile.CorruptError{Path: "/x", Err: errors.New("bad")}, ExitError},
+	}
+	for _, tt := range tests {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// runApp runs the app in-process for argument handling that never reaches
+// the network.
+func runApp(t *testing.T, stdin string, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }, Now: time.Now, Host: "test"}
+	code := Run(context.Background(), e, append([]string{"jab"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	base := map[string]string{"JAB_JID": "me@example.net", "JAB_PASSWORD": "x", "JAB_STATE_DIR": t.TempDir(), "JAB_SERVER": "127.0.0.1:1"}
+	without := func(k string) map[string]string {
+		m := map[string]string{}
+		for a, b := range base {
+			if a != k {
+				m[a] = b
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name  string
+		stdin string
+		env   map[string]string
+		args  []string
+		want  string
+	}{
+		{"no account", "", without("JAB_JID"), []string{"send", "a@b", "x"}, "no account"},
+		{"malformed account", "", map[string]string{"JAB_JID": "me@@x", "JAB_PASSWORD": "x"}, []string{"send", "a@b", "x"}, "--jid"},
+		{"no password", "", without("JAB_PASSWORD"), []string{"send", "a@b", "x"}, "no password source"},
+		{"no recipient", "", base, []string{"send"}, "no recipient"},
+		{"malformed recipient", "", base, []string{"send", "@x", "hi"}, "recipient"},
+		{"empty message", "", base, []string{"send", "a@b", ""}, "empty"},
+		{"empty stdin", "\n", base, []string{"send", "a@b"}, "empty"},
+		{"invalid UTF-8", "\xff\xfe", base, []string{"send", "a@b"}, "UTF-8"},
+		{"bad type", "", base, []string{"send", "--type", "bogus", "a@b", "x"}, "--type"},
+		{"thread conflict", "", base, []string{"send", "--thread", "t", "--new-thread", "a@b", "x"}, "conflict"},
+		{"lines with text", "", base, []string{"send", "--lines", "a@b", "x"}, "--lines"},
+		{"unknown flag", "", base, []string{"send", "--bogus", "a@b", "x"}, "bogus"},
+		{"unknown command", "", base, []string{"bogus"}, "unknown command"},
+		{"bad timeout env", "", map[string]string{"JAB_JID": "me@example.net", "JAB_PASSWORD": "x", "JAB_LOCK_IDLE": "soon"}, []string{"send", "a@b", "x"}, "JAB_LOCK_IDLE"},
+		{"listen with arguments", "", base, []string{"listen", "extra"}, "no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runApp(t, tt.stdin, tt.env, tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitUsage, errs)
+			}
+			if out != "" {
+				t.Errorf("stdout not empty: %q", out)
+			}
+			if !strings.HasPrefix(errs, "jab: error: ") || !strings.Contains(errs, tt.want) {
+				t.Errorf("stderr %q does not name %q", errs, tt.want)
+			}
+		})
+	}
+}
+
+func TestGlobalFlagsEitherSide(t *testing.T) {
+	// A global flag before the subcommand and one after it are both seen;
+	// the unreachable server proves the options were resolved (exit 1, not 2).
+	env := map[string]string{"JAB_PASSWORD": "x", "JAB_STATE_DIR": t.TempDir()}
+	for _, args := range [][]string{
+		{"--jid", "me@example.net", "send", "--server", "127.0.0.1:1", "a@b", "x"},
+		{"send", "--jid", "me@example.net", "--server", "127.0.0.1:1", "a@b", "x"},
+	} {
+		code, _, errs := runApp(t, "", env, args...)
+		if code != ExitError || !strings.Contains(errs, "127.0.0.1:1") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+}
+
+func TestParseRecipients(t *testing.T) {
+	env := map[string]string{"JAB_JID": "me@example.net", "JAB_PASSWORD": "x"}
+	_ = env
+	tests := []struct {
+		args     []string
+		wantTo   []string
+		wantText string
+	}{
+		{[]string{"a@b", "hello", "world"}, []string{"a@b"}, "hello world"},
+		{[]string{"a@b", "c@d/r", "hi"}, []string{"a@b", "c@d/r"}, "hi"},
+		{[]string{"a@b", "--", "c@d", "is here"}, []string{"a@b"}, "c@d is here"},
+		{[]string{"news.example.org", "x"}, []string{"news.example.org"}, "x"},
+	}
+	for _, tt := range tests {
+		o, err := splitRecipients(tt.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		var to []string
+		for _, j := range o.to {
+			to = append(to, j.String())
+		}
+		if strings.Join(to, ",") != strings.Join(tt.wantTo, ",") || strings.Join(o.textArgs, " ") != tt.wantText {
+			t.Errorf("%v: to %v text %q", tt.args, to, strings.Join(o.textArgs, " "))
+		}
+	}
+}
+
+// TestImportDirection keeps the tiers: main → commands → session →
+// statefile, with readline only in commands and statefile on the standard
+// library alone.
+func TestImportDirection(t *testing.T) {
+	deps := func(pkg string) string {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		return string(out)
+	}
+	const mod = "github.com/jab-xmpp/jab/"
+	st := deps(mod + "statefile")
+	for _, line := range strings.Fields(st) {
+		if strings.Contains(line, ".") && !strings.HasPrefix(line, mod+"statefile") && strings.Contains(strings.SplitN(line, "/", 2)[0], ".") {
+			t.Errorf("statefile imports %s: it must use the standard library only", line)
+		}
+	}
+	s := deps(mod + "session")
+	for _, bad := range []string{mod + "commands", "github.com/urfave/cli", "github.com/chzyer/readline"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("session depends on %s", bad)
+		}
+	}
+	if strings.Contains(deps(mod+"statefile"), mod+"session") {
+		t.Error("statefile depends on session")
+	}
+}
