@@ -137,7 +137,7 @@ type options struct {
 }
 
 func (o *options) sessionConfig(env *Env, resource string) session.Config {
-	cfg := session.Config{JID: o.account, Password: o.password, Server: o.server, RootCAs: o.roots,
+	cfg := session.Config{JID: o.account, Password: o.password, Server: o.server, ExtraCAs: o.roots,
 		Resource: resource, Timeout: o.timeout}
 	if o.debug {
 		cfg.Debug = env.Stderr
@@ -228,10 +228,7 @@ func loadCA(path string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, usagef("", "read CA file: %v", err)
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
+	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, usagef("the file must hold PEM 'CERTIFICATE' blocks", "CA file %q has no certificate", path)
 	}

@@ -167,31 +167,63 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	}
 	// A one-shot send never binds the observer's resource (the server would
 	// disconnect the observer) and never collides with a concurrent send.
+	// Log in while the state is read and the plan recorded: the two
+	// overlap, and the plan waits for the connection only when a stale
+	// lock has to be checked.
 	bounces := session.NewBounces()
-	s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), bounces.Handle)
+	type dialed struct {
+		s   *session.Session
+		err error
+	}
+	dialc := make(chan dialed, 1)
+	go func() {
+		s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), bounces.Handle)
+		dialc <- dialed{s, err}
+	}()
+	var conn *dialed
+	connect := func() (*session.Session, error) {
+		if conn == nil {
+			d := <-dialc
+			conn = &d
+		}
+		return conn.s, conn.err
+	}
+	check := func(full string) (bool, error) {
+		s, err := connect()
+		if err != nil {
+			return false, err
+		}
+		return s.Ping(ctx, full) == nil, nil
+	}
+	plan, planErr := session.PlanSend(ctx, senv, session.SendOptions{Account: g.account, To: o.to, Type: o.typ,
+		Thread: o.thread, NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle}, check)
+	s, err := connect()
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	plan, err := session.PlanSend(ctx, s, senv, session.SendOptions{Account: g.account, To: o.to, Type: o.typ,
-		Thread: o.thread, NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle})
-	if err != nil {
-		return err
+	if planErr != nil {
+		return planErr
 	}
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
 	sendBody := func(body string) error {
 		msgs := make([]*session.Message, len(plan.Routes))
+		data := make([][]byte, len(plan.Routes))
 		for i, r := range plan.Routes {
 			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body)
+			var err error
+			if data[i], err = xml.Marshal(msgs[i]); err != nil {
+				return fmt.Errorf("encode message: %w", err)
+			}
 			// Refuse the whole batch before writing any of it.
-			if data, err := xml.Marshal(msgs[i]); err == nil && len(data) > s.Conn().MaxStanza() {
-				return &session.StanzaTooLargeError{Size: len(data), Limit: s.Conn().MaxStanza()}
+			if len(data[i]) > s.Conn().MaxStanza() {
+				return &session.StanzaTooLargeError{Size: len(data[i]), Limit: s.Conn().MaxStanza()}
 			}
 		}
-		for _, m := range msgs {
+		for i, m := range msgs {
 			bounces.Track(m.ID, m.To)
-			if err := s.Conn().Send(m); err != nil {
+			if err := s.Conn().SendRaw(data[i]); err != nil {
 				return err
 			}
 			if o.json {
@@ -202,7 +234,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return nil
 	}
 	if o.lines {
-		if err := sendLines(env, sendBody, out); err != nil {
+		if err := sendLines(env, s.Conn(), sendBody, out); err != nil {
 			return err
 		}
 	} else if err := sendBody(o.text); err != nil {
@@ -220,8 +252,10 @@ func threadOf(m *session.Message) string {
 }
 
 // sendLines streams stdin: one message per non-empty line, sent as it is
-// read, so a pipe feeds the conversation live. End of input is success.
-func sendLines(env *Env, send func(string) error, out *bufio.Writer) error {
+// read, so a pipe feeds the conversation live; lines already waiting in the
+// buffer go out together. End of input is success.
+func sendLines(env *Env, conn *session.Conn, send func(string) error, out *bufio.Writer) error {
+	defer conn.Release()
 	r := bufio.NewReaderSize(env.Stdin, 64*1024)
 	for n := 1; ; n++ {
 		line, err := r.ReadString('\n')
@@ -233,10 +267,18 @@ func sendLines(env *Env, send func(string) error, out *bufio.Writer) error {
 			if e := checkBody(text, fmt.Sprintf("stdin line %d", n)); e != nil {
 				return e
 			}
+			if r.Buffered() > 0 {
+				conn.Hold()
+			}
 			if e := send(text); e != nil {
 				return e
 			}
-			out.Flush()
+			if r.Buffered() == 0 {
+				if e := conn.Release(); e != nil {
+					return fmt.Errorf("write stanza: %w", e)
+				}
+				out.Flush()
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			return nil

@@ -55,7 +55,8 @@ type Config struct {
 	JID      JID    // the account; its resource is ignored
 	Password string // never logged
 	Server   string // host:port to connect to; "" means SRV lookup, then the JID's domain
-	RootCAs  *x509.CertPool
+	// ExtraCAs are trusted in addition to the system roots (--ca-file).
+	ExtraCAs *x509.CertPool
 	Resource string // resource to bind; "" lets the server pick
 	Timeout  time.Duration
 	Debug    io.Writer // the XML stream with SEND/RECV prefixes; SASL redacted
@@ -73,6 +74,33 @@ type Conn struct {
 	debug    io.Writer
 	redact   bool // true during SASL: the debug output hides the exchange
 	closed   bool
+	held     []byte // stanzas written while Hold is in effect
+	holding  bool
+}
+
+// Hold makes writes accumulate until Release, so a burst of stanzas goes
+// out in few TLS records. Replies the reader sends are held too.
+func (c *Conn) Hold() {
+	c.wmu.Lock()
+	c.holding = true
+	c.wmu.Unlock()
+}
+
+// Release writes what Hold accumulated and ends holding.
+func (c *Conn) Release() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.holding = false
+	if len(c.held) == 0 || c.closed {
+		c.held = c.held[:0]
+		return nil
+	}
+	if c.timeout > 0 {
+		c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	_, err := c.raw.Write(c.held)
+	c.held = c.held[:0]
+	return err
 }
 
 // JID returns the full JID the server bound.
@@ -275,11 +303,7 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config) error {
 	if se.Name.Local != "proceed" {
 		return &TLSError{Err: fmt.Errorf("server refused STARTTLS (<%s/>)", se.Name.Local)}
 	}
-	tc := tls.Client(c.raw, &tls.Config{
-		ServerName: domain, // verified against the JID's domain, always
-		RootCAs:    cfg.RootCAs,
-		MinVersion: tls.VersionTLS12,
-	})
+	tc := tls.Client(c.raw, tlsConfig(domain, cfg.ExtraCAs))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return &TLSError{Err: err}
 	}
@@ -334,6 +358,40 @@ func (c *Conn) authenticate(cfg Config, mechs []string) error {
 		return nil
 	}
 	return &AuthError{Condition: "no-usable-mechanism", Text: "server offers " + strings.Join(mechs, ", ")}
+}
+
+// tlsConfig verifies the server against the JID's domain, always. With
+// extra CAs it verifies against them first and loads the system roots only
+// if that fails: parsing the system bundle costs a one-shot send more time
+// and memory than the rest of the handshake.
+func tlsConfig(domain string, extra *x509.CertPool) *tls.Config {
+	cfg := &tls.Config{ServerName: domain, MinVersion: tls.VersionTLS12}
+	if extra == nil {
+		return cfg
+	}
+	// Go's own verification is replaced by VerifyConnection below, which
+	// performs the same checks (chain and name) against both root sets.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("server sent no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		opts := x509.VerifyOptions{DNSName: domain, Roots: extra, Intermediates: inter}
+		_, err := cs.PeerCertificates[0].Verify(opts)
+		if err == nil {
+			return nil
+		}
+		opts.Roots = nil // the system roots
+		if _, err2 := cs.PeerCertificates[0].Verify(opts); err2 == nil {
+			return nil
+		}
+		return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+	}
+	return cfg
 }
 
 type saslResult struct {
@@ -441,6 +499,13 @@ func (c *Conn) write(data []byte) error {
 	}
 	if c.debug != nil {
 		fmt.Fprintf(c.debug, "SEND %s\n", data)
+	}
+	if c.holding {
+		c.held = append(c.held, data...)
+		if len(c.held) < 64*1024 {
+			return nil
+		}
+		data, c.held = c.held, c.held[:0]
 	}
 	_, err := c.raw.Write(data)
 	return err

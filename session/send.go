@@ -80,11 +80,17 @@ type Plan struct {
 	Type   string
 }
 
+// Checker reports whether a locked full JID answers (XEP-0199 ping). An
+// error means the check could not be made at all (no connection); the
+// plan is then abandoned rather than recording an unverified unlock.
+type Checker func(full string) (alive bool, err error)
+
 // PlanSend decides the routes for all recipients from the persisted state:
-// it checks stale locks with a XEP-0199 ping to the locked full JID (an
-// error or timeout unlocks, decision D-9), then records the decisions in
-// the state file in one read-modify-write.
-func PlanSend(ctx context.Context, s *Session, env Env, o SendOptions) (*Plan, error) {
+// it checks stale locks with check (a failed check unlocks, decision D-9),
+// then records the decisions in the state file in one read-modify-write.
+// It needs no connection unless a lock must be checked, so the caller can
+// run it while logging in.
+func PlanSend(ctx context.Context, env Env, o SendOptions, check Checker) (*Plan, error) {
 	account := o.Account.Bare()
 	st, err := env.Store.Load()
 	if err != nil {
@@ -112,7 +118,11 @@ func PlanSend(ctx context.Context, s *Session, env Env, o SendOptions) (*Plan, e
 	for i := range o.To {
 		if r := route(st, i); r.Check != "" {
 			if _, done := verified[r.Check]; !done {
-				verified[r.Check] = s.Ping(ctx, r.Check) == nil
+				alive, err := check(r.Check)
+				if err != nil {
+					return nil, err
+				}
+				verified[r.Check] = alive
 			}
 		}
 	}
@@ -132,7 +142,6 @@ func PlanSend(ctx context.Context, s *Session, env Env, o SendOptions) (*Plan, e
 				a := st.Account(account)
 				conv := r.Conv
 				a.Conversations[conv.Peer] = &conv
-				a.Prune(statefile.MaxConversations)
 				changed = true
 			}
 			plan.Routes = append(plan.Routes, r)

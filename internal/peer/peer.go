@@ -53,7 +53,7 @@ func Connect(t testing.TB, srv Server, user, password, resource string) *Peer {
 	p := &Peer{}
 	p.cond = sync.NewCond(&p.mu)
 	s, err := session.OpenHandler(context.Background(), session.Config{JID: j, Password: password, Server: srv.Addr,
-		RootCAs: pool, Resource: resource, Timeout: 10 * time.Second}, p.record)
+		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second}, p.record)
 	if err != nil {
 		t.Fatalf("peer %s/%s: %v", user, resource, err)
 	}
