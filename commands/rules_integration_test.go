@@ -300,7 +300,7 @@ func TestRulesOfflineMessageDoesNotLock(t *testing.T) {
 	}
 	j.send(alice.JID, "reply to offline")
 	m := phone.WaitBody(t, "reply to offline")
-	rulesTo(t, "item 10 (a delayed message must not lock)", m, phone.JID)
+	rulesTo(t, "item 10 (a delayed message must not lock)", m, alice.JID)
 	rulesV4(t, m.ThreadValue())
 }
 
@@ -380,7 +380,7 @@ func TestRulesPresenceUnlocks(t *testing.T) {
 
 			j.send(alice.JID, "after presence")
 			m := phone.WaitBody(t, "after presence")
-			rulesTo(t, tc.item, m, phone.JID)
+			rulesTo(t, tc.item, m, alice.JID)
 			rulesThread(t, "item 59 (presence must not change the thread)", m, thread)
 		})
 	}
@@ -407,7 +407,7 @@ func TestRulesPresenceTypes(t *testing.T) {
 	}
 	// The lock predates this listen, so send checks it with a ping first.
 	j.send(alice.JID, "after subscribe")
-	rulesTo(t, "item 19 (subscribe must not unlock)", phone.WaitBody(t, "after subscribe"), alice.JID)
+	rulesTo(t, "item 19 (subscribe must not unlock)", phone.WaitBody(t, "after subscribe"), phone.JID)
 
 	phone.Raw(t, "<presence to='"+listenJID+"' type='error'><error type='cancel'>"+
 		"<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>")
@@ -471,7 +471,7 @@ func TestRulesGone(t *testing.T) {
 	})
 	j.send(alice.JID, "after gone")
 	m := phone.WaitBody(t, "after gone")
-	rulesTo(t, "item 25", m, phone.JID)
+	rulesTo(t, "item 25", m, alice.JID)
 	if m.ThreadValue() == thread || m.ThreadValue() == "" {
 		t.Fatalf("item 26: after <gone/> the message carries thread %q, want a new one (old %q)", m.ThreadValue(), thread)
 	}
@@ -520,7 +520,7 @@ func TestRulesPeerThreadExact(t *testing.T) {
 		j.send(alice.JID, reply)
 		m := phone.WaitBody(t, reply)
 		rulesTo(t, "item 3", m, phone.JID)
-		rulesThread(t, tc.item, m, strings.ToUpper(tc.thread))
+		rulesThread(t, tc.item, m, tc.thread)
 	}
 }
 

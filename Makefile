@@ -1,0 +1,41 @@
+# jab — make targets. `make test` is the one test command (CI runs it).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/jab-xmpp/jab/commands.Version=$(VERSION)
+
+.PHONY: all build test test-short deps bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/jab .
+
+# Installs Prosody and lua-sec when missing (apt-get, as root), then runs
+# every test, integration against a real Prosody included, with -race.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The quick loop: unit tests only, no Prosody.
+test-short:
+	$(GO) test -short -count=1 ./...
+
+deps:
+	./.ci/deps
+
+# One-shot `jab send` against go-sendxmpp on the same local Prosody:
+# medians of wall time, CPU and peak memory. A benchmark, not a test.
+bench:
+	./.ci/deps bench
+	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000
+
+# A short run of every fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
