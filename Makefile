@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/jab-xmpp/jab/commands.Version=$(VERSION)
 
-.PHONY: all build test test-short deps bench fuzz vet clean
+.PHONY: all build test test-short deps bench fuzz vet clean devserver
 
 all: build
 
@@ -39,3 +39,8 @@ vet:
 
 clean:
 	rm -rf bin
+
+# A throwaway local Prosody with accounts me@example.test and
+# alice@example.test, for the README's quick start. Runs until Ctrl-C.
+devserver: deps
+	$(GO) run ./internal/cmd/jab-devserver -env jab-dev.env

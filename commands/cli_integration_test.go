@@ -835,8 +835,8 @@ func TestCLIStateFileRefused(t *testing.T) {
 	t.Parallel()
 	me, alice := newAccount(t, "me"), newAccount(t, "alice")
 	phone := cliOnline(t, alice)
-	for _, content := range []string{"{not json", `{"version": 99}` + "\n"} {
-		t.Run(content[:5], func(t *testing.T) {
+	for name, content := range map[string]string{"corrupt": "{not json", "newer": `{"version": 99}` + "\n"} {
+		t.Run(name, func(t *testing.T) {
 			j := newJab(t, me)
 			if err := os.MkdirAll(j.stateDir, 0o700); err != nil {
 				t.Fatal(err)

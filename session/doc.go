@@ -1,0 +1,65 @@
+// Package session is jab's XMPP session layer: the client stream, typed
+// stanzas, the protocol rules of XEP-0296 (resource locking) and XEP-0201
+// (message threads), and the two use cases built on them, a one-shot send
+// and the long-running observer (listen). It is the only package that
+// speaks XMPP; it persists through package statefile and knows nothing of
+// the command line.
+//
+// # Rules
+//
+// rules.go holds the rules as pure functions over plain values:
+// ApplyInbound takes a conversation and one received stanza and returns the
+// conversation after it; RouteOutbound takes a conversation and one message
+// to send and returns the address, the thread and the conversation after
+// it. They take no clock and make no ids: the caller passes the time and a
+// freshly generated thread id, so a table test can walk every checklist
+// item. The decisions of ../shared/spec/conformance.md they implement:
+//
+//   - A conversation starts unlocked and goes to the bare JID (XEP-0296
+//     §2.1). A chat message from a full JID that is not from storage locks
+//     (§2.2, D-15); one from another resource re-locks (§2.3, D-1); any
+//     available, unavailable or error presence from the conversee unlocks
+//     (§2.3, D-3); <gone/> unlocks and ends the thread (§2.4, XEP-0085
+//     §5.7); an error from the locked JID unlocks (D-5); a normal or
+//     headline message from another resource unlocks without locking
+//     (D-4); an idle lock unlocks when it is next used (§3.2).
+//   - Threads (XEP-0201 0.3): a peer's thread is reused byte for byte; an
+//     unknown one becomes the conversation's thread; a thread-less chat
+//     attaches to a thread the peer has never echoed, else starts a new one
+//     (0.3 §5 branch B, kept per bare JID: D-7); unavailable presence never
+//     ends a thread; a XEP-0155 terminate for the current thread ends it.
+//     Ids jab makes are UUID version 4 from crypto/rand.
+//   - Freshness (D-9): a persisted lock is trusted while a live observer
+//     (listen) has been connected since the lock was recorded; otherwise the
+//     locked full JID is pinged first and an error or timeout unlocks.
+//
+// # Concurrency
+//
+// A Conn is one stream. Writes are serialised by a mutex and may come from
+// any goroutine; reads come from exactly one goroutine, the Session's
+// reader. The reader answers IQ requests itself (ping, disco#info, an error
+// for anything else), hands IQ responses to the waiting Request, and passes
+// messages and presences either to the Events channel (listen) or to a
+// handler called synchronously in the reader (send, so a bounce is always
+// recorded before the answer to a later ping is seen). Any read error ends
+// the connection: nothing is read after a decode error, and reconnecting
+// means dialling a new Session.
+//
+// State changes are read-modify-write transactions on the state file
+// (statefile.Store.Update, an exclusive flock on a sidecar file), so any
+// number of sends and one listen can change it at once without losing an
+// update. listen applies a stanza to the state file before it emits the
+// stanza, so whoever reacts to the output sees the new state.
+//
+// # Why not go-xmpp's stream
+//
+// github.com/xmppo/go-xmpp v0.3.7 writes an available presence right after
+// binding, with no option to skip it (xmpp.go:1361), and a one-shot send
+// must not broadcast one: by XEP-0296 every contact's client would unlock
+// from us. Its Recv also drops the message id, the to attribute and the
+// thread's parent, which bounce detection and threads need, and it can
+// deadlock on the next Recv after a decode error. So this package speaks
+// the stream itself with encoding/xml (RFC 6120: STARTTLS, SCRAM-SHA-1/
+// 256/512 or PLAIN inside TLS, resource binding) and builds every stanza
+// as a typed struct.
+package session
