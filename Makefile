@@ -32,6 +32,8 @@ bench:
 # A short run of every fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzSCRAM -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzParseJID -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
 
 vet:
