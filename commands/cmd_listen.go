@@ -64,11 +64,17 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		return err
 	}
 	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
-	resource := g.resource
+	resource, stored := g.resource, true
 	if resource == "" {
-		if resource, err = session.EnsureResource(ctx, senv, g.account.Bare()); err != nil {
+		if resource, stored, err = session.StableResource(senv, g.account.Bare()); err != nil {
 			return err
 		}
+	}
+	// Two observers on one full JID would throw each other off the server
+	// (RFC 6120 §7.7.2.2); refuse to be the second.
+	if obs, err := store.ReadObserver(g.account.Bare()); err == nil && obs != nil && obs.Resource == resource &&
+		obs.Live(env.Now(), session.ObserverMaxAge, env.Host, statefile.PIDAlive) {
+		return &alreadyListening{pid: obs.PID, host: obs.Host, resource: resource}
 	}
 	if o.priority < 0 {
 		// Conformance item 93: with a negative priority the server does not
@@ -97,7 +103,16 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		return nil
 	}
 	dial := func(ctx context.Context) (*session.Session, error) {
-		return session.Open(ctx, g.sessionConfig(env, resource))
+		s, err := session.Open(ctx, g.sessionConfig(env, resource))
+		if err == nil && !stored {
+			// Keep the stable resource only once a login with it worked.
+			if err := session.KeepResource(ctx, senv, g.account.Bare(), resource); err != nil {
+				s.Close()
+				return nil, err
+			}
+			stored = true
+		}
+		return s, err
 	}
 	lo := session.ListenOptions{Account: g.account, Resource: resource, Priority: o.priority, Presence: o.presence}
 	if g.timeoutSet {
@@ -107,4 +122,15 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		fmt.Fprintf(env.Stderr, "jab: "+format+"\n", args...)
 	}
 	return session.Listen(ctx, senv, dial, lo, emit, logf)
+}
+
+// alreadyListening: a live jab listen holds the same resource.
+type alreadyListening struct {
+	pid      int
+	host     string
+	resource string
+}
+
+func (e *alreadyListening) Error() string {
+	return fmt.Sprintf("jab listen already runs for this account with resource %q (pid %d on %s)", e.resource, e.pid, e.host)
 }

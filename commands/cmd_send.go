@@ -161,15 +161,14 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return err
 	}
 	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
-	base, err := session.EnsureResource(ctx, senv, g.account.Bare())
+	account := g.account.Bare()
+	base, stored, err := session.StableResource(senv, account)
 	if err != nil {
 		return err
 	}
-	// A one-shot send never binds the observer's resource (the server would
+	// Log in while the state is read and the routes previewed. A one-shot
+	// send never binds the observer's resource (the server would
 	// disconnect the observer) and never collides with a concurrent send.
-	// Log in while the state is read and the plan recorded: the two
-	// overlap, and the plan waits for the connection only when a stale
-	// lock has to be checked.
 	bounces := session.NewBounces()
 	type dialed struct {
 		s   *session.Session
@@ -180,37 +179,45 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), bounces.Handle)
 		dialc <- dialed{s, err}
 	}()
-	var conn *dialed
-	connect := func() (*session.Session, error) {
-		if conn == nil {
-			d := <-dialc
-			conn = &d
-		}
-		return conn.s, conn.err
+	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
+		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle}
+	if !stored {
+		so.Resource = base
 	}
-	check := func(full string) (bool, error) {
-		s, err := connect()
-		if err != nil {
-			return false, err
-		}
-		return s.Ping(ctx, full) == nil, nil
+	planner, planErr := session.NewPlanner(senv, so)
+	d := <-dialc
+	if d.err != nil {
+		return d.err
 	}
-	plan, planErr := session.PlanSend(ctx, senv, session.SendOptions{Account: g.account, To: o.to, Type: o.typ,
-		Thread: o.thread, NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle}, check)
-	s, err := connect()
-	if err != nil {
-		return err
-	}
+	s := d.s
 	defer s.Close()
 	if planErr != nil {
 		return planErr
 	}
+	// D-9: a lock nobody has watched since it was recorded is used only if
+	// the locked resource answers a ping.
+	for _, full := range planner.Checks() {
+		planner.Verified(full, s.Ping(ctx, full) == nil)
+	}
+
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
+	// The plan is recorded just before the first message is written, so a
+	// send refused before that (a message too large, bad input on the
+	// first line) leaves the state file as it was.
+	var routes []session.Route
 	sendBody := func(body string) error {
-		msgs := make([]*session.Message, len(plan.Routes))
-		data := make([][]byte, len(plan.Routes))
-		for i, r := range plan.Routes {
+		if routes == nil {
+			if err := fitsStanza(planner.Preview(), o, body, s.Conn().MaxStanza()); err != nil {
+				return err
+			}
+			if routes, err = planner.Commit(ctx); err != nil {
+				return err
+			}
+		}
+		msgs := make([]*session.Message, len(routes))
+		data := make([][]byte, len(routes))
+		for i, r := range routes {
 			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body)
 			var err error
 			if data[i], err = xml.Marshal(msgs[i]); err != nil {
@@ -242,6 +249,21 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	}
 	out.Flush()
 	return bounces.Confirm(ctx, s)
+}
+
+// fitsStanza checks a body against the server's limit along the previewed
+// routes, before anything is recorded or written.
+func fitsStanza(routes []session.Route, o *sendOptions, body string, limit int) error {
+	for _, r := range routes {
+		data, err := xml.Marshal(session.BuildMessage(r, o.typ, o.subject, body))
+		if err != nil {
+			return fmt.Errorf("encode message: %w", err)
+		}
+		if len(data) > limit {
+			return &session.StanzaTooLargeError{Size: len(data), Limit: limit}
+		}
+	}
+	return nil
 }
 
 func threadOf(m *session.Message) string {

@@ -84,7 +84,11 @@ func hintFor(err error) string {
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var tl *session.StanzaTooLargeError
+	var ce2 *session.ConflictError
+	var al *alreadyListening
 	switch {
+	case errors.As(err, &ce2), errors.As(err, &al):
+		return "give each concurrent jab listen its own --resource (or stop the other one)"
 	case errors.As(err, &ue):
 		return ue.hint
 	case errors.As(err, &h):

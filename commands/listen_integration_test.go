@@ -6,9 +6,12 @@ package commands_test
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -269,36 +272,74 @@ func TestListenDurableBeforePrint(t *testing.T) {
 	}
 }
 
-// TestListenReconnect: when another session takes listen's resource, the
-// server drops listen; listen says so, reconnects, and keeps printing.
+// cutProxy forwards loopback TCP connections to the test server; cut
+// drops every connection open at that moment (a network failure) while
+// new ones still go through.
+func cutProxy(t *testing.T) (addr string, cut func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var open []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", srv.Addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			open = append(open, c, up)
+			mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return ln.Addr().String(), func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range open {
+			c.Close()
+		}
+		open = nil
+	}
+}
+
+// TestListenReconnect: when the connection drops, listen says so on
+// stderr, reconnects (a new observer record), and keeps printing.
 func TestListenReconnect(t *testing.T) {
 	needServer(t)
 	t.Parallel()
 	me, alice := newAccount(t, "me"), newAccount(t, "alice")
 	j := newJab(t, me)
-	l := j.startListen("--resource", "listener")
+	addr, cut := cutProxy(t)
+	l := j.startListen("--server", addr, "--resource", "listener")
 	first := lstObserver(j)
 	if first == nil {
 		t.Fatal("no observer record")
 	}
 	phone := alice.connect(t, "phone")
+	phone.Chat(t, me.JID+"/listener", "before-cut", "")
+	l.waitLine("before-cut", 10*time.Second)
 
-	me.connect(t, "listener") // Prosody kicks the older session
+	cut()
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		s := strings.ToLower(l.Stderr())
-		if strings.Contains(s, "reconnect") || strings.Contains(s, "connection lost") {
-			break
-		}
+	for !strings.Contains(l.Stderr(), "connection lost") {
 		if lstExited(l) {
-			t.Fatalf("listen exited (%d) when its resource was taken: %s", l.code, l.Stderr())
+			t.Fatalf("listen exited (%d) when the connection dropped: %s", l.code, l.Stderr())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("listen reported no lost connection; stderr: %q", l.Stderr())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// Back online: a new observer record from a later connection.
 	for {
 		if o := lstObserver(j); o != nil && o.ConnectedSince.After(first.ConnectedSince) {
 			break
@@ -311,9 +352,36 @@ func TestListenReconnect(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	phone.Chat(t, me.JID, "after-reconnect", "")
+	phone.Chat(t, me.JID+"/listener", "after-reconnect", "")
 	l.waitLine("after-reconnect", time.Until(deadline)+time.Second)
+	if n := strings.Count(strings.Join(l.Lines(), "\n"), "before-cut"); n != 1 {
+		t.Fatalf("the message before the cut was printed %d times", n)
+	}
+}
+
+// TestListenConflict: a second listen on the same resource is refused up
+// front, and a listen whose resource another session takes over exits
+// with an error instead of taking it back (the two would take turns).
+func TestListenConflict(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	l := j.startListen("--resource", "listener")
+
+	r := j.run("", "listen", "--resource", "listener")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "already runs") || !strings.Contains(r.Stderr, "--resource") {
+		t.Fatalf("second listen on the same resource: %s", r)
+	}
 	if lstExited(l) {
-		t.Fatalf("listen exited (%d): %s", l.code, l.Stderr())
+		t.Fatalf("the first listen exited: %s", l.Stderr())
+	}
+
+	me.connect(t, "listener") // the server throws listen off
+	if code := l.wait(15 * time.Second); code != 1 {
+		t.Fatalf("listen exited %d, want 1; stderr: %s", code, l.Stderr())
+	}
+	if !strings.Contains(l.Stderr(), "took over") {
+		t.Fatalf("stderr does not say the resource was taken over: %q", l.Stderr())
 	}
 }

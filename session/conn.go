@@ -209,23 +209,28 @@ type streamFeatures struct {
 	} `xml:"urn:xmpp:stream-limits:0 limits"`
 }
 
-type streamError struct {
+// StreamError is an RFC 6120 §4.9 stream error: the server ended the
+// stream.
+type StreamError struct {
 	Conditions []xml.Name `xml:",any"`
 	Text       string     `xml:"text"`
 }
 
-func (e *streamError) Error() string {
-	cond := "undefined-condition"
+// Condition returns the defined condition, e.g. "conflict".
+func (e *StreamError) Condition() string {
 	for _, n := range e.Conditions {
 		if n.Local != "text" {
-			cond = n.Local
-			break
+			return n.Local
 		}
 	}
+	return "undefined-condition"
+}
+
+func (e *StreamError) Error() string {
 	if e.Text != "" {
-		return "stream error: " + cond + " (" + e.Text + ")"
+		return "stream error: " + e.Condition() + " (" + e.Text + ")"
 	}
-	return "stream error: " + cond
+	return "stream error: " + e.Condition()
 }
 
 func (c *Conn) openStream(domain string) (*streamFeatures, error) {
@@ -259,7 +264,7 @@ func (c *Conn) openStream(domain string) (*streamFeatures, error) {
 		}
 		return &f, nil
 	case se.Name.Space == nsStream && se.Name.Local == "error":
-		var e streamError
+		var e StreamError
 		if err := c.dec.DecodeElement(&e, &se); err != nil {
 			return nil, fmt.Errorf("read stream error: %w", err)
 		}
@@ -562,7 +567,7 @@ func (c *Conn) Read() (any, error) {
 		case se.Name.Space == nsClient && se.Name.Local == "iq":
 			v = &IQ{}
 		case se.Name.Space == nsStream && se.Name.Local == "error":
-			var e streamError
+			var e StreamError
 			if err := c.dec.DecodeElement(&e, &se); err != nil {
 				return nil, fmt.Errorf("read stream error: %w", err)
 			}

@@ -31,6 +31,13 @@ type Event struct {
 	Status    string    `json:"status,omitempty"`
 }
 
+// ConflictError: another session took over listen's full JID.
+type ConflictError struct{ Resource string }
+
+func (e *ConflictError) Error() string {
+	return "another session took over " + e.Resource + "; not reconnecting, so the two do not take turns"
+}
+
 // ErrStop, returned by an emit function, ends Listen without error.
 var ErrStop = errors.New("stop")
 
@@ -113,6 +120,13 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 		var ve *statefile.VersionError
 		if errors.As(err, &se) || errors.As(err, &ve) {
 			return err
+		}
+		var stErr *StreamError
+		if errors.As(err, &stErr) && stErr.Condition() == "conflict" {
+			// RFC 6120 §7.7.2.2: another session bound our full JID and the
+			// server closed ours. Reconnecting would throw that session out
+			// in turn, and the two would take turns for ever.
+			return &ConflictError{Resource: s.JID().String()}
 		}
 		logf("connection lost: %v; reconnecting in %s", err, delay)
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,26 +42,36 @@ func (e Env) trusted(account string, at time.Time) bool {
 	return !o.ConnectedSince.After(at)
 }
 
-// EnsureResource returns the account's stable observer resource, making
-// and persisting one the first time ("jab-" and random hex).
-func EnsureResource(ctx context.Context, env Env, account string) (string, error) {
+// StableResource returns the account's stable observer resource, or a new
+// candidate ("jab-" and random hex) when none is stored yet; stored says
+// which. A candidate is persisted only once a login with it succeeded
+// (KeepResource), so a failed login leaves the state file as it was.
+func StableResource(env Env, account string) (res string, stored bool, err error) {
 	st, err := env.Store.Load()
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if a := st.Accounts[account]; a != nil && a.Resource != "" {
-		return a.Resource, nil
+		return a.Resource, true, nil
 	}
-	var res string
-	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
+	return "jab-" + RandomSuffix(8), false, nil
+}
+
+// KeepResource persists res as the account's stable resource unless one
+// was stored meanwhile.
+func KeepResource(ctx context.Context, env Env, account, res string) error {
+	_, err := env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
-		if a.Resource == "" {
-			a.Resource = "jab-" + RandomSuffix(8)
+		if a.Resource != "" {
+			return errNoChange
 		}
-		res = a.Resource
+		a.Resource = res
 		return nil
 	})
-	return res, err
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	return err
 }
 
 // SendOptions is one `jab send` request.
@@ -72,79 +83,106 @@ type SendOptions struct {
 	NewThread bool
 	Subject   string
 	LockIdle  time.Duration
+	// Resource, if not "", is stored as the account's stable resource at
+	// Commit when none is stored yet (see StableResource).
+	Resource string
 }
 
-// Plan is where each recipient's messages go.
-type Plan struct {
-	Routes []Route
-	Type   string
+// Planner decides where each recipient's messages go. It reads the state
+// without a lock to preview the routes and list the stale locks to check
+// (which needs no connection, so it can run while logging in), and writes
+// nothing until Commit, which the caller runs just before the first
+// message is written: a send that fails before that leaves the state file
+// untouched.
+type Planner struct {
+	env      Env
+	o        SendOptions
+	now      time.Time
+	fresh    []string
+	verified map[string]bool
+	state    *statefile.State
 }
 
-// Checker reports whether a locked full JID answers (XEP-0199 ping). An
-// error means the check could not be made at all (no connection); the
-// plan is then abandoned rather than recording an unverified unlock.
-type Checker func(full string) (alive bool, err error)
-
-// PlanSend decides the routes for all recipients from the persisted state:
-// it checks stale locks with check (a failed check unlocks, decision D-9),
-// then records the decisions in the state file in one read-modify-write.
-// It needs no connection unless a lock must be checked, so the caller can
-// run it while logging in.
-func PlanSend(ctx context.Context, env Env, o SendOptions, check Checker) (*Plan, error) {
-	account := o.Account.Bare()
+// NewPlanner reads the state and prepares the routes.
+func NewPlanner(env Env, o SendOptions) (*Planner, error) {
 	st, err := env.Store.Load()
 	if err != nil {
 		return nil, err
 	}
-	now := env.Now()
-	verified := map[string]bool{}
-	fresh := make([]string, len(o.To))
-	for i := range fresh {
-		fresh[i] = NewID()
+	p := &Planner{env: env, o: o, now: env.Now(), verified: map[string]bool{}, state: st,
+		fresh: make([]string, len(o.To))}
+	for i := range p.fresh {
+		p.fresh[i] = NewID()
 	}
-	route := func(st *statefile.State, i int) Route {
-		to := o.To[i]
-		var c statefile.Conversation
-		exists := false
-		if a := st.Accounts[account]; a != nil {
-			if p := a.Conversations[to.Bare()]; p != nil {
-				c, exists = *p, true
-			}
-		}
-		return RouteOutbound(c, exists, Outbound{To: to, Type: o.Type, Thread: o.Thread, NewThread: o.NewThread,
-			Now: now, LockIdle: o.LockIdle, Trusted: exists && c.LockedTo != "" && env.trusted(account, c.LockedAt),
-			Verified: verified, FreshThread: fresh[i]})
-	}
-	for i := range o.To {
-		if r := route(st, i); r.Check != "" {
-			if _, done := verified[r.Check]; !done {
-				alive, err := check(r.Check)
-				if err != nil {
-					return nil, err
-				}
-				verified[r.Check] = alive
-			}
+	return p, nil
+}
+
+func (p *Planner) route(st *statefile.State, i int) Route {
+	account := p.o.Account.Bare()
+	to := p.o.To[i]
+	var c statefile.Conversation
+	exists := false
+	if a := st.Accounts[account]; a != nil {
+		if conv := a.Conversations[to.Bare()]; conv != nil {
+			c, exists = *conv, true
 		}
 	}
-	plan := &Plan{Type: o.Type}
-	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
-		plan.Routes = plan.Routes[:0]
+	return RouteOutbound(c, exists, Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread,
+		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && p.env.trusted(account, c.LockedAt),
+		Verified: p.verified, FreshThread: p.fresh[i]})
+}
+
+// Checks lists the locked full JIDs that must answer a ping before they
+// are used (decision D-9).
+func (p *Planner) Checks() []string {
+	var out []string
+	for i := range p.o.To {
+		if r := p.route(p.state, i); r.Check != "" && !slices.Contains(out, r.Check) {
+			out = append(out, r.Check)
+		}
+	}
+	return out
+}
+
+// Verified records the result of checking a locked full JID.
+func (p *Planner) Verified(full string, alive bool) { p.verified[full] = alive }
+
+// Preview returns the routes as the state read at NewPlanner gives them.
+func (p *Planner) Preview() []Route {
+	routes := make([]Route, len(p.o.To))
+	for i := range routes {
+		routes[i] = p.route(p.state, i)
+	}
+	return routes
+}
+
+// Commit routes again under the state file's lock, so concurrent changes
+// are not lost, records the conversations, and returns the routes to use.
+func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
+	account := p.o.Account.Bare()
+	var routes []Route
+	_, err := p.env.Store.Update(ctx, func(st *statefile.State) error {
+		routes = routes[:0]
 		changed := false
-		for i := range o.To {
-			r := route(st, i)
+		if p.o.Resource != "" {
+			if a := st.Account(account); a.Resource == "" {
+				a.Resource, changed = p.o.Resource, true
+			}
+		}
+		for i := range p.o.To {
+			r := p.route(st, i)
 			if r.Check != "" {
 				// The lock changed under us to one we have not checked:
 				// use the bare JID rather than an unverified resource.
-				r.To, r.Check = o.To[i].Bare(), ""
+				r.To, r.Check = p.o.To[i].Bare(), ""
 				r.Conv.LockedTo, r.Conv.LockKind = "", ""
 			}
 			if r.Store {
-				a := st.Account(account)
 				conv := r.Conv
-				a.Conversations[conv.Peer] = &conv
+				st.Account(account).Conversations[conv.Peer] = &conv
 				changed = true
 			}
-			plan.Routes = append(plan.Routes, r)
+			routes = append(routes, r)
 		}
 		if !changed {
 			return errNoChange
@@ -154,7 +192,7 @@ func PlanSend(ctx context.Context, env Env, o SendOptions, check Checker) (*Plan
 	if err != nil && !errors.Is(err, errNoChange) {
 		return nil, err
 	}
-	return plan, nil
+	return routes, nil
 }
 
 // Sent describes one message written to the stream.
