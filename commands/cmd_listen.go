@@ -114,7 +114,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		}
 		return s, err
 	}
-	lo := session.ListenOptions{Account: g.account, Resource: resource, Priority: o.priority, Presence: o.presence}
+	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence}
 	if g.timeoutSet {
 		lo.Idle = g.timeout
 	}

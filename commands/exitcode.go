@@ -34,15 +34,6 @@ func usagef(hint, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
 }
 
-// hinted attaches a hint to any error.
-type hinted struct {
-	err  error
-	hint string
-}
-
-func (h *hinted) Error() string { return h.err.Error() }
-func (h *hinted) Unwrap() error { return h.err }
-
 // signalError records which signal stopped the command.
 type signalError struct{ code int }
 
@@ -77,7 +68,6 @@ func exitCode(err error) int {
 // hintFor returns advice for predictable failures, or "".
 func hintFor(err error) string {
 	var ue *usageError
-	var h *hinted
 	var ce *statefile.CorruptError
 	var ve *statefile.VersionError
 	var ae *session.AuthError
@@ -91,8 +81,6 @@ func hintFor(err error) string {
 		return "give each concurrent jab listen its own --resource (or stop the other one)"
 	case errors.As(err, &ue):
 		return ue.hint
-	case errors.As(err, &h):
-		return h.hint
 	case errors.As(err, &ce):
 		return "jab never resets a state file: fix it or move it aside (jab then starts with no locks or threads)"
 	case errors.As(err, &ve):

@@ -13,22 +13,22 @@ import (
 
 // Event is one received stanza as the command layer prints it.
 type Event struct {
-	Kind      string    `json:"kind"` // "message" or "presence"
-	From      string    `json:"from"`
-	To        string    `json:"to,omitempty"`
-	Type      string    `json:"type"`
-	ID        string    `json:"id"`
-	Thread    string    `json:"thread"`
-	Parent    string    `json:"parent_thread,omitempty"`
-	Body      string    `json:"body"`
-	Subject   string    `json:"subject"`
-	ChatState string    `json:"chat_state"`
-	Delayed   bool      `json:"delayed"`
-	Time      time.Time `json:"time"`
-	Error     string    `json:"error,omitempty"`
-	InReplyTo string    `json:"in_reply_to,omitempty"`
-	Show      string    `json:"show,omitempty"`
-	Status    string    `json:"status,omitempty"`
+	Kind      string // "message" or "presence"
+	From      string
+	To        string
+	Type      string
+	ID        string
+	Thread    string
+	Parent    string
+	Body      string
+	Subject   string
+	ChatState string
+	Delayed   bool
+	Time      time.Time
+	Error     string
+	InReplyTo string
+	Show      string
+	Status    string
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -44,7 +44,6 @@ var ErrStop = errors.New("stop")
 // ListenOptions configures the observer.
 type ListenOptions struct {
 	Account  JID
-	Resource string
 	Priority int
 	Presence bool          // also emit presence events
 	Idle     time.Duration // >0: give up with ErrTimeout when no message is emitted for this long

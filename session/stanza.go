@@ -7,23 +7,14 @@ import (
 
 // Namespaces.
 const (
-	nsClient     = "jabber:client"
-	nsStream     = "http://etherx.jabber.org/streams"
-	nsTLS        = "urn:ietf:params:xml:ns:xmpp-tls"
-	nsSASL       = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind       = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsStanzas    = "urn:ietf:params:xml:ns:xmpp-stanzas"
-	nsChatStates = "http://jabber.org/protocol/chatstates"
-	nsSID        = "urn:xmpp:sid:0"
-	nsDelay      = "urn:xmpp:delay"
-	nsLegacyDly  = "jabber:x:delay"
-	nsPing       = "urn:xmpp:ping"
-	nsDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	nsSHIM       = "http://jabber.org/protocol/shim"
-	nsFeatureNeg = "http://jabber.org/protocol/feature-neg"
-	nsData       = "jabber:x:data"
-	nsMUCUser    = "http://jabber.org/protocol/muc#user"
-	nsLimits     = "urn:xmpp:stream-limits:0"
+	nsClient    = "jabber:client"
+	nsStream    = "http://etherx.jabber.org/streams"
+	nsTLS       = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL      = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind      = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsPing      = "urn:xmpp:ping"
+	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
 )
 
 // Thread is the XEP-0201 <thread/> element, with the 1.0 parent attribute.
