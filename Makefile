@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/jab-xmpp/jab/commands.Version=$(VERSION)
 
-.PHONY: all build test test-short deps bench fuzz vet clean devserver
+.PHONY: all build test test-short deps bench fuzz vet clean devserver mutants
 
 all: build
 
@@ -46,3 +46,8 @@ clean:
 # alice@example.test, for the README's quick start. Runs until Ctrl-C.
 devserver: deps
 	$(GO) run ./internal/cmd/jab-devserver -env jab-dev.env
+
+# Breaks each lock/thread rule in turn and shows its integration test
+# fails (about ten minutes; not part of `make test`).
+mutants: deps
+	$(GO) run ./internal/cmd/jab-mutants

@@ -1,0 +1,92 @@
+// Command jab-mutants breaks one protocol rule at a time in a copy of the
+// repository and runs the integration tests that pin that rule against the
+// real Prosody, to show those tests fail when the rule is broken. Every
+// mutant must compile and must be killed (its test must fail); the command
+// exits non-zero otherwise. It takes about ten minutes, so it is `make
+// mutants`, not part of `make test`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+type mutant struct {
+	name, old, new, tests string
+}
+
+// The mutants edit session/rules.go; each old text must occur there.
+var mutants = []mutant{
+	{"XEP-0296 §2.3: presence does not unlock", `unlock(&c, UnlockPresence, in.Time)`, `_ = UnlockPresence`, "TestRulesPresenceUnlocks"},
+	{"XEP-0085 §5.7: gone keeps the thread", "c.Thread, c.PeerThreaded = \"\", false\n\t\treturn c, true\n\t}\n\tif !in.Delayed", "return c, true\n\t}\n\tif !in.Delayed", "TestRulesGone"},
+	{"XEP-0296 §2.4: gone does not unlock", `unlock(&c, UnlockGone, in.Time)`, `_ = UnlockGone`, "TestRulesGone"},
+	{"D-15: delayed messages lock", `if !in.Delayed && !in.Occupant {`, `if !in.Occupant {`, "TestRulesOfflineMessageDoesNotLock"},
+	{"XEP-0296 §2.3: no re-lock to a new resource", `lock(&c, in.From.String(), statefile.LockMessage, in.Time)`, "if c.LockedTo == \"\" {\n\t\t\t\tlock(&c, in.From.String(), statefile.LockMessage, in.Time)\n\t\t\t}", "TestRulesRelockOtherResource"},
+	{"XEP-0296 §2.2: chat never locks", `lock(&c, in.From.String(), statefile.LockMessage, in.Time)`, `_ = statefile.LockMessage`, "TestRulesLockOnChat"},
+	{"D-5: an error does not unlock", `unlock(&c, UnlockError, in.Time)`, `_ = UnlockError`, "TestRulesErrorMessage"},
+	{"D-4: normal from another resource keeps the lock", `unlock(&c, UnlockResource, in.Time)`, `_ = UnlockResource`, "TestRulesNonChatMessages"},
+	{"D-7: a thread-less chat always starts a thread", `case c.Thread != "" && !c.PeerThreaded:`, `case false:`, "TestRulesThreadlessPeer"},
+	{"XEP-0201: the peer's thread is not adopted", `c.Thread, c.PeerThreaded = in.Thread, true`, `c.PeerThreaded = true`, "TestRulesUnknownThread|TestRulesPeerThreadExact"},
+	{"XEP-0296 §3.2: idle never unlocks", `case out.LockIdle > 0 && out.Now.Sub(latest(c.LastActivity, c.LockedAt)) >= out.LockIdle:`, `case false:`, "TestRulesIdleUnlock"},
+	{"D-9: a stale lock is never checked", `case out.Trusted:`, `case true:`, "TestRulesStaleLockChecked"},
+	{"D-3: subscribe unlocks", `case "", "unavailable", "error":`, `case "", "unavailable", "error", "subscribe":`, "TestRulesPresenceTypes"},
+}
+
+func main() {
+	root, err := os.Getwd()
+	if err != nil {
+		fail(err)
+	}
+	tmp, err := os.MkdirTemp("", "jab-mutants-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	copyTree := exec.Command("cp", "-a", root+"/.", tmp)
+	if out, err := copyTree.CombinedOutput(); err != nil {
+		fail(fmt.Errorf("copy tree: %v: %s", err, out))
+	}
+	rules := filepath.Join(tmp, "session", "rules.go")
+	orig, err := os.ReadFile(rules)
+	if err != nil {
+		fail(err)
+	}
+	survived := 0
+	for _, m := range mutants {
+		if !strings.Contains(string(orig), m.old) {
+			fail(fmt.Errorf("mutant %q: its text is no longer in session/rules.go; update the table", m.name))
+		}
+		if err := os.WriteFile(rules, []byte(strings.Replace(string(orig), m.old, m.new, 1)), 0o644); err != nil {
+			fail(err)
+		}
+		verdict := "killed"
+		if out, err := run(tmp, "go", "build", "./..."); err != nil {
+			fail(fmt.Errorf("mutant %q does not compile: %s", m.name, out))
+		}
+		if _, err := run(tmp, "go", "test", "-count=1", "-run", m.tests, "./commands/"); err == nil {
+			verdict = "SURVIVED"
+			survived++
+		}
+		fmt.Printf("%-8s %s (%s)\n", verdict, m.name, m.tests)
+	}
+	os.WriteFile(rules, orig, 0o644)
+	fmt.Printf("%d mutants, %d killed, %d survived\n", len(mutants), len(mutants)-survived, survived)
+	if survived > 0 {
+		os.Exit(1)
+	}
+}
+
+func run(dir string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "jab-mutants:", err)
+	os.Exit(1)
+}
