@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,8 @@ var envOf = map[string]string{
 	flagResource:     "JAB_RESOURCE",
 	flagStateDir:     "JAB_STATE_DIR",
 	flagLockIdle:     "JAB_LOCK_IDLE",
+	flagTimeout:      "JAB_TIMEOUT",
+	flagDebug:        "JAB_DEBUG",
 }
 
 const (
@@ -64,9 +67,9 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagCAFile, Usage: "also trust the CA certificates in PEM `FILE`" + e(flagCAFile)},
 		&cli.StringFlag{Name: flagResource, Usage: "resource `NAME` of the long-running observer (listen); default: a stable name kept in the state file" + e(flagResource)},
 		&cli.StringFlag{Name: flagStateDir, Usage: "state directory `DIR` (default $XDG_STATE_HOME/jab or ~/.local/state/jab)" + e(flagStateDir)},
-		&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "bound for connecting and for every wait"},
+		&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "bound for connecting and for every wait" + e(flagTimeout)},
 		&cli.DurationFlag{Name: flagLockIdle, Value: defaultLockIdle, Usage: "unlock a conversation idle this long (XEP-0296 §3.2); 0 disables" + e(flagLockIdle)},
-		&cli.BoolFlag{Name: flagDebug, Usage: "print the XML stream on stderr (SEND/RECV; SASL and passwords redacted)"},
+		&cli.BoolFlag{Name: flagDebug, Usage: "print the XML stream on stderr (SEND/RECV; SASL and passwords redacted)" + e(flagDebug)},
 	}
 }
 
@@ -179,6 +182,12 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 	o := &options{server: stringOpt(c, env, flagServer), resource: stringOpt(c, env, flagResource)}
 	if x := setIn(c, flagDebug); x != nil {
 		o.debug = x.Bool(flagDebug)
+	} else if v := env.Getenv(envOf[flagDebug]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, usagef("use 1 or 0", "JAB_DEBUG=%q is not a boolean", v)
+		}
+		o.debug = b
 	}
 	var err error
 	if o.timeout, o.timeoutSet, err = durationOpt(c, env, flagTimeout, defaultTimeout); err != nil {
@@ -216,7 +225,7 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 		}
 	}
 	if needPassword {
-		if o.password, err = password(ctx, c, env); err != nil {
+		if o.password, err = password(ctx, c, env, o.timeout); err != nil {
 			return nil, err
 		}
 	}
@@ -239,9 +248,9 @@ func loadCA(path string) (*x509.CertPool, error) {
 // JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD, in that order. There
 // is deliberately no flag that takes the password itself (it would show in
 // ps and shell history).
-func password(ctx context.Context, c *cli.Context, env *Env) (string, error) {
+func password(ctx context.Context, c *cli.Context, env *Env, timeout time.Duration) (string, error) {
 	if x := setIn(c, flagPasswordCmd); x != nil {
-		return passwordFromCmd(ctx, env, x.String(flagPasswordCmd))
+		return passwordFromCmd(ctx, env, x.String(flagPasswordCmd), timeout)
 	}
 	if x := setIn(c, flagPasswordFile); x != nil {
 		return passwordFromFile(x.String(flagPasswordFile))
@@ -253,7 +262,7 @@ func password(ctx context.Context, c *cli.Context, env *Env) (string, error) {
 		return passwordFromFile(f)
 	}
 	if cmd := env.Getenv("JAB_PASSWORD_CMD"); cmd != "" {
-		return passwordFromCmd(ctx, env, cmd)
+		return passwordFromCmd(ctx, env, cmd, timeout)
 	}
 	return "", usagef("set JAB_PASSWORD, or pass --password-file FILE or --password-cmd CMD", "no password source")
 }
@@ -271,8 +280,9 @@ func passwordFromFile(path string) (string, error) {
 	return p, nil
 }
 
-func passwordFromCmd(ctx context.Context, env *Env, command string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, defaultTimeout)
+// passwordFromCmd runs the command with sh -c, bounded by --timeout.
+func passwordFromCmd(ctx context.Context, env *Env, command string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Stdin = nil
@@ -290,14 +300,28 @@ func passwordFromCmd(ctx context.Context, env *Env, command string) (string, err
 }
 
 // readAllStdin reads the whole of stdin; on a terminal it first says how
-// to end the input.
-func readAllStdin(env *Env) (string, error) {
+// to end the input. A signal ends the wait (the read itself cannot be
+// interrupted, so it is left behind in its goroutine).
+func readAllStdin(ctx context.Context, env *Env) (string, error) {
 	if env.StdinTTY {
 		fmt.Fprintln(env.Stderr, "jab: reading the message from the terminal; end it with Ctrl-D")
 	}
-	data, err := io.ReadAll(bufio.NewReader(env.Stdin))
-	if err != nil {
-		return "", fmt.Errorf("read stdin: %w", err)
+	type result struct {
+		data []byte
+		err  error
 	}
-	return string(data), nil
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(bufio.NewReader(env.Stdin))
+		done <- result{data, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case r := <-done:
+		if r.err != nil {
+			return "", fmt.Errorf("read stdin: %w", r.err)
+		}
+		return string(r.data), nil
+	}
 }

@@ -92,7 +92,7 @@ func cliWantError(t *testing.T, r result, code int, want ...string) {
 		switch {
 		case strings.HasPrefix(l, "jab: error: "):
 			errs++
-		case strings.HasPrefix(l, "jab: hint: "):
+		case strings.HasPrefix(l, "jab: hint: "), strings.HasPrefix(l, "jab: warning: "):
 		default:
 			t.Errorf("unexpected stderr line %q", l)
 		}
@@ -756,7 +756,7 @@ func TestCLIBadInputLeavesStateAlone(t *testing.T) {
 		{name: "no password source", env: []string{"JAB_PASSWORD="}, args: []string{"send", to, "hi"}, code: 2, want: []string{"password", "JAB_PASSWORD"}},
 		{name: "wrong password", env: []string{"JAB_PASSWORD=wrong-" + me.Password}, args: []string{"send", fresh, "hi"}, code: 4, want: []string{"authentication"}},
 		{name: "wrong password file", env: []string{"JAB_PASSWORD="}, args: []string{"send", "--password-file", pwFile, to, "hi"}, code: 4},
-		{name: "connection refused", args: []string{"send", "--server", closed, fresh, "hi"}, code: 1, max: 5 * time.Second},
+		{name: "connection refused", args: []string{"send", "--server", closed, fresh, "hi"}, code: 5, max: 5 * time.Second},
 		{name: "silent server", args: []string{"send", "--server", silent, "--timeout", "1s", to, "hi"}, code: 5, max: 3 * time.Second},
 		{name: "CA mismatch", env: []string{"JAB_CA_FILE=" + badCA}, args: []string{"send", to, "hi"}, code: 1, want: []string{"certificate"}},
 		{name: "empty argument", args: []string{"send", to, ""}, code: 2, want: []string{"empty"}},

@@ -54,7 +54,7 @@ ping first. A JID given with a resource is used as given.`,
 			if err != nil {
 				return err
 			}
-			opts, err := parseSend(c, env)
+			opts, err := parseSend(c.Context, c, env)
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ ping first. A JID given with a resource is used as given.`,
 	}
 }
 
-func parseSend(c *cli.Context, env *Env) (*sendOptions, error) {
+func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, error) {
 	o := &sendOptions{typ: c.String("type"), thread: c.String("thread"), newThread: c.Bool("new-thread"),
 		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json")}
 	switch o.typ {
@@ -97,7 +97,7 @@ func parseSend(c *cli.Context, env *Env) (*sendOptions, error) {
 	if len(text) > 0 {
 		o.text = strings.Join(text, " ")
 	} else {
-		in, err := readAllStdin(env)
+		in, err := readAllStdin(ctx, env)
 		if err != nil {
 			return nil, err
 		}
@@ -170,13 +170,27 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	// send never binds the observer's resource (the server would
 	// disconnect the observer) and never collides with a concurrent send.
 	bounces := session.NewBounces()
+	// What reaches this one-shot resource besides bounces (a contact
+	// answering our full JID while a long --lines runs) still changes the
+	// conversation (a lock, an unlock on error, D-5) and is shown on
+	// stderr rather than lost.
+	inbound := func(v any) {
+		bounces.Handle(v)
+		ev, show, err := session.Apply(ctx, senv, account, v)
+		switch {
+		case err != nil:
+			fmt.Fprintf(env.Stderr, "jab: warning: could not record a received stanza: %v\n", err)
+		case show && ev.Kind == session.KindMessage && ev.Type != "error":
+			fmt.Fprintf(env.Stderr, "jab: received while sending (jab listen shows replies): %s\n", textRecord(ev))
+		}
+	}
 	type dialed struct {
 		s   *session.Session
 		err error
 	}
 	dialc := make(chan dialed, 1)
 	go func() {
-		s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), bounces.Handle)
+		s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), inbound)
 		dialc <- dialed{s, err}
 	}()
 	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
@@ -204,10 +218,16 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	defer out.Flush()
 	// The plan is recorded just before the first message is written, so a
 	// send refused before that (a message too large, bad input on the
-	// first line) leaves the state file as it was.
+	// first line) leaves the state file as it was. During a long --lines
+	// run it is committed again whenever someone else wrote the state (a
+	// listen that saw a presence or a <gone/>), so every line follows the
+	// current lock and thread.
 	var routes []session.Route
 	sendBody := func(body string) error {
-		if routes == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if routes == nil || planner.Stale() {
 			if err := fitsStanza(planner.Preview(), o, body, s.Conn().MaxStanza()); err != nil {
 				return err
 			}
@@ -241,7 +261,13 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return nil
 	}
 	if o.lines {
-		if err := sendLines(env, s.Conn(), sendBody, out); err != nil {
+		if err := sendLines(ctx, env, s.Conn(), sendBody, out); err != nil {
+			if routes != nil {
+				// Some lines went out: confirm them before reporting.
+				if cerr := bounces.Confirm(ctx, s); cerr != nil {
+					return errors.Join(err, cerr)
+				}
+			}
 			return err
 		}
 	} else if err := sendBody(o.text); err != nil {
@@ -274,36 +300,77 @@ func threadOf(m *session.Message) string {
 }
 
 // sendLines streams stdin: one message per non-empty line, sent as it is
-// read, so a pipe feeds the conversation live; lines already waiting in the
-// buffer go out together. End of input is success.
-func sendLines(env *Env, conn *session.Conn, send func(string) error, out *bufio.Writer) error {
+// read, so a pipe feeds the conversation live; lines already waiting go
+// out together. End of input is success. A line that is not UTF-8 is
+// skipped with a warning and makes the exit status non-zero at the end:
+// 2 when nothing was sent, 1 otherwise.
+func sendLines(ctx context.Context, env *Env, conn *session.Conn, send func(string) error, out *bufio.Writer) error {
 	defer conn.Release()
-	r := bufio.NewReaderSize(env.Stdin, 64*1024)
-	for n := 1; ; n++ {
-		line, err := r.ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read stdin: %w", err)
-		}
-		text := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-		if strings.TrimSpace(text) != "" {
-			if e := checkBody(text, fmt.Sprintf("stdin line %d", n)); e != nil {
-				return e
+	type line struct {
+		n    int
+		text string
+		err  error
+	}
+	lines := make(chan line, 256)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReaderSize(env.Stdin, 64*1024)
+		for n := 1; ; n++ {
+			s, err := r.ReadString('\n')
+			if s != "" {
+				lines <- line{n: n, text: strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")}
 			}
-			if r.Buffered() > 0 {
-				conn.Hold()
-			}
-			if e := send(text); e != nil {
-				return e
-			}
-			if r.Buffered() == 0 {
-				if e := conn.Release(); e != nil {
-					return fmt.Errorf("write stanza: %w", e)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					lines <- line{err: fmt.Errorf("read stdin: %w", err)}
 				}
-				out.Flush()
+				return
 			}
 		}
-		if errors.Is(err, io.EOF) {
-			return nil
+	}()
+	var sent, skipped []int
+	for {
+		var l line
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case l, ok = <-lines:
+		}
+		if !ok {
+			break
+		}
+		if l.err != nil {
+			return l.err
+		}
+		if strings.TrimSpace(l.text) == "" {
+			continue
+		}
+		if !utf8.ValidString(l.text) {
+			fmt.Fprintf(env.Stderr, "jab: warning: stdin line %d is not valid UTF-8; skipped\n", l.n)
+			skipped = append(skipped, l.n)
+			continue
+		}
+		if len(lines) > 0 {
+			conn.Hold()
+		}
+		if err := send(l.text); err != nil {
+			return err
+		}
+		sent = append(sent, l.n)
+		if len(lines) == 0 {
+			if err := conn.Release(); err != nil {
+				return fmt.Errorf("write stanza: %w", err)
+			}
+			out.Flush()
 		}
 	}
+	if len(skipped) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d stdin line(s) not valid UTF-8, skipped (first: line %d)", len(skipped), skipped[0])
+	if len(sent) == 0 {
+		return usagef("XMPP carries UTF-8 text only; convert it first (e.g. with iconv)", "%s; nothing was sent", msg)
+	}
+	return fmt.Errorf("%s; %d line(s) sent", msg, len(sent))
 }

@@ -17,7 +17,7 @@ const (
 	ExitError       = 1   // any other error (network, TLS, server, state file)
 	ExitUsage       = 2   // bad flags, arguments, configuration or input (nothing was sent)
 	ExitAuth        = 4   // authentication failed (wrong password, unknown account)
-	ExitTimeout     = 5   // timed out, or a message was not delivered (bounced)
+	ExitTimeout     = 5   // timed out, server unreachable, or a message was not delivered (bounced)
 	ExitInterrupted = 130 // SIGINT (128+2)
 	ExitTerminated  = 143 // SIGTERM (128+15)
 )
@@ -59,7 +59,8 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &ae):
 		return ExitAuth
-	case errors.As(err, &de), errors.Is(err, session.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &de), errors.Is(err, session.ErrTimeout), errors.Is(err, session.ErrUnreachable),
+		errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout
 	}
 	return ExitError

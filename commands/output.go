@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -127,5 +128,29 @@ func jsonRecord(ev session.Event) []byte {
 			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo}
 	}
 	data, _ := json.Marshal(v)
-	return data
+	return safeJSON(data)
+}
+
+// safeJSON escapes what encoding/json leaves raw but a terminal would act
+// on: DEL, the C1 controls (U+0080–U+009F, CSI among them), the bidi
+// overrides and the BOM. Keys are ASCII, so only string contents change,
+// and the \uXXXX forms are the same JSON strings.
+func safeJSON(data []byte) []byte {
+	if !bytes.ContainsFunc(data, needsEscape) {
+		return data
+	}
+	var b bytes.Buffer
+	for _, r := range string(data) {
+		if needsEscape(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.Bytes()
+}
+
+func needsEscape(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202A && r <= 0x202E) ||
+		(r >= 0x2066 && r <= 0x2069) || r == 0xFEFF
 }

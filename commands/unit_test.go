@@ -62,13 +62,17 @@ func TestTextRecord(t *testing.T) {
 }
 
 func TestJSONRecordFields(t *testing.T) {
-	data := jsonRecord(session.Event{Kind: "message", From: "a@b/c", Type: "chat", Body: "x\x1b\ny", Time: time.Unix(0, 0)})
-	if bytes.ContainsAny(data, "\n\x1b") {
+	body := "x\x1b\ny\x7f\u009b[2J\u202egnp.exe\ufeff"
+	data := jsonRecord(session.Event{Kind: "message", From: "a@b/c", Type: "chat", Body: body, Time: time.Unix(0, 0)})
+	if bytes.ContainsAny(data, "\n\x1b\x7f\u009b\u202e\ufeff") {
 		t.Fatalf("JSON record is not one safe line: %q", data)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
+	}
+	if m["body"] != body {
+		t.Fatalf("escaping changed the body: %q", m["body"])
 	}
 	for _, k := range []string{"kind", "from", "to", "type", "id", "thread", "body", "subject", "chat_state", "delayed", "time"} {
 		if _, ok := m[k]; !ok {
@@ -88,6 +92,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", &session.AuthError{Condition: "not-authorized"}), ExitAuth},
 		{fmt.Errorf("%w: server", session.ErrTimeout), ExitTimeout},
 		{&session.DeliveryError{Failed: []string{"x"}, Total: 1}, ExitTimeout},
+		{fmt.Errorf("%w: refused", session.ErrUnreachable), ExitTimeout},
 		{context.DeadlineExceeded, ExitTimeout},
 		{&signalError{code: ExitInterrupted}, ExitInterrupted},
 		{&signalError{code: ExitTerminated}, ExitTerminated},
@@ -163,14 +168,14 @@ func TestUsageErrors(t *testing.T) {
 
 func TestGlobalFlagsEitherSide(t *testing.T) {
 	// A global flag before the subcommand and one after it are both seen;
-	// the unreachable server proves the options were resolved (exit 1, not 2).
+	// the unreachable server proves the options were resolved (exit 5, not 2).
 	env := map[string]string{"JAB_PASSWORD": "x", "JAB_STATE_DIR": t.TempDir()}
 	for _, args := range [][]string{
 		{"--jid", "me@example.net", "send", "--server", "127.0.0.1:1", "a@b", "x"},
 		{"send", "--jid", "me@example.net", "--server", "127.0.0.1:1", "a@b", "x"},
 	} {
 		code, _, errs := runApp(t, "", env, args...)
-		if code != ExitError || !strings.Contains(errs, "127.0.0.1:1") {
+		if code != ExitTimeout || !strings.Contains(errs, "127.0.0.1:1") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 	}

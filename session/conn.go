@@ -27,6 +27,10 @@ var (
 	ErrTimeout = errors.New("timed out")
 	// ErrClosed: the stream ended.
 	ErrClosed = errors.New("connection closed")
+	// ErrUnreachable: no connection to the server could be made (refused,
+	// no route, name not found). The command layer maps it, like a
+	// timeout, to exit status 5.
+	ErrUnreachable = errors.New("server unreachable")
 )
 
 // AuthError is a SASL failure: wrong password, unknown account, or no
@@ -60,6 +64,9 @@ type Config struct {
 	Resource string // resource to bind; "" lets the server pick
 	Timeout  time.Duration
 	Debug    io.Writer // the XML stream with SEND/RECV prefixes; SASL redacted
+	// IgnoreIQ leaves IQ requests from others unanswered. Only tests use
+	// it, to play a client that never answers a ping.
+	IgnoreIQ bool
 }
 
 // Conn is one authenticated XMPP client stream. Writes are safe from
@@ -149,7 +156,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		}
 	}
 	if raw == nil {
-		return nil, classify(ctx, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ", "), dialErr))
+		err := classify(ctx, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ", "), dialErr))
+		if !errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+		}
+		return nil, err
 	}
 	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug}
 	// The whole negotiation is bounded by the context's deadline; a silent

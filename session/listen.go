@@ -94,12 +94,8 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 			}
 			attempt++
 			logf("reconnect attempt %d failed: %v; next in %s", attempt, err, delay)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-idle:
-				return fmt.Errorf("%w: no message within %s", ErrTimeout, o.Idle)
-			case <-time.After(delay):
+			if err := sleep(ctx, idle, o.Idle, delay); err != nil {
+				return err
 			}
 			delay = min(delay*2, backoffMax)
 			continue
@@ -107,17 +103,19 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 		if !first {
 			logf("reconnected as %s", s.JID())
 		}
-		first, delay, attempt = false, backoffMin, 0
+		first, attempt = false, 0
+		up := time.Now()
 		err = observe(ctx, env, s, o, seen, emitted, idle)
-		if errors.Is(err, ErrStop) {
+		s.Close()
+		switch {
+		case errors.Is(err, ErrStop):
 			return nil
-		}
-		if ctx.Err() != nil || errors.Is(err, ErrTimeout) {
-			return err
-		}
-		var se *statefile.CorruptError
-		var ve *statefile.VersionError
-		if errors.As(err, &se) || errors.As(err, &ve) {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !isConnectionLoss(err):
+			// A local failure (state file, observer record, stdout) or our
+			// own timeout: reconnecting would not help and would broadcast
+			// presence again, which unlocks every contact's lock on us.
 			return err
 		}
 		var stErr *StreamError
@@ -127,24 +125,55 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 			// in turn, and the two would take turns for ever.
 			return &ConflictError{Resource: s.JID().String()}
 		}
-		logf("connection lost: %v; reconnecting in %s", err, delay)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
+		if time.Since(up) >= stableAfter {
+			delay = backoffMin
 		}
+		logf("connection lost: %v; reconnecting in %s", err, delay)
+		if err := sleep(ctx, idle, o.Idle, delay); err != nil {
+			return err
+		}
+		delay = min(delay*2, backoffMax)
 	}
 }
 
-func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *dedup, emit func(Event) error, idle <-chan time.Time) (err error) {
+// stableAfter is how long a connection must last before the backoff starts
+// again from its minimum, so a server that drops us at once is not hammered.
+const stableAfter = 30 * time.Second
+
+// sleep waits d, or returns early on cancellation or the idle timeout.
+func sleep(ctx context.Context, idle <-chan time.Time, idleFor, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-idle:
+		return fmt.Errorf("%w: no message within %s", ErrTimeout, idleFor)
+	case <-t.C:
+		return nil
+	}
+}
+
+// connLost marks errors of the connection itself, as opposed to local ones.
+type connLost struct{ err error }
+
+func (e *connLost) Error() string { return e.err.Error() }
+func (e *connLost) Unwrap() error { return e.err }
+
+func isConnectionLoss(err error) bool {
+	var cl *connLost
+	return errors.As(err, &cl)
+}
+
+// keepaliveEvery is how often listen pings its server: a half-open TCP
+// connection must not keep the observer record, and so the trust in
+// persisted locks, alive.
+const keepaliveEvery = 2 * ObserverBeat
+
+func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *dedup, emit func(Event) error, idle <-chan time.Time) error {
 	account := o.Account.Bare()
-	defer func() {
-		if ctx.Err() != nil || errors.Is(err, ErrStop) || errors.Is(err, ErrTimeout) {
-			s.Close()
-		}
-	}()
 	if err := s.SendPresence(o.Priority); err != nil {
-		return err
+		return &connLost{err}
 	}
 	// Mark ourselves as the live observer from now on: every presence from
 	// here is seen, so locks recorded from now are kept true.
@@ -156,12 +185,29 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	defer env.Store.RemoveObserver(account, rec.PID)
 	beat := time.NewTicker(ObserverBeat)
 	defer beat.Stop()
+	keepalive := time.NewTicker(keepaliveEvery)
+	defer keepalive.Stop()
+	pingFailed := make(chan error, 1)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-idle:
 			return fmt.Errorf("%w: no message within %s", ErrTimeout, o.Idle)
+		case err := <-pingFailed:
+			return &connLost{fmt.Errorf("server did not answer a keepalive ping: %w", err)}
+		case <-keepalive.C:
+			go func() {
+				if err := s.Ping(ctx, ""); err != nil && ctx.Err() == nil {
+					var iqe *IQError
+					if !errors.As(err, &iqe) { // an error answer is still an answer
+						select {
+						case pingFailed <- err:
+						default:
+						}
+					}
+				}
+			}()
 		case <-beat.C:
 			rec.Heartbeat = env.Now()
 			if err := env.Store.WriteObserver(rec); err != nil {
@@ -169,9 +215,9 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			}
 		case v, ok := <-s.Events():
 			if !ok {
-				return s.Err()
+				return &connLost{s.Err()}
 			}
-			ev, show, err := apply(ctx, env, account, v)
+			ev, show, err := Apply(ctx, env, account, v)
 			if err != nil {
 				return err
 			}
@@ -188,10 +234,10 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	}
 }
 
-// apply turns a stanza into an Event and records its effect on the
+// Apply turns a stanza into an Event and records its effect on the
 // conversation durably. show is false for stanzas that are not printed
 // (standalone chat states, terminate forms).
-func apply(ctx context.Context, env Env, account string, v any) (Event, bool, error) {
+func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, error) {
 	now := env.Now()
 	var ev Event
 	var in Inbound

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -101,6 +102,7 @@ type Planner struct {
 	fresh    []string
 	verified map[string]bool
 	state    *statefile.State
+	written  os.FileInfo // the state file as Commit left it
 }
 
 // NewPlanner reads the state and prepares the routes.
@@ -111,10 +113,31 @@ func NewPlanner(env Env, o SendOptions) (*Planner, error) {
 	}
 	p := &Planner{env: env, o: o, now: env.Now(), verified: map[string]bool{}, state: st,
 		fresh: make([]string, len(o.To))}
+	p.refresh()
+	return p, nil
+}
+
+// refresh takes a new time and new candidate thread ids, so a thread ended
+// since the last commit is never started again with the same id.
+func (p *Planner) refresh() {
+	p.now = p.env.Now()
 	for i := range p.fresh {
 		p.fresh[i] = NewID()
 	}
-	return p, nil
+}
+
+// Stale reports whether anyone wrote the state file since the last Commit
+// (a listen that saw a presence or a <gone/>, say): the routes must then be
+// committed again before the next message.
+func (p *Planner) Stale() bool {
+	cur := p.env.Store.Stat()
+	switch {
+	case cur == nil && p.written == nil:
+		return false
+	case cur == nil || p.written == nil:
+		return true
+	}
+	return !os.SameFile(cur, p.written)
 }
 
 func (p *Planner) route(st *statefile.State, i int) Route {
@@ -123,7 +146,12 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 	var c statefile.Conversation
 	exists := false
 	if a := st.Accounts[account]; a != nil {
-		if conv := a.Conversations[to.Bare()]; conv != nil {
+		key := to.Bare()
+		if occ := a.Conversations[to.String()]; to.IsFull() && occ != nil && occ.Occupant {
+			// A MUC occupant's conversation is keyed by its full JID (D-12).
+			key = to.String()
+		}
+		if conv := a.Conversations[key]; conv != nil {
 			c, exists = *conv, true
 		}
 	}
@@ -158,7 +186,11 @@ func (p *Planner) Preview() []Route {
 
 // Commit routes again under the state file's lock, so concurrent changes
 // are not lost, records the conversations, and returns the routes to use.
+// It may be called again when the state went Stale.
 func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
+	if p.written != nil {
+		p.refresh()
+	}
 	account := p.o.Account.Bare()
 	var routes []Route
 	_, err := p.env.Store.Update(ctx, func(st *statefile.State) error {
@@ -192,6 +224,7 @@ func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
 	if err != nil && !errors.Is(err, errNoChange) {
 		return nil, err
 	}
+	p.written = p.env.Store.Stat()
 	return routes, nil
 }
 

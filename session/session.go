@@ -43,7 +43,8 @@ type Session struct {
 	// handler, when set, receives messages and presences synchronously in
 	// the reader instead of Events, so they are handled in stream order
 	// relative to IQ responses.
-	handler func(any)
+	handler  func(any)
+	ignoreIQ bool
 
 	mu      sync.Mutex
 	pending map[string]chan *IQ
@@ -63,7 +64,7 @@ func OpenHandler(ctx context.Context, cfg Config, handler func(any)) (*Session, 
 		return nil, err
 	}
 	s := &Session{conn: c, timeout: cfg.Timeout, events: make(chan any, 64),
-		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler}
+		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler, ignoreIQ: cfg.IgnoreIQ}
 	go s.readLoop()
 	return s, nil
 }
@@ -130,6 +131,9 @@ func (s *Session) handleIQ(iq *IQ) {
 		if ch != nil {
 			ch <- iq
 		}
+		return
+	}
+	if s.ignoreIQ {
 		return
 	}
 	reply := &IQ{To: iq.From, ID: iq.ID, Type: "result"}

@@ -99,6 +99,17 @@ func (s *Store) Dir() string { return s.dir }
 // Path returns the path of the state file.
 func (s *Store) Path() string { return filepath.Join(s.dir, stateName) }
 
+// Stat describes the current state file. Every write renames a new file
+// into place, so os.SameFile on two results tells whether anyone wrote in
+// between; it is nil when there is no file yet.
+func (s *Store) Stat() os.FileInfo {
+	fi, err := os.Stat(s.Path())
+	if err != nil {
+		return nil
+	}
+	return fi
+}
+
 func (s *Store) lockPath() string { return filepath.Join(s.dir, lockName) }
 
 // Decode parses the content of a state file. Errors are *CorruptError or

@@ -40,6 +40,18 @@ type Peer struct {
 // messages.
 func Connect(t testing.TB, srv Server, user, password, resource string) *Peer {
 	t.Helper()
+	return connect(t, srv, user, password, resource, false)
+}
+
+// ConnectSilent is Connect for a client that never answers IQ requests,
+// so a ping to it times out: it tells whether jab pinged at all.
+func ConnectSilent(t testing.TB, srv Server, user, password, resource string) *Peer {
+	t.Helper()
+	return connect(t, srv, user, password, resource, true)
+}
+
+func connect(t testing.TB, srv Server, user, password, resource string, silent bool) *Peer {
+	t.Helper()
 	pem, err := os.ReadFile(srv.CAFile)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +65,7 @@ func Connect(t testing.TB, srv Server, user, password, resource string) *Peer {
 	p := &Peer{}
 	p.cond = sync.NewCond(&p.mu)
 	s, err := session.OpenHandler(context.Background(), session.Config{JID: j, Password: password, Server: srv.Addr,
-		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second}, p.record)
+		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second, IgnoreIQ: silent}, p.record)
 	if err != nil {
 		t.Fatalf("peer %s/%s: %v", user, resource, err)
 	}

@@ -16,23 +16,27 @@ import (
 
 type mutant struct {
 	name, old, new, tests string
+	file                  string // default session/rules.go
 }
 
-// The mutants edit session/rules.go; each old text must occur there.
+// Each mutant's old text must occur in its file.
 var mutants = []mutant{
-	{"XEP-0296 §2.3: presence does not unlock", `unlock(&c, UnlockPresence, in.Time)`, `_ = UnlockPresence`, "TestRulesPresenceUnlocks"},
-	{"XEP-0085 §5.7: gone keeps the thread", "c.Thread, c.PeerThreaded = \"\", false\n\t\treturn c, true\n\t}\n\tif !in.Delayed", "return c, true\n\t}\n\tif !in.Delayed", "TestRulesGone"},
-	{"XEP-0296 §2.4: gone does not unlock", `unlock(&c, UnlockGone, in.Time)`, `_ = UnlockGone`, "TestRulesGone"},
-	{"D-15: delayed messages lock", `if !in.Delayed && !in.Occupant {`, `if !in.Occupant {`, "TestRulesOfflineMessageDoesNotLock"},
-	{"XEP-0296 §2.3: no re-lock to a new resource", `lock(&c, in.From.String(), statefile.LockMessage, in.Time)`, "if c.LockedTo == \"\" {\n\t\t\t\tlock(&c, in.From.String(), statefile.LockMessage, in.Time)\n\t\t\t}", "TestRulesRelockOtherResource"},
-	{"XEP-0296 §2.2: chat never locks", `lock(&c, in.From.String(), statefile.LockMessage, in.Time)`, `_ = statefile.LockMessage`, "TestRulesLockOnChat"},
-	{"D-5: an error does not unlock", `unlock(&c, UnlockError, in.Time)`, `_ = UnlockError`, "TestRulesErrorMessage"},
-	{"D-4: normal from another resource keeps the lock", `unlock(&c, UnlockResource, in.Time)`, `_ = UnlockResource`, "TestRulesNonChatMessages"},
-	{"D-7: a thread-less chat always starts a thread", `case c.Thread != "" && !c.PeerThreaded:`, `case false:`, "TestRulesThreadlessPeer"},
-	{"XEP-0201: the peer's thread is not adopted", `c.Thread, c.PeerThreaded = in.Thread, true`, `c.PeerThreaded = true`, "TestRulesUnknownThread|TestRulesPeerThreadExact"},
-	{"XEP-0296 §3.2: idle never unlocks", `case out.LockIdle > 0 && out.Now.Sub(latest(c.LastActivity, c.LockedAt)) >= out.LockIdle:`, `case false:`, "TestRulesIdleUnlock"},
-	{"D-9: a stale lock is never checked", `case out.Trusted:`, `case true:`, "TestRulesStaleLockChecked"},
-	{"D-3: subscribe unlocks", `case "", "unavailable", "error":`, `case "", "unavailable", "error", "subscribe":`, "TestRulesPresenceTypes"},
+	{"XEP-0296 §2.3: presence does not unlock", `unlock(&c, UnlockPresence, in.Time)`, `_ = UnlockPresence`, "TestRulesPresenceUnlocks", ""},
+	{"XEP-0085 §5.7: gone keeps the thread", "c.Thread, c.PeerThreaded = \"\", false\n\t\treturn c, true\n\t}\n\tif !in.Delayed", "return c, true\n\t}\n\tif !in.Delayed", "TestRulesGone", ""},
+	{"XEP-0296 §2.4: gone does not unlock", `unlock(&c, UnlockGone, in.Time)`, `_ = UnlockGone`, "TestRulesGone", ""},
+	{"D-15: delayed messages lock", `if !in.Delayed && !in.Occupant {`, `if !in.Occupant {`, "TestRulesOfflineMessageDoesNotLock", ""},
+	{"XEP-0296 §2.3: no re-lock to a new resource", `lock(&c, in.From.String(), statefile.LockMessage, in.Time)`, "if c.LockedTo == \"\" {\n\t\t\t\tlock(&c, in.From.String(), statefile.LockMessage, in.Time)\n\t\t\t}", "TestRulesRelockOtherResource", ""},
+	{"XEP-0296 §2.2: chat never locks", `lock(&c, in.From.String(), statefile.LockMessage, in.Time)`, `_ = statefile.LockMessage`, "TestRulesLockOnChat", ""},
+	{"D-5: an error does not unlock", `unlock(&c, UnlockError, in.Time)`, `_ = UnlockError`, "TestRulesErrorMessage", ""},
+	{"D-4: normal from another resource keeps the lock", `unlock(&c, UnlockResource, in.Time)`, `_ = UnlockResource`, "TestRulesNonChatMessages", ""},
+	{"D-7: a thread-less chat always starts a thread", `case c.Thread != "" && !c.PeerThreaded:`, `case false:`, "TestRulesThreadlessPeer", ""},
+	{"XEP-0201: the peer's thread is not adopted", `c.Thread, c.PeerThreaded = in.Thread, true`, `c.PeerThreaded = true`, "TestRulesUnknownThread|TestRulesPeerThreadExact", ""},
+	{"XEP-0296 §3.2: idle never unlocks", `case out.LockIdle > 0 && out.Now.Sub(latest(c.LastActivity, c.LockedAt)) >= out.LockIdle:`, `case false:`, "TestRulesIdleUnlock", ""},
+	{"D-9: a stale lock is never checked", `case out.Trusted:`, `case true:`, "TestRulesStaleLockChecked", ""},
+	{"D-3: subscribe unlocks", `case "", "unavailable", "error":`, `case "", "unavailable", "error", "subscribe":`, "TestRulesPresenceTypes", ""},
+	{"D-9: a live observer's locks are not trusted", `Trusted: exists && c.LockedTo != "" && p.env.trusted(account, c.LockedAt),`, `Trusted: false,`, "TestRulesFreshnessTrusted", "session/send.go"},
+	{"D-9: a lock older than the observer is trusted", `return !o.ConnectedSince.After(at)`, `return true`, "TestRulesFreshnessRestartedListen", "session/send.go"},
+	{"--lines keeps the first route", `if routes == nil || planner.Stale() {`, `if routes == nil {`, "TestCLILinesFollowState", "commands/cmd_send.go"},
 }
 
 func main() {
@@ -49,17 +53,20 @@ func main() {
 	if out, err := copyTree.CombinedOutput(); err != nil {
 		fail(fmt.Errorf("copy tree: %v: %s", err, out))
 	}
-	rules := filepath.Join(tmp, "session", "rules.go")
-	orig, err := os.ReadFile(rules)
-	if err != nil {
-		fail(err)
-	}
 	survived := 0
 	for _, m := range mutants {
-		if !strings.Contains(string(orig), m.old) {
-			fail(fmt.Errorf("mutant %q: its text is no longer in session/rules.go; update the table", m.name))
+		if m.file == "" {
+			m.file = "session/rules.go"
 		}
-		if err := os.WriteFile(rules, []byte(strings.Replace(string(orig), m.old, m.new, 1)), 0o644); err != nil {
+		path := filepath.Join(tmp, m.file)
+		orig, err := os.ReadFile(path)
+		if err != nil {
+			fail(err)
+		}
+		if !strings.Contains(string(orig), m.old) {
+			fail(fmt.Errorf("mutant %q: its text is no longer in %s; update the table", m.name, m.file))
+		}
+		if err := os.WriteFile(path, []byte(strings.Replace(string(orig), m.old, m.new, 1)), 0o644); err != nil {
 			fail(err)
 		}
 		verdict := "killed"
@@ -71,8 +78,8 @@ func main() {
 			survived++
 		}
 		fmt.Printf("%-8s %s (%s)\n", verdict, m.name, m.tests)
+		os.WriteFile(path, orig, 0o644)
 	}
-	os.WriteFile(rules, orig, 0o644)
 	fmt.Printf("%d mutants, %d killed, %d survived\n", len(mutants), len(mutants)-survived, survived)
 	if survived > 0 {
 		os.Exit(1)

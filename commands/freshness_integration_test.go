@@ -1,0 +1,223 @@
+package commands_test
+
+import (
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/internal/peer"
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// TestRulesFreshnessTrusted: D-9. A lock recorded while a live listen has
+// been watching is used as it is, with no ping: /phone here never answers
+// pings, so a ping would time out and send the message to the bare JID.
+func TestRulesFreshnessTrusted(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
+	phone.Available(t)
+	l := j.startListen()
+	rulesLock(t, l, me, phone, "lock", "T-trusted")
+	j.send(alice.JID, "trusted", "--timeout", "2s")
+	m := phone.WaitBody(t, "trusted")
+	rulesTo(t, "D-9 (a lock watched by a live listen is trusted, not pinged)", m, phone.JID)
+}
+
+// TestRulesFreshnessRestartedListen: D-9. A lock recorded before the
+// running listen connected is not trusted: it is pinged, and a resource
+// that does not answer makes the message go to the bare JID, with the
+// unlock recorded.
+func TestRulesFreshnessRestartedListen(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
+	phone.Available(t)
+	l := j.startListen()
+	rulesLock(t, l, me, phone, "lock", "T-restart")
+	l.stop()
+	l.wait(5 * time.Second)
+	// A new listen: it has not seen alice's presence since the lock (no
+	// subscription, so nothing arrives at login and the lock stays).
+	j.startListen()
+	if c, _ := rulesConv(t, j, alice.JID); c.LockedTo != phone.JID {
+		t.Fatalf("setup: lock lost on restart: %+v", c)
+	}
+	j.send(alice.JID, "after-restart", "--timeout", "2s")
+	m := phone.WaitBody(t, "after-restart")
+	rulesTo(t, "D-9 (a lock older than the observer is checked; no answer falls back to the bare JID)", m, alice.JID)
+	if c, _ := rulesConv(t, j, alice.JID); c.LockedTo != "" || c.UnlockReason != session.UnlockCheck {
+		t.Fatalf("D-9: state after the failed check: %+v", c)
+	}
+}
+
+// pipedSend is `jab send --lines` fed through a pipe, line by line.
+type pipedSend struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	mu     sync.Mutex
+	stderr strings.Builder
+	done   chan int
+}
+
+func (j *jab) pipeSend(args ...string) *pipedSend {
+	j.t.Helper()
+	cmd := exec.Command(jabBin, append([]string{"send", "--lines"}, args...)...)
+	cmd.Env = j.env()
+	p := &pipedSend{cmd: cmd, done: make(chan int, 1)}
+	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		j.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		j.t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		p.done <- cmd.ProcessState.ExitCode()
+	}()
+	j.t.Cleanup(func() { cmd.Process.Kill() })
+	return p
+}
+
+func (p *pipedSend) line(t *testing.T, s string) {
+	t.Helper()
+	if _, err := io.WriteString(p.stdin, s+"\n"); err != nil {
+		t.Fatalf("write to jab send: %v", err)
+	}
+}
+
+func (p *pipedSend) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *pipedSend) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case code := <-p.done:
+		return code
+	case <-time.After(d):
+		t.Fatalf("jab send still running after %s; stderr: %s", d, p.Stderr())
+		return -1
+	}
+}
+
+// TestCLILinesFollowState: XEP-0296 §2.3/§2.4 and XEP-0085 §5.7 during a
+// long `send --lines`. When a running listen records a <gone/> from the
+// locked /phone, the next line goes to the bare JID with a new thread.
+func TestCLILinesFollowState(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	phone := alice.connect(t, "phone")
+	phone.Available(t)
+	l := j.startListen()
+	rulesLock(t, l, me, phone, "lock", "T-old")
+
+	p := j.pipeSend(alice.JID)
+	p.line(t, "line-1")
+	m1 := phone.WaitBody(t, "line-1")
+	rulesTo(t, "locked before the gone", m1, phone.JID)
+	rulesThread(t, "thread before the gone", m1, "T-old")
+
+	gone := &session.Message{To: me.JID, Type: "chat", Thread: &session.Thread{Value: "T-old"}}
+	gone.SetChatState("gone")
+	phone.Send(t, gone)
+	rulesWaitConv(t, j, alice.JID, "the unlock from <gone/>", func(c statefile.Conversation) bool {
+		return c.LockedTo == "" && c.UnlockReason == session.UnlockGone
+	})
+	p.line(t, "line-2")
+	m2 := phone.WaitBody(t, "line-2")
+	rulesTo(t, "XEP-0296 §2.4: after <gone/> the next line goes to the bare JID", m2, alice.JID)
+	if m2.ThreadValue() == "" || m2.ThreadValue() == "T-old" {
+		t.Fatalf("XEP-0085 §5.7: after <gone/> the next line carries thread %q, want a new one", m2.ThreadValue())
+	}
+	rulesV4(t, m2.ThreadValue())
+	p.stdin.Close()
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("jab send --lines exited %d: %s", code, p.Stderr())
+	}
+}
+
+// TestCLILinesReplyToSendResource: a contact answering the send's own full
+// JID during a --lines run is not lost: the reply locks the conversation
+// and is shown on stderr.
+func TestCLILinesReplyToSendResource(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	phone := alice.connect(t, "phone")
+	phone.Available(t)
+	p := j.pipeSend(alice.JID)
+	p.line(t, "question")
+	q := phone.WaitBody(t, "question")
+	phone.Chat(t, q.From, "answer-to-send", q.ThreadValue())
+	rulesWaitConv(t, j, alice.JID, "the lock from the reply", func(c statefile.Conversation) bool {
+		return c.LockedTo == phone.JID
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.Stderr(), "answer-to-send") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reply was not shown on stderr: %q", p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.stdin.Close()
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.Stderr())
+	}
+}
+
+// TestCLILinesSignal: a signal stops `send --lines` while it waits for
+// input (exit 143), and a line written after the signal is not sent.
+func TestCLILinesSignal(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	phone := alice.connect(t, "phone")
+	phone.Available(t)
+	p := j.pipeSend(alice.JID)
+	p.line(t, "before-signal")
+	phone.WaitBody(t, "before-signal")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 3*time.Second); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143; stderr: %s", code, p.Stderr())
+	}
+	io.WriteString(p.stdin, "after-signal\n")
+	phone.NoMessage(t, 500*time.Millisecond, func(m *session.Message) bool { return m.Body == "after-signal" })
+}
+
+// TestCLILinesInvalidUTF8: a line that is not UTF-8 is skipped with a
+// warning naming it; the others are sent, and the exit status is 1.
+func TestCLILinesInvalidUTF8(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	phone := alice.connect(t, "phone")
+	phone.Available(t)
+	r := j.run("ok-1\ncaf\xe9\nok-2\n", "send", "--lines", alice.JID)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "line 2") || !strings.Contains(r.Stderr, "jab: warning:") {
+		t.Fatalf("want exit 1 naming line 2: %s", r)
+	}
+	phone.WaitBody(t, "ok-1")
+	phone.WaitBody(t, "ok-2")
+	if n := len(phone.Messages()); n != 2 {
+		t.Fatalf("phone got %d messages, want 2:\n%s", n, phone.Dump())
+	}
+}

@@ -1,0 +1,103 @@
+package session
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+func testEnv(t *testing.T) Env {
+	t.Helper()
+	st, err := statefile.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Env{Store: st, Now: func() time.Time { return t0 }, Host: "test"}
+}
+
+// D-12, item 74: a reply to a MUC occupant uses the occupant's own
+// conversation (its thread, its full JID) and never makes the bare room
+// JID a conversation locked to the occupant.
+func TestPlannerOccupant(t *testing.T) {
+	env := testEnv(t)
+	const occ = "room@muc.example.org/nick1"
+	_, err := env.Store.Update(context.Background(), func(st *statefile.State) error {
+		st.Account("me@example.net").Conversations[occ] = &statefile.Conversation{Peer: occ, Occupant: true,
+			LockedTo: occ, LockKind: statefile.LockForced, Thread: "PM-THREAD"}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlanner(env, SendOptions{Account: jid("me@example.net"), To: []JID{jid(occ)}, Type: "chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := p.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routes[0].To != occ || routes[0].Thread != "PM-THREAD" {
+		t.Fatalf("route = to %q thread %q, want %q PM-THREAD", routes[0].To, routes[0].Thread, occ)
+	}
+	st, _ := env.Store.Load()
+	if c := st.Accounts["me@example.net"].Conversations["room@muc.example.org"]; c != nil {
+		t.Fatalf("the bare room JID became a conversation: %+v", c)
+	}
+}
+
+// The planner writes nothing before Commit, and Stale sees a write by
+// someone else after it.
+func TestPlannerCommitAndStale(t *testing.T) {
+	env := testEnv(t)
+	p, err := NewPlanner(env, SendOptions{Account: jid("me@example.net"), To: []JID{jid(alice)}, Type: "chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Store.Stat() != nil {
+		t.Fatal("NewPlanner wrote the state file")
+	}
+	first, err := p.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stale() {
+		t.Fatal("stale right after our own commit")
+	}
+	env.Store.Update(context.Background(), func(st *statefile.State) error {
+		c := st.Accounts["me@example.net"].Conversations[alice]
+		c.Thread = "" // a <gone/> seen by a listen
+		return nil
+	})
+	if !p.Stale() {
+		t.Fatal("a write by someone else was not noticed")
+	}
+	again, err := p.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Thread == "" || again[0].Thread == first[0].Thread {
+		t.Fatalf("after the thread ended, the re-commit reused %q (first %q)", again[0].Thread, first[0].Thread)
+	}
+}
+
+func TestDedup(t *testing.T) {
+	d := newDedup(2)
+	ev := func(from, id string) Event { return Event{Kind: KindMessage, From: from, ID: id} }
+	if !d.add(ev("a@b/c", "1")) || d.add(ev("a@b/c", "1")) {
+		t.Fatal("the same stanza was not recognised")
+	}
+	if !d.add(ev("x@y/z", "1")) {
+		t.Fatal("the same id from another sender is another stanza")
+	}
+	if !d.add(Event{Kind: KindMessage, From: "a@b/c"}) || !d.add(Event{Kind: KindMessage, From: "a@b/c"}) {
+		t.Fatal("stanzas without an id must never be dropped")
+	}
+	d.add(ev("a@b/c", "2"))
+	d.add(ev("a@b/c", "3"))
+	if !d.add(ev("a@b/c", "1")) {
+		t.Fatal("the memory is not bounded")
+	}
+}
