@@ -6,7 +6,6 @@ package commands_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,7 +20,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -137,27 +135,6 @@ func cliResourceOf(t *testing.T, full string) string {
 	return j.Resource
 }
 
-// cliExec runs jab without touching t, for use from goroutines.
-func cliExec(j *jab, stdin string, args ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, jabBin, args...)
-	cmd.Env = j.env()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			return r, err
-		}
-		r.Code = ee.ExitCode()
-	}
-	return r, nil
-}
-
 // cliOnline gives alice an available "phone" resource.
 func cliOnline(t *testing.T, a account) *peer.Peer {
 	t.Helper()
@@ -171,9 +148,7 @@ func cliOnline(t *testing.T, a account) *peer.Peer {
 func TestCLISendTextAndStdin(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := cliOnline(t, alice)
+	me, alice, j, phone := meAndAlice(t)
 
 	r := j.mustRun("", "send", alice.JID, "hello", "big", "world")
 	if r.Stdout != "" {
@@ -201,9 +176,7 @@ func TestCLISendTextAndStdin(t *testing.T) {
 func TestCLISendLines(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := cliOnline(t, alice)
+	me, alice, j, phone := meAndAlice(t)
 
 	r := j.mustRun("one\n\ntwo\nthree", "send", "--lines", alice.JID)
 	if r.Stdout != "" {
@@ -532,7 +505,7 @@ func TestCLISendConcurrent(t *testing.T) {
 	results := make([]result, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i], errs[i] = cliExec(j, "", "send", "--json", peers[i], fmt.Sprintf("concurrent %d", i))
+			results[i], errs[i] = j.exec("", "send", "--json", peers[i], fmt.Sprintf("concurrent %d", i))
 		})
 	}
 	wg.Wait()
@@ -714,9 +687,7 @@ func cliRewriteProxy(t *testing.T, from, to string) string {
 func TestCLIBadInputLeavesStateAlone(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := cliOnline(t, alice)
+	me, alice, j, phone := meAndAlice(t)
 
 	// The proxy works for the right domain (it is the primer send) ...
 	proxy := cliRewriteProxy(t, "other.invalid", srv.Domain)
@@ -867,9 +838,7 @@ func TestCLIStateFileRefused(t *testing.T) {
 func TestCLIDebugRedactsPassword(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := cliOnline(t, alice)
+	me, alice, j, phone := meAndAlice(t)
 
 	for _, args := range [][]string{{"--debug", "send", alice.JID, "debug one"}, {"send", "--debug", alice.JID, "debug two"}} {
 		r := j.mustRun("", args...)
@@ -909,9 +878,7 @@ func TestCLIDebugRedactsPassword(t *testing.T) {
 func TestCLIPasswordSources(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := cliOnline(t, alice)
+	me, alice, j, phone := meAndAlice(t)
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte(me.Password+"\nsecond line ignored\n"), 0o600); err != nil {
 		t.Fatal(err)

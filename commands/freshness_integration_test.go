@@ -120,10 +120,7 @@ func (p *pipedSend) wait(t *testing.T, d time.Duration) int {
 func TestCLILinesFollowState(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := alice.connect(t, "phone")
-	phone.Available(t)
+	me, alice, j, phone := meAndAlice(t)
 	l := j.startListen()
 	rulesLock(t, l, me, phone, "lock", "T-old")
 
@@ -158,10 +155,7 @@ func TestCLILinesFollowState(t *testing.T) {
 func TestCLILinesReplyToSendResource(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := alice.connect(t, "phone")
-	phone.Available(t)
+	_, alice, j, phone := meAndAlice(t)
 	p := j.pipeSend(alice.JID)
 	p.line(t, "question")
 	q := phone.WaitBody(t, "question")
@@ -187,10 +181,7 @@ func TestCLILinesReplyToSendResource(t *testing.T) {
 func TestCLILinesSignal(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := alice.connect(t, "phone")
-	phone.Available(t)
+	_, alice, j, phone := meAndAlice(t)
 	p := j.pipeSend(alice.JID)
 	p.line(t, "before-signal")
 	phone.WaitBody(t, "before-signal")
@@ -207,10 +198,7 @@ func TestCLILinesSignal(t *testing.T) {
 func TestCLILinesInvalidUTF8(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := alice.connect(t, "phone")
-	phone.Available(t)
+	_, alice, j, phone := meAndAlice(t)
 	r := j.run("ok-1\ncaf\xe9\nok-2\n", "send", "--lines", alice.JID)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "line 2") || !strings.Contains(r.Stderr, "jab: warning:") {
 		t.Fatalf("want exit 1 naming line 2: %s", r)

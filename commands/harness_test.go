@@ -105,6 +105,17 @@ func (a account) connect(t *testing.T, resource string) *peer.Peer {
 	return peer.Connect(t, peerServer(), a.User, a.Password, resource)
 }
 
+// meAndAlice is the common cast: our account with its jab, and a contact
+// alice with one available resource, "phone".
+func meAndAlice(t *testing.T) (me, alice account, j *jab, phone *peer.Peer) {
+	t.Helper()
+	me, alice = newAccount(t, "me"), newAccount(t, "alice")
+	j = newJab(t, me)
+	phone = alice.connect(t, "phone")
+	phone.Available(t)
+	return me, alice, j, phone
+}
+
 // jab runs the real binary as one account with its own state directory.
 type jab struct {
 	t        *testing.T
@@ -144,6 +155,15 @@ func (r result) String() string {
 // run runs jab to completion with stdin and arguments.
 func (j *jab) run(stdin string, args ...string) result {
 	j.t.Helper()
+	r, err := j.exec(stdin, args...)
+	if err != nil {
+		j.t.Fatalf("run jab %v: %v", args, err)
+	}
+	return r
+}
+
+// exec runs jab without touching t, so goroutines can use it.
+func (j *jab) exec(stdin string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, jabBin, args...)
@@ -152,15 +172,15 @@ func (j *jab) run(stdin string, args ...string) result {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
+	r := result{Stdout: out.String(), Stderr: errb.String()}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			j.t.Fatalf("run jab %v: %v", args, err)
+			return r, err
 		}
-		code = ee.ExitCode()
+		r.Code = ee.ExitCode()
 	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return r, nil
 }
 
 // mustRun runs jab and fails the test unless it exits 0.

@@ -10,10 +10,7 @@ import (
 // message goes to /phone with the same thread.
 func TestSmokeLockFollowsReply(t *testing.T) {
 	needServer(t)
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := alice.connect(t, "phone")
-	phone.Available(t)
+	_, alice, j, phone := meAndAlice(t)
 	l := j.startListen()
 
 	j.send(alice.JID, "first")
