@@ -34,6 +34,8 @@ const (
 	flagTimeout      = "timeout"
 	flagLockIdle     = "lock-idle"
 	flagDebug        = "debug"
+	flagNoHistory    = "no-history"
+	flagHistoryMax   = "history-max"
 )
 
 var envOf = map[string]string{
@@ -47,6 +49,8 @@ var envOf = map[string]string{
 	flagLockIdle:     "JAB_LOCK_IDLE",
 	flagTimeout:      "JAB_TIMEOUT",
 	flagDebug:        "JAB_DEBUG",
+	flagNoHistory:    "JAB_NO_HISTORY",
+	flagHistoryMax:   "JAB_HISTORY_MAX",
 }
 
 const (
@@ -69,6 +73,8 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagStateDir, Usage: "state directory `DIR` (default $XDG_STATE_HOME/jab or ~/.local/state/jab)" + e(flagStateDir)},
 		&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "bound for connecting and for every wait" + e(flagTimeout)},
 		&cli.DurationFlag{Name: flagLockIdle, Value: defaultLockIdle, Usage: "unlock a conversation idle this long (XEP-0296 §3.2); 0 disables" + e(flagLockIdle)},
+		&cli.BoolFlag{Name: flagNoHistory, Usage: "do not record messages in the history (threads still work)" + e(flagNoHistory)},
+		&cli.IntFlag{Name: flagHistoryMax, Value: statefile.DefaultHistoryMax, Usage: "keep at most `N` history records, pruning the oldest" + e(flagHistoryMax)},
 		&cli.BoolFlag{Name: flagDebug, Usage: "print the XML stream on stderr (SEND/RECV; SASL and passwords redacted)" + e(flagDebug)},
 	}
 }
@@ -92,6 +98,7 @@ func newApp(env *Env) *cli.App {
 		Commands: []*cli.Command{
 			sendCommand(env),
 			listenCommand(env),
+			threadsCommand(env),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 	}
@@ -137,6 +144,22 @@ type options struct {
 	lockIdle   time.Duration
 	debug      bool
 	timeoutSet bool
+	history    bool // record messages in the history
+	historyMax int
+}
+
+// sessionEnv opens the state directory and, unless history is off, the
+// history.
+func (o *options) sessionEnv(env *Env) (session.Env, error) {
+	store, err := statefile.Open(o.stateDir)
+	if err != nil {
+		return session.Env{}, err
+	}
+	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
+	if o.history {
+		senv.History = store.History(o.historyMax)
+	}
+	return senv, nil
 }
 
 func (o *options) sessionConfig(env *Env, resource string) session.Config {
@@ -198,6 +221,27 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 	}
 	if o.lockIdle, _, err = durationOpt(c, env, flagLockIdle, defaultLockIdle); err != nil {
 		return nil, err
+	}
+	o.history = true
+	if x := setIn(c, flagNoHistory); x != nil {
+		o.history = !x.Bool(flagNoHistory)
+	} else if v := env.Getenv(envOf[flagNoHistory]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, usagef("use 1 or 0", "JAB_NO_HISTORY=%q is not a boolean", v)
+		}
+		o.history = !b
+	}
+	o.historyMax = statefile.DefaultHistoryMax
+	if x := setIn(c, flagHistoryMax); x != nil {
+		o.historyMax = x.Int(flagHistoryMax)
+	} else if v := env.Getenv(envOf[flagHistoryMax]); v != "" {
+		if o.historyMax, err = strconv.Atoi(v); err != nil {
+			return nil, usagef("", "JAB_HISTORY_MAX=%q is not a number", v)
+		}
+	}
+	if o.historyMax < 1 {
+		return nil, usagef("turn history off with --no-history instead", "--history-max must be at least 1")
 	}
 	jid := stringOpt(c, env, flagJID)
 	if jid == "" {

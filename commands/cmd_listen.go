@@ -59,11 +59,11 @@ for that long; without it, listen runs until interrupted or --count is met.`,
 }
 
 func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) error {
-	store, err := statefile.Open(g.stateDir)
+	senv, err := g.sessionEnv(env)
 	if err != nil {
 		return err
 	}
-	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
+	store := senv.Store
 	resource, stored := g.resource, true
 	if resource == "" {
 		if resource, stored, err = session.StableResource(senv, g.account.Bare()); err != nil {

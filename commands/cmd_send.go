@@ -26,6 +26,10 @@ type sendOptions struct {
 	subject   string
 	lines     bool
 	json      bool
+	fork      bool
+	replyTo   string            // --reply-to ID
+	inReplyTo string            // the In-Reply-To header value
+	original  *statefile.Record // the message answered
 }
 
 func sendCommand(env *Env) *cli.Command {
@@ -44,6 +48,8 @@ ping first. A JID given with a resource is used as given.`,
 			&cli.StringFlag{Name: "type", Value: "chat", Usage: "message `TYPE`: chat, normal or headline"},
 			&cli.StringFlag{Name: "thread", Usage: "use thread `ID` (and make it the conversation's thread)"},
 			&cli.BoolFlag{Name: "new-thread", Usage: "start a new thread"},
+			&cli.BoolFlag{Name: "fork", Usage: "start a child thread of --thread, or of the current thread (XEP-0201 1.0 parent)"},
+			&cli.StringFlag{Name: "reply-to", Usage: "reply to message `ID` from the history (its id or origin-id): same thread and type, to the full JID it came from, with an In-Reply-To header"},
 			&cli.StringFlag{Name: "subject", Usage: "message subject `TEXT`"},
 			&cli.BoolFlag{Name: "lines", Usage: "send one message per stdin line over one connection (empty lines skipped)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message"},
@@ -65,7 +71,8 @@ ping first. A JID given with a resource is used as given.`,
 
 func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, error) {
 	o := &sendOptions{typ: c.String("type"), thread: c.String("thread"), newThread: c.Bool("new-thread"),
-		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json")}
+		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json"), fork: c.Bool("fork"),
+		replyTo: c.String("reply-to")}
 	switch o.typ {
 	case "chat", "normal", "headline":
 	case "groupchat":
@@ -79,14 +86,26 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, err
 	if o.thread != "" && (!utf8.ValidString(o.thread) || strings.TrimSpace(o.thread) != o.thread) {
 		return nil, usagef("", "--thread %q is not a valid thread id", o.thread)
 	}
-	if o.typ == "headline" && o.newThread {
-		return nil, usagef("headlines carry no conversation thread", "--new-thread does not apply to --type headline")
+	if o.typ == "headline" && (o.newThread || o.fork) {
+		return nil, usagef("headlines carry no conversation thread", "--new-thread and --fork do not apply to --type headline")
+	}
+	if o.fork && o.newThread {
+		return nil, usagef("--fork starts a new child thread already", "--fork and --new-thread conflict")
+	}
+	if o.fork && o.typ == "normal" && o.thread == "" {
+		return nil, usagef("give the parent with --thread ID", "--fork of a normal message needs --thread")
+	}
+	if o.replyTo != "" && (o.thread != "" || o.newThread || o.fork || c.IsSet("type")) {
+		return nil, usagef("a reply takes the thread and type of the message it answers", "--reply-to conflicts with --thread, --new-thread, --fork and --type")
 	}
 	split, err := splitRecipients(c.Args().Slice())
 	if err != nil {
 		return nil, err
 	}
 	o.to = split.to
+	if o.replyTo != "" && len(o.to) != 1 {
+		return nil, usagef("", "--reply-to answers one message: give exactly one JID")
+	}
 	text := split.textArgs
 	if o.lines {
 		if len(text) > 0 {
@@ -156,12 +175,17 @@ func checkBody(s, what string) error {
 }
 
 func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
-	store, err := statefile.Open(g.stateDir)
+	senv, err := g.sessionEnv(env)
 	if err != nil {
 		return err
 	}
-	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
 	account := g.account.Bare()
+	if o.replyTo != "" {
+		// Found before connecting: an unknown id sends nothing.
+		if err := findOriginal(env, senv, account, o); err != nil {
+			return err
+		}
+	}
 	base, stored, err := session.StableResource(senv, account)
 	if err != nil {
 		return err
@@ -194,7 +218,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		dialc <- dialed{s, err}
 	}()
 	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
-		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle}
+		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original}
 	if !stored {
 		so.Resource = base
 	}
@@ -210,8 +234,15 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	}
 	// D-9: a lock nobody has watched since it was recorded is used only if
 	// the locked resource answers a ping.
-	for _, full := range planner.Checks() {
-		planner.Verified(full, s.Ping(ctx, full) == nil)
+	for _, c := range planner.Checks() {
+		planner.Verified(c.JID, s.PingThread(ctx, c.JID, c.Thread) == nil)
+	}
+	if o.fork {
+		for _, r := range planner.Preview() {
+			if r.Parent == "" {
+				return usagef("start the conversation first, or name the parent with --thread ID", "--fork: %s has no thread to fork from", r.To)
+			}
+		}
 	}
 
 	out := bufio.NewWriter(env.Stdout)
@@ -223,6 +254,17 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	// listen that saw a presence or a <gone/>), so every line follows the
 	// current lock and thread.
 	var routes []session.Route
+	// History records of sent messages are appended in batches: once per
+	// burst of --lines, once for a single message.
+	var history []statefile.Record
+	flushHistory := func() error {
+		if len(history) == 0 {
+			return nil
+		}
+		err := senv.History.Append(ctx, history...)
+		history = history[:0]
+		return err
+	}
 	sendBody := func(body string) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -231,14 +273,16 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 			if err := fitsStanza(planner.Preview(), o, body, s.Conn().MaxStanza()); err != nil {
 				return err
 			}
-			if routes, err = planner.Commit(ctx); err != nil {
+			if routes, err = planner.Commit(ctx, o.subject, body); err != nil {
 				return err
 			}
+		} else {
+			planner.Sent()
 		}
 		msgs := make([]*session.Message, len(routes))
 		data := make([][]byte, len(routes))
 		for i, r := range routes {
-			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body)
+			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body, o.inReplyTo)
 			var err error
 			if data[i], err = xml.Marshal(msgs[i]); err != nil {
 				return fmt.Errorf("encode message: %w", err)
@@ -253,6 +297,9 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 			if err := s.Conn().SendRaw(data[i]); err != nil {
 				return err
 			}
+			if senv.History != nil {
+				history = append(history, session.SentRecord(account, m, env.Now()))
+			}
 			if o.json {
 				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: threadOf(m), Type: o.typ})
 				out.Write(append(line, '\n'))
@@ -261,7 +308,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return nil
 	}
 	if o.lines {
-		if err := sendLines(ctx, env, s.Conn(), sendBody, out); err != nil {
+		if err := sendLines(ctx, env, s.Conn(), sendBody, func() error { out.Flush(); return flushHistory() }); err != nil {
 			if routes != nil {
 				// Some lines went out: confirm them before reporting.
 				if cerr := bounces.Confirm(ctx, s); cerr != nil {
@@ -274,14 +321,70 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return err
 	}
 	out.Flush()
-	return bounces.Confirm(ctx, s)
+	if err := bounces.Confirm(ctx, s); err != nil {
+		return err
+	}
+	if err := flushHistory(); err != nil {
+		return err
+	}
+	return planner.Flush(ctx)
+}
+
+// findOriginal looks the --reply-to id up in the history (the message's id
+// or origin-id, ours or the peer's; the newest match wins) and derives the
+// reply's type and In-Reply-To value from it.
+func findOriginal(env *Env, senv session.Env, account string, o *sendOptions) error {
+	if senv.History == nil {
+		return usagef("--reply-to looks the message up in the history", "--reply-to needs the history, which is off")
+	}
+	var found *statefile.Record
+	var ids []string
+	warnings, err := senv.History.Scan(func(r statefile.Record) error {
+		if r.Account != account {
+			return nil
+		}
+		if r.ID == o.replyTo || r.OriginID == o.replyTo {
+			rec := r
+			found = &rec
+		}
+		if r.ID != "" {
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	for _, w := range warnings {
+		fmt.Fprintln(env.Stderr, "jab: warning:", w)
+	}
+	if err != nil {
+		return err
+	}
+	if found == nil {
+		return usagef(closestHint(ids, o.replyTo), "no message with id %q in the history", o.replyTo)
+	}
+	switch found.Type {
+	case "chat", "normal":
+	default:
+		// Item 70: headlines are never offered for reply; errors never
+		// answered (RFC 6120 §8.3.1).
+		return usagef("", "message %q is a %s, which is not answered", o.replyTo, found.Type)
+	}
+	if session.BareOf(found.Peer) != o.to[0].Bare() {
+		return usagef("give the JID the message came from or went to", "message %q is with %s, not %s", o.replyTo, session.BareOf(found.Peer), o.to[0].Bare())
+	}
+	o.original, o.typ = found, found.Type
+	// 0.3 §8: the header carries the original's id attribute.
+	o.inReplyTo = found.ID
+	if o.inReplyTo == "" {
+		o.inReplyTo = found.OriginID
+	}
+	return nil
 }
 
 // fitsStanza checks a body against the server's limit along the previewed
 // routes, before anything is recorded or written.
 func fitsStanza(routes []session.Route, o *sendOptions, body string, limit int) error {
 	for _, r := range routes {
-		data, err := xml.Marshal(session.BuildMessage(r, o.typ, o.subject, body))
+		data, err := xml.Marshal(session.BuildMessage(r, o.typ, o.subject, body, o.inReplyTo))
 		if err != nil {
 			return fmt.Errorf("encode message: %w", err)
 		}
@@ -304,7 +407,7 @@ func threadOf(m *session.Message) string {
 // out together. End of input is success. A line that is not UTF-8 is
 // skipped with a warning and makes the exit status non-zero at the end:
 // 2 when nothing was sent, 1 otherwise.
-func sendLines(ctx context.Context, env *Env, conn *session.Conn, send func(string) error, out *bufio.Writer) error {
+func sendLines(ctx context.Context, env *Env, conn *session.Conn, send func(string) error, flush func() error) error {
 	defer conn.Release()
 	type line struct {
 		n    int
@@ -362,7 +465,9 @@ func sendLines(ctx context.Context, env *Env, conn *session.Conn, send func(stri
 			if err := conn.Release(); err != nil {
 				return fmt.Errorf("write stanza: %w", err)
 			}
-			out.Flush()
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 	if len(skipped) == 0 {

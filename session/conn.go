@@ -64,8 +64,9 @@ type Config struct {
 	Resource string // resource to bind; "" lets the server pick
 	Timeout  time.Duration
 	Debug    io.Writer // the XML stream with SEND/RECV prefixes; SASL redacted
-	// IgnoreIQ leaves IQ requests from others unanswered. Only tests use
-	// it, to play a client that never answers a ping.
+	// IgnoreIQ leaves IQ requests from others unanswered and hands them to
+	// the session's handler instead. Only tests use it, to play a client
+	// that never answers a ping and to see what was asked.
 	IgnoreIQ bool
 }
 

@@ -18,6 +18,7 @@ type Event struct {
 	To        string
 	Type      string
 	ID        string
+	OriginID  string
 	Thread    string
 	Parent    string
 	Body      string
@@ -234,17 +235,25 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	}
 }
 
-// Apply turns a stanza into an Event and records its effect on the
-// conversation durably. show is false for stanzas that are not printed
-// (standalone chat states, terminate forms).
+// Apply turns a stanza into an Event and records its effect durably: on
+// the conversation, on the thread index and in the history. show is false
+// for stanzas that are not printed (standalone chat states, terminates).
 func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, error) {
 	now := env.Now()
 	var ev Event
 	var in Inbound
 	switch m := v.(type) {
 	case *Message:
+		thread, parent := m.ThreadValue(), m.ThreadParent()
+		if !ValidThread(thread) {
+			// Oversized or malformed: kept out of the state (issue 3).
+			thread = ""
+		}
+		if !ValidThread(parent) || parent == thread {
+			parent = ""
+		}
 		ev = Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID,
-			Thread: m.ThreadValue(), Parent: m.ThreadParent(), Body: m.Body, Subject: m.Subject,
+			OriginID: originID(m), Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject,
 			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To")}
 		if m.Error != nil || ev.Type == "error" {
 			ev.Error = m.Error.Cond()
@@ -254,7 +263,7 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 				ev.Time = t
 			}
 		}
-		in = Inbound{Kind: KindMessage, Type: m.Type, Thread: ev.Thread, ChatState: ev.ChatState,
+		in = Inbound{Kind: KindMessage, Type: m.Type, Thread: thread, ChatState: ev.ChatState,
 			Content: m.Body != "" || m.Subject != "", Delayed: ev.Delayed, Terminate: m.IsTerminate(),
 			Occupant: m.MUCUser != nil, Time: now, FreshThread: NewID()}
 	case *Presence:
@@ -271,30 +280,50 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		// RFC 6120 §8.1.2.1: no from means our own account.
 		ev.From = account
 	}
+	show := ev.Kind == KindPresence || printable(ev, in)
 	from, err := ParseJID(ev.From)
 	if err != nil {
 		// A malformed from cannot name a conversation; show it, change nothing.
-		return ev, ev.Kind == KindPresence || printable(ev, in), nil
+		return ev, show, nil
 	}
 	in.From = from
 	key := ConversationKey(from, in.Occupant)
 	var after statefile.Conversation
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
+		a := st.Account(account)
 		var c statefile.Conversation
 		exists := false
-		if a := st.Accounts[account]; a != nil {
-			if p := a.Conversations[key]; p != nil {
-				c, exists = *p, true
-			}
+		if p := a.Conversations[key]; p != nil {
+			c, exists = *p, true
 		}
 		next, store := ApplyInbound(c, exists, in)
 		after = next
-		if !store || (exists && reflect.DeepEqual(c, next)) {
+		changed := false
+		if store && !(exists && reflect.DeepEqual(c, next)) {
+			a.Conversations[key] = &next
+			changed = true
+		}
+		if in.Kind == KindMessage {
+			typ := MessageType(in.Type)
+			switch {
+			case in.Terminate:
+				changed = MarkClosed(a.Threads, in.Thread, now) || changed
+			case in.Content && (typ == "chat" || typ == "normal"):
+				thread := in.Thread
+				if thread == "" && typ == "chat" {
+					thread = next.Thread // attached per D-7, or newly started
+				}
+				if thread != "" {
+					TouchThread(a.Threads, ThreadMsg{Thread: thread, Parent: ev.Parent, Peer: key, Type: typ,
+						Subject: ev.Subject, Body: ev.Body, Time: ev.Time})
+					PruneThreads(a.Threads, MaxThreadsPerPeer, MaxThreads, CurrentThreads(a))
+					changed = true
+				}
+			}
+		}
+		if !changed {
 			return errNoChange
 		}
-		a := st.Account(account)
-		a.Conversations[key] = &next
-		a.Prune(statefile.MaxConversations)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
@@ -304,7 +333,26 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		// Show which conversation thread a thread-less chat was attached to.
 		ev.Thread = after.Thread
 	}
-	return ev, ev.Kind == KindPresence || printable(ev, in), nil
+	if show && ev.Kind == KindMessage && env.History != nil {
+		if err := env.History.Append(ctx, ev.record(account, "in")); err != nil {
+			return ev, false, err
+		}
+	}
+	return ev, show, nil
+}
+
+func originID(m *Message) string {
+	if m.OriginID == nil {
+		return ""
+	}
+	return m.OriginID.ID
+}
+
+// record is the history record of a received message.
+func (ev Event) record(account, dir string) statefile.Record {
+	return statefile.Record{Account: account, Dir: dir, Time: ev.Time, Peer: ev.From, Type: ev.Type, ID: ev.ID,
+		OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Subject: ev.Subject, Body: ev.Body,
+		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error}
 }
 
 func printable(ev Event, in Inbound) bool {

@@ -35,7 +35,7 @@ func TestPlannerOccupant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes, err := p.Commit(context.Background())
+	routes, err := p.Commit(context.Background(), "", "hi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestPlannerCommitAndStale(t *testing.T) {
 	if env.Store.Stat() != nil {
 		t.Fatal("NewPlanner wrote the state file")
 	}
-	first, err := p.Commit(context.Background())
+	first, err := p.Commit(context.Background(), "", "hi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestPlannerCommitAndStale(t *testing.T) {
 	if !p.Stale() {
 		t.Fatal("a write by someone else was not noticed")
 	}
-	again, err := p.Commit(context.Background())
+	again, err := p.Commit(context.Background(), "", "hi")
 	if err != nil {
 		t.Fatal(err)
 	}

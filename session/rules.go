@@ -95,6 +95,9 @@ func ApplyInbound(c statefile.Conversation, exists bool, in Inbound) (next state
 			// XEP-0296 §2.3: any presence from any resource of the
 			// conversee unlocks; the thread is kept (XEP-0201 0.3 §5).
 			unlock(&c, UnlockPresence, in.Time)
+			if in.From.IsFull() {
+				noteGone(&c, in.From.String(), in.Type == "unavailable")
+			}
 		}
 		// Subscription management and probes do not count (D-3).
 		return c, true
@@ -132,6 +135,9 @@ func ApplyInbound(c statefile.Conversation, exists bool, in Inbound) (next state
 		}
 	}
 	c.LastActivity = in.Time
+	if in.From.IsFull() {
+		noteGone(&c, in.From.String(), false)
+	}
 	if in.ChatState == "gone" {
 		// XEP-0296 §2.4 unlocks; XEP-0085 §5.7: the old thread must not be
 		// reused, a new one starts with the next message.
@@ -178,9 +184,16 @@ func applyTerminate(c statefile.Conversation, exists bool, in Inbound) (statefil
 type Outbound struct {
 	To        JID    // as the user gave it
 	Type      string // chat, normal or headline
-	Thread    string // --thread
+	Thread    string // --thread; with Fork, the parent
 	NewThread bool   // --new-thread
-	Now       time.Time
+	// Fork starts a child thread (XEP-0201 1.0 §3.3) whose parent is
+	// Thread, or the conversation's current thread.
+	Fork bool
+	// Reply is a reply to a message in thread ReplyThread ("" when the
+	// original had none); a reply stays in the thread it answers (item 62).
+	Reply       bool
+	ReplyThread string
+	Now         time.Time
 	LockIdle  time.Duration // 0 disables the idle unlock
 	// Trusted: a live observer has watched the account since the lock was
 	// recorded, so the persisted lock is known to be true (decision D-9).
@@ -196,6 +209,7 @@ type Outbound struct {
 type Route struct {
 	To     string // the address to put in the stanza
 	Thread string // "" for no <thread/>
+	Parent string // the thread's parent, for a fork
 	// Check is a locked full JID whose liveness must be checked before the
 	// lock is used; the caller checks it and routes again with Verified.
 	Check string
@@ -213,9 +227,15 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 		return Route{To: out.To.String(), Thread: out.Thread, Conv: c, Store: false}
 	case "normal":
 		// A normal message goes to the address given, never to a remembered
-		// full JID (item 69), with a new thread unless one is given (0.3 §5).
+		// full JID (item 69), with a new thread unless it is a reply or one
+		// is given (0.3 §5).
 		thread := out.Thread
-		if thread == "" {
+		switch {
+		case out.Reply && out.ReplyThread != "":
+			thread = out.ReplyThread
+		case out.Fork && thread != "":
+			return Route{To: out.To.String(), Thread: out.FreshThread, Parent: thread, Conv: c}
+		case thread == "":
 			thread = out.FreshThread
 		}
 		return Route{To: out.To.String(), Thread: thread, Conv: c, Store: false}
@@ -228,6 +248,10 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 	switch {
 	case c.Occupant:
 		r.To = c.Peer
+	case out.Reply && out.To.IsFull():
+		// RFC 6121 §5.2.1: a reply goes to the full JID it answers; it is an
+		// immediate reply, not a lock.
+		r.To = out.To.String()
 	case out.To.IsFull():
 		// D-2: a full JID given by the user is honoured and recorded as a
 		// forced lock that the ordinary unlock rules release.
@@ -256,6 +280,18 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 		}
 	}
 	switch {
+	case out.Fork:
+		// XEP-0201 1.0 §3.3: a child thread of the given or current one;
+		// a fresh random id never equals its parent.
+		r.Parent = out.Thread
+		if r.Parent == "" {
+			r.Parent = c.Thread
+		}
+		c.Thread, c.PeerThreaded = out.FreshThread, false
+	case out.Reply && out.ReplyThread != "":
+		if c.Thread != out.ReplyThread {
+			c.Thread, c.PeerThreaded = out.ReplyThread, true
+		}
 	case out.Thread != "":
 		if c.Thread != out.Thread {
 			c.Thread, c.PeerThreaded = out.Thread, false

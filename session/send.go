@@ -22,9 +22,10 @@ const (
 
 // Env is what the session needs from its surroundings.
 type Env struct {
-	Store *statefile.Store
-	Now   func() time.Time
-	Host  string // os.Hostname, for the observer record
+	Store   *statefile.Store
+	History *statefile.History // nil when history is off
+	Now     func() time.Time
+	Host    string // os.Hostname, for the observer record
 }
 
 // errNoChange aborts a statefile.Update without writing.
@@ -87,6 +88,12 @@ type SendOptions struct {
 	// Resource, if not "", is stored as the account's stable resource at
 	// Commit when none is stored yet (see StableResource).
 	Resource string
+	// Fork starts a child thread of Thread (or of the current thread).
+	Fork bool
+	// ReplyTo is the message answered (from the history): the reply goes
+	// to its sender's full JID unless that resource has gone, in its
+	// thread and type.
+	ReplyTo *statefile.Record
 }
 
 // Planner decides where each recipient's messages go. It reads the state
@@ -103,6 +110,10 @@ type Planner struct {
 	verified map[string]bool
 	state    *statefile.State
 	written  os.FileInfo // the state file as Commit left it
+	// unrecorded counts messages sent since the last Commit per thread, so
+	// the thread index counts every line of a --lines run (Flush).
+	unrecorded map[string]int
+	routes     []Route
 }
 
 // NewPlanner reads the state and prepares the routes.
@@ -112,7 +123,7 @@ func NewPlanner(env Env, o SendOptions) (*Planner, error) {
 		return nil, err
 	}
 	p := &Planner{env: env, o: o, now: env.Now(), verified: map[string]bool{}, state: st,
-		fresh: make([]string, len(o.To))}
+		fresh: make([]string, len(o.To)), unrecorded: map[string]int{}}
 	p.refresh()
 	return p, nil
 }
@@ -155,18 +166,32 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 			c, exists = *conv, true
 		}
 	}
-	return RouteOutbound(c, exists, Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread,
+	out := Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread, Fork: p.o.Fork,
 		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && p.env.trusted(account, c.LockedAt),
-		Verified: p.verified, FreshThread: p.fresh[i]})
+		Verified: p.verified, FreshThread: p.fresh[i]}
+	if r := p.o.ReplyTo; r != nil {
+		if j, err := ParseJID(r.Peer); err == nil {
+			// RFC 6121 §5.2.1: to the full JID it came from, unless gone.
+			if t, err := ParseJID(ReplyTarget(c, j)); err == nil {
+				out.To = t
+			}
+		}
+		out.Reply, out.ReplyThread = true, r.Thread
+	}
+	return RouteOutbound(c, exists, out)
 }
+
+// Check is a locked full JID to ping before use, with the thread of the
+// conversation it serves.
+type Check struct{ JID, Thread string }
 
 // Checks lists the locked full JIDs that must answer a ping before they
 // are used (decision D-9).
-func (p *Planner) Checks() []string {
-	var out []string
+func (p *Planner) Checks() []Check {
+	var out []Check
 	for i := range p.o.To {
-		if r := p.route(p.state, i); r.Check != "" && !slices.Contains(out, r.Check) {
-			out = append(out, r.Check)
+		if r := p.route(p.state, i); r.Check != "" && !slices.ContainsFunc(out, func(c Check) bool { return c.JID == r.Check }) {
+			out = append(out, Check{JID: r.Check, Thread: r.Conv.Thread})
 		}
 	}
 	return out
@@ -185,9 +210,10 @@ func (p *Planner) Preview() []Route {
 }
 
 // Commit routes again under the state file's lock, so concurrent changes
-// are not lost, records the conversations, and returns the routes to use.
-// It may be called again when the state went Stale.
-func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
+// are not lost, records the conversations and the first message (subject,
+// body) in the thread index, and returns the routes to use. It may be
+// called again when the state went Stale.
+func (p *Planner) Commit(ctx context.Context, subject, body string) ([]Route, error) {
 	if p.written != nil {
 		p.refresh()
 	}
@@ -195,7 +221,7 @@ func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
 	var routes []Route
 	_, err := p.env.Store.Update(ctx, func(st *statefile.State) error {
 		routes = routes[:0]
-		changed := false
+		changed := p.recordUnrecorded(st)
 		if p.o.Resource != "" {
 			if a := st.Account(account); a.Resource == "" {
 				a.Resource, changed = p.o.Resource, true
@@ -209,9 +235,20 @@ func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
 				r.To, r.Check = p.o.To[i].Bare(), ""
 				r.Conv.LockedTo, r.Conv.LockKind = "", ""
 			}
+			a := st.Account(account)
 			if r.Store {
 				conv := r.Conv
-				st.Account(account).Conversations[conv.Peer] = &conv
+				a.Conversations[conv.Peer] = &conv
+				changed = true
+			}
+			if r.Thread != "" && (p.o.Type == "chat" || p.o.Type == "normal") {
+				peer := r.Conv.Peer
+				if peer == "" || !r.Store {
+					peer = p.o.To[i].Bare()
+				}
+				TouchThread(a.Threads, ThreadMsg{Thread: r.Thread, Parent: r.Parent, Peer: peer, Type: p.o.Type,
+					Subject: subject, Body: body, Time: p.now, Ours: r.Thread == p.fresh[i]})
+				PruneThreads(a.Threads, MaxThreadsPerPeer, MaxThreads, CurrentThreads(a))
 				changed = true
 			}
 			routes = append(routes, r)
@@ -224,8 +261,67 @@ func (p *Planner) Commit(ctx context.Context) ([]Route, error) {
 	if err != nil && !errors.Is(err, errNoChange) {
 		return nil, err
 	}
+	p.unrecorded = map[string]int{}
 	p.written = p.env.Store.Stat()
+	p.routes = routes
 	return routes, nil
+}
+
+// Sent notes one more message along the committed routes, for the thread
+// index; Flush (or the next Commit) records the counts.
+func (p *Planner) Sent() {
+	for _, r := range p.routes {
+		if r.Thread != "" {
+			p.unrecorded[r.Thread]++
+		}
+	}
+}
+
+func (p *Planner) recordUnrecorded(st *statefile.State) bool {
+	a := st.Account(p.o.Account.Bare())
+	changed := false
+	for id, n := range p.unrecorded {
+		if t := a.Threads[id]; t != nil && n > 0 {
+			t.Count += n
+			if p.env.Now().After(t.Last) {
+				t.Last = p.env.Now()
+			}
+			changed = true
+		}
+	}
+	return changed
+}
+
+// Flush records the messages sent since the last Commit in the thread
+// index; it writes only if there are any.
+func (p *Planner) Flush(ctx context.Context) error {
+	if len(p.unrecorded) == 0 {
+		return nil
+	}
+	_, err := p.env.Store.Update(ctx, func(st *statefile.State) error {
+		if !p.recordUnrecorded(st) {
+			return errNoChange
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		return err
+	}
+	p.unrecorded = map[string]int{}
+	return nil
+}
+
+// SentRecord is the history record of a message we sent.
+func SentRecord(account string, m *Message, now time.Time) statefile.Record {
+	r := statefile.Record{Account: account, Dir: "out", Time: now, Peer: m.To, Type: MessageType(m.Type), ID: m.ID,
+		Subject: m.Subject, Body: m.Body, ChatState: m.ChatState(), InReplyTo: m.Header("In-Reply-To")}
+	if m.OriginID != nil {
+		r.OriginID = m.OriginID.ID
+	}
+	if m.Thread != nil {
+		r.Thread, r.Parent = m.Thread.Value, m.Thread.Parent
+	}
+	return r
 }
 
 // Sent describes one message written to the stream.
@@ -237,12 +333,16 @@ type Sent struct {
 }
 
 // BuildMessage makes the stanza for one body along one route. The id is
-// also the XEP-0359 origin-id: a fresh UUIDv4 with no by, no text.
-func BuildMessage(r Route, typ, subject, body string) *Message {
+// also the XEP-0359 origin-id: a fresh UUIDv4 with no by, no text. A reply
+// carries the SHIM In-Reply-To header with the original's id (0.3 §8).
+func BuildMessage(r Route, typ, subject, body, inReplyTo string) *Message {
 	id := NewID()
 	m := &Message{To: r.To, ID: id, Type: typ, Subject: subject, Body: body, OriginID: &OriginID{ID: id}}
 	if r.Thread != "" {
-		m.Thread = &Thread{Value: r.Thread}
+		m.Thread = &Thread{Value: r.Thread, Parent: r.Parent}
+	}
+	if inReplyTo != "" {
+		m.Headers = &Headers{Header: []Header{{Name: "In-Reply-To", Value: inReplyTo}}}
 	}
 	return m
 }

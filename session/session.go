@@ -134,6 +134,9 @@ func (s *Session) handleIQ(iq *IQ) {
 		return
 	}
 	if s.ignoreIQ {
+		if s.handler != nil {
+			s.handler(iq)
+		}
 		return
 	}
 	reply := &IQ{To: iq.From, ID: iq.ID, Type: "result"}
@@ -210,8 +213,22 @@ func (e *IQError) Error() string { return orServer(e.From) + " answered " + e.Co
 
 // Ping sends a XEP-0199 ping to to ("" pings our server).
 func (s *Session) Ping(ctx context.Context, to string) error {
-	_, err := s.Request(ctx, &IQ{To: to, Type: "get",
-		Payload: &RawElement{XMLName: xml.Name{Space: nsPing, Local: "ping"}}})
+	return s.PingThread(ctx, to, "")
+}
+
+// PingThread pings on behalf of a conversation: the thread goes in a SHIM
+// ThreadID header inside the ping payload, never as a direct child of
+// <iq/>, which may have only one (XEP-0201 0.3 §7, XEP-0131 §4).
+func (s *Session) PingThread(ctx context.Context, to, thread string) error {
+	ping := &RawElement{XMLName: xml.Name{Space: nsPing, Local: "ping"}}
+	if thread != "" {
+		h, err := xml.Marshal(&Headers{Header: []Header{{Name: "ThreadID", Value: thread}}})
+		if err != nil {
+			return err
+		}
+		ping.Inner = h
+	}
+	_, err := s.Request(ctx, &IQ{To: to, Type: "get", Payload: ping})
 	return err
 }
 

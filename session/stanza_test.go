@@ -34,7 +34,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestOutgoingStanzas(t *testing.T) {
 	r := Route{To: "alice@example.org/phone", Thread: "6f1c0b3e-8a7d-4f0e-9b1e-2a4c5d6e7f80"}
-	m := BuildMessage(r, "chat", "", "hi <there> & 'you'")
+	m := BuildMessage(r, "chat", "", "hi <there> & 'you'", "")
 	m.ID, m.OriginID.ID = "m1", "m1"
 	data, err := xml.Marshal(m)
 	if err != nil {
@@ -46,7 +46,7 @@ func TestOutgoingStanzas(t *testing.T) {
 	}
 
 	// Headline without a thread: no <thread/> at all (item 70).
-	h := BuildMessage(Route{To: "alice@example.org"}, "headline", "news", "body")
+	h := BuildMessage(Route{To: "alice@example.org"}, "headline", "news", "body", "")
 	h.ID, h.OriginID.ID = "h1", "h1"
 	data, _ = xml.Marshal(h)
 	golden(t, "message_headline.xml", data)

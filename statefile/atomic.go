@@ -1,9 +1,11 @@
 package statefile
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,11 +20,17 @@ const (
 	lockPollMax = 20 * time.Millisecond
 )
 
-// lock takes the writers' exclusive flock on the sidecar lock file, polling
-// with LOCK_NB so that a cancelled or expired ctx ends the wait (a blocking
-// flock cannot be interrupted). The returned function releases it.
+// lock takes the writers' exclusive flock on the state's sidecar lock file.
+// The returned function releases it.
 func (s *Store) lock(ctx context.Context) (func() error, error) {
-	path := s.lockPath()
+	return lockFile(ctx, s.lockPath())
+}
+
+// lockFile takes an exclusive flock on the sidecar lock file path, creating
+// it if needed, polling with LOCK_NB so that a cancelled or expired ctx ends
+// the wait (a blocking flock cannot be interrupted). The returned function
+// releases it.
+func lockFile(ctx context.Context, path string) (func() error, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lock %q: %w", path, err)
 	}
@@ -72,7 +80,17 @@ func (s *Store) lock(ctx context.Context) (func() error, error) {
 // rename it over path, then fsync the directory so the rename is durable.
 // The temp file is named ".<base>-*.tmp" (".state-*.tmp" for state.json) so
 // that removeStaleTemps can recognise leftovers.
-func writeFileAtomic(path string, data []byte) (err error) {
+func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomicFunc is writeFileAtomic for content too large to hold in
+// memory at once: write streams it to the temp file. If write fails, the temp
+// file is removed, path is left untouched and the error is returned as it is.
+func writeFileAtomicFunc(path string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+strings.TrimSuffix(base, ".json")+"-*.tmp")
 	if err != nil {
@@ -90,8 +108,12 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("chmod temp file %q: %w", tmp, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write temp file %q: %w", tmp, err)
+	bw := bufio.NewWriterSize(tempWriter{f}, 256<<10)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync temp file %q: %w", tmp, err)
@@ -103,6 +125,18 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		return fmt.Errorf("replace %q: %w", path, err)
 	}
 	return syncDir(filepath.Clean(dir))
+}
+
+// tempWriter names the temp file in its write errors, which reach the caller
+// through write or Flush.
+type tempWriter struct{ f *os.File }
+
+func (w tempWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("write temp file %q: %w", w.f.Name(), err)
+	}
+	return n, err
 }
 
 // syncDir makes a rename in dir durable. Some file systems cannot fsync a

@@ -1,6 +1,6 @@
 // Package statefile keeps jab's persistent state: the XEP-0296 locks and
-// XEP-0201 threads of each conversation, and the stable resource of each
-// account. It uses only the standard library.
+// XEP-0201 threads of each conversation, the stable resource of each
+// account, and the message history. It uses only the standard library.
 //
 // # Where the files live
 //
@@ -12,8 +12,12 @@
 //	state.json             the state (State), replaced whole on every change
 //	state.json.lock        empty sidecar file that writers flock; never removed
 //	observer-<key>.json    one record per account of a running "jab listen"
+//	history.jsonl          the message history (History), one record a line
+//	history.jsonl.lock     empty sidecar file that history writers flock
+//	history.count          cached record count of history.jsonl
 //	.state-*.tmp           a write in progress, or left behind by a crash
 //	.observer-*.tmp        likewise, for an observer record
+//	.history.jsonl-*.tmp   likewise, for a rewrite of the history
 //
 // # File format
 //
@@ -27,6 +31,35 @@
 //
 // The data a remote peer can make grow is bounded: Update prunes every account
 // to MaxConversations conversations, dropping the least recently active.
+//
+// # Message history
+//
+// history.jsonl is JSON Lines: each message sent or received is one Record,
+// encoded by encoding/json on a line of its own (control characters in bodies
+// are escaped, so a record never spans lines), oldest first. A record longer
+// than MaxRecordSize is refused. The file is append-only between rewrites:
+// Append writes all its records in one write(2) on a descriptor opened with
+// O_APPEND, then fsyncs. Scan streams the file and skips, with a warning
+// naming the line number, every line that is not a valid record; it never
+// fails on content.
+//
+// The history is capped (History's max, DefaultHistoryMax by default).
+// Pruning the oldest records means rewriting the file, so it is amortised:
+// Append lets the history grow to max plus a tenth (at least one record)
+// and then rewrites it keeping the newest max. Each rewrite costs about max
+// record copies and happens at most once every max/10 appends, so an append
+// costs a constant amount of pruning work on average, and the file never
+// holds more than max + max/10 records after an Append. Knowing when to prune
+// needs the number of records, which history.count caches: it records the
+// count together with the device, inode, size and modification time of
+// history.jsonl it was taken from, and is trusted only while all four still
+// match. Otherwise (missing, torn, from before a crash, the file replaced or
+// edited) Append recounts by scanning the file. The count file is written in
+// place without fsync, since a stale one is always detected.
+//
+// Rewrite drops records (for example "jab threads prune") by writing a new
+// file and renaming it over the old one, as for state.json; lines that are not
+// valid records are dropped along with the removed ones.
 //
 // # Concurrency model
 //
@@ -46,6 +79,14 @@
 // directory, which is fsynced and then renamed over state.json, so a reader
 // opens either the complete old file or the complete new one, never a mix.
 //
+// The history has its own lock, an exclusive flock of history.jsonl.lock,
+// taken by Append and Rewrite for the whole operation (including a prune and
+// the count update), again on a sidecar because Rewrite renames over
+// history.jsonl. It is independent of the state lock: neither is ever taken
+// while holding the other. Scan takes no lock: it sees whole lines from
+// appends and a whole file from rewrites, and at worst a last line still
+// being written, which it skips like a torn one.
+//
 // Observer records (WriteObserver, ReadObserver, RemoveObserver) are advisory
 // and take no lock: only the listening process writes its own record, a lost
 // race at worst drops a record until that process's next heartbeat, and a
@@ -64,4 +105,12 @@
 // .observer-*.tmp files once they are old enough that no write can still be in
 // progress. The lock is released by the kernel when the process holding it
 // dies, so a crash never leaves the state locked.
+//
+// A crash in the middle of an Append can leave a torn last line in
+// history.jsonl. Nothing before it is affected. Scan skips it with a warning,
+// and the next Append, finding that the file does not end in a newline,
+// first writes one, so the torn bytes stay a line of their own and the new
+// records are intact. A crash during a rewrite leaves the old history and a
+// .history.jsonl-*.tmp file, which the next rewrite (a prune or Rewrite), or
+// the next Append that has to recount, removes under the history lock.
 package statefile

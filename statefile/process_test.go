@@ -16,7 +16,7 @@ import (
 // The cross-process tests run copies of the test binary as helper processes,
 // because the guarantee under test is between processes.
 const (
-	helperEnv     = "JAB_STATEFILE_HELPER" // "add" or "hold"
+	helperEnv     = "JAB_STATEFILE_HELPER" // "add", "hold" or "history"
 	helperDirEnv  = "JAB_STATEFILE_DIR"
 	helperPeerEnv = "JAB_STATEFILE_PEER"
 	testAccount   = "me@example.net"
@@ -28,6 +28,8 @@ const (
 //	add:  wait for stdin to close (a start gate), then add one conversation;
 //	      fn sleeps so that unserialised writers would lose updates.
 //	hold: inside Update's fn, print "locked" and wait for stdin to close.
+//	history: wait for stdin to close, then append helperAppends history
+//	      records one at a time, with peer as Peer and "<peer> <i>" as Body.
 func TestHelperProcess(t *testing.T) {
 	mode := os.Getenv(helperEnv)
 	if mode == "" {
@@ -65,6 +67,16 @@ func runHelper(mode, dir, peer string) error {
 			}
 			return addConversation(testAccount, peer)(st)
 		})
+	case "history":
+		if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
+			return err
+		}
+		h := s.History(0)
+		for i := range helperAppends {
+			if err := h.Append(ctx, historyRecord(peer, i)); err != nil {
+				return err
+			}
+		}
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}

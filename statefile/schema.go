@@ -21,6 +21,26 @@ type Account struct {
 	// Conversations, keyed by the conversee's bare JID (or, for a MUC
 	// occupant, its full occupant JID).
 	Conversations map[string]*Conversation `json:"conversations,omitempty"`
+	// Threads is the XEP-0201 thread index, keyed by thread id. Peers can
+	// make it grow, so it is capped per peer and overall (session prunes
+	// the least recently active).
+	Threads map[string]*Thread `json:"threads,omitempty"`
+}
+
+// Thread is one XEP-0201 thread as the index keeps it.
+type Thread struct {
+	ID      string    `json:"id"`
+	Parent  string    `json:"parent,omitempty"`  // XEP-0201 1.0 §3.3
+	Peer    string    `json:"peer"`              // conversation key
+	Type    string    `json:"type"`              // message type that started it: chat or normal
+	Subject string    `json:"subject,omitempty"` // subject, else the first line of the first body (capped)
+	Count   int       `json:"count"`
+	First   time.Time `json:"first,omitzero"`
+	Last    time.Time `json:"last,omitzero"`
+	Ours    bool      `json:"ours,omitempty"` // we generated the id
+	// Closed is set by a XEP-0155 terminate, sent or received (0.3 §5).
+	Closed   bool      `json:"closed,omitempty"`
+	ClosedAt time.Time `json:"closed_at,omitzero"`
 }
 
 // Lock kinds.
@@ -53,4 +73,8 @@ type Conversation struct {
 	// Occupant marks a MUC private conversation keyed by the occupant's full
 	// JID: it never falls back to the bare room JID (decision D-12).
 	Occupant bool `json:"occupant,omitempty"`
+	// Gone lists the conversee's full JIDs last seen going unavailable,
+	// newest last and bounded: a reply is not addressed to a resource
+	// known to have gone (RFC 6121 §5.2.1).
+	Gone []string `json:"gone,omitempty"`
 }

@@ -168,6 +168,14 @@ func (st *State) normalize() {
 				delete(a.Conversations, peer)
 			}
 		}
+		if a.Threads == nil {
+			a.Threads = map[string]*Thread{}
+		}
+		for id, th := range a.Threads {
+			if th == nil {
+				delete(a.Threads, id)
+			}
+		}
 	}
 }
 
@@ -251,7 +259,8 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) (_ *State, er
 }
 
 // Account returns the entry for the account with bare JID jid, creating it
-// (and the Accounts map) if missing, so callers can write through it.
+// (and the Accounts map) if missing, with non-nil Conversations and Threads
+// maps, so callers can write through it.
 func (st *State) Account(jid string) *Account {
 	if st.Accounts == nil {
 		st.Accounts = map[string]*Account{}
@@ -263,6 +272,9 @@ func (st *State) Account(jid string) *Account {
 	}
 	if a.Conversations == nil {
 		a.Conversations = map[string]*Conversation{}
+	}
+	if a.Threads == nil {
+		a.Threads = map[string]*Thread{}
 	}
 	return a
 }

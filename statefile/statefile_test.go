@@ -55,7 +55,7 @@ func TestDecode(t *testing.T) {
 						LockKind: LockMessage, LockedAt: t0, Thread: "t1", PeerThreaded: true,
 						LastActivity: t0,
 					},
-				}},
+				}, Threads: map[string]*Thread{}},
 			}},
 		},
 		{name: "minimal", in: `{"version":1}`, want: &State{Version: 1, Accounts: map[string]*Account{}}},
@@ -78,8 +78,17 @@ func TestDecode(t *testing.T) {
 			name: "nil entries",
 			in:   `{"version":1,"accounts":{"a@x":null,"b@x":{"conversations":{"c@x":null,"d@x":{"peer":"d@x"}}},"e@x":{}}}`,
 			want: &State{Version: 1, Accounts: map[string]*Account{
-				"b@x": {Conversations: map[string]*Conversation{"d@x": {Peer: "d@x"}}},
-				"e@x": {Conversations: map[string]*Conversation{}},
+				"b@x": {Conversations: map[string]*Conversation{"d@x": {Peer: "d@x"}}, Threads: map[string]*Thread{}},
+				"e@x": {Conversations: map[string]*Conversation{}, Threads: map[string]*Thread{}},
+			}},
+		},
+		{
+			name: "threads",
+			in:   `{"version":1,"accounts":{"a@x":{"threads":{"t1":null,"t2":{"id":"t2","parent":"t1","peer":"b@x","type":"chat","count":3,"first":"2025-03-01T12:00:00Z","closed":true}},"conversations":null}}}`,
+			want: &State{Version: 1, Accounts: map[string]*Account{
+				"a@x": {Conversations: map[string]*Conversation{}, Threads: map[string]*Thread{
+					"t2": {ID: "t2", Parent: "t1", Peer: "b@x", Type: "chat", Count: 3, First: t0, Closed: true},
+				}},
 			}},
 		},
 	}
@@ -454,8 +463,13 @@ func TestUpdateContext(t *testing.T) {
 func TestAccountAndConversation(t *testing.T) {
 	st := &State{}
 	a := st.Account("me@example.net")
-	if a == nil || a.Conversations == nil || st.Accounts["me@example.net"] != a {
+	if a == nil || a.Conversations == nil || a.Threads == nil || st.Accounts["me@example.net"] != a {
 		t.Fatalf("Account() did not create a usable entry: %+v", st)
+	}
+	// An entry from an older file or a caller may lack the maps.
+	st.Accounts["old@example.net"] = &Account{Resource: "r"}
+	if b := st.Account("old@example.net"); b.Resource != "r" || b.Conversations == nil || b.Threads == nil {
+		t.Errorf("Account() of an entry without maps = %+v, want the entry with non-nil maps", b)
 	}
 	if st.Account("me@example.net") != a {
 		t.Error("Account() replaced an existing entry")

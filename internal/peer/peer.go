@@ -44,7 +44,8 @@ func Connect(t testing.TB, srv Server, user, password, resource string) *Peer {
 }
 
 // ConnectSilent is Connect for a client that never answers IQ requests,
-// so a ping to it times out: it tells whether jab pinged at all.
+// so a ping to it times out: it tells whether jab pinged at all. The IQs
+// it gets are recorded (IQs).
 func ConnectSilent(t testing.TB, srv Server, user, password, resource string) *Peer {
 	t.Helper()
 	return connect(t, srv, user, password, resource, true)
@@ -198,6 +199,17 @@ func (p *Peer) Received() []any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]any(nil), p.got...)
+}
+
+// IQs returns the IQ requests a silent peer received so far.
+func (p *Peer) IQs() []*session.IQ {
+	var out []*session.IQ
+	for _, v := range p.Received() {
+		if iq, ok := v.(*session.IQ); ok {
+			out = append(out, iq)
+		}
+	}
+	return out
 }
 
 // Messages returns the messages received so far.

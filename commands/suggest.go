@@ -1,0 +1,101 @@
+package commands
+
+import (
+	"slices"
+	"strings"
+)
+
+// closestThreads returns up to n candidates close to arg, best first, for
+// "did you mean" hints on thread and message ids. Users type short ids, so
+// a candidate is scored by the edit distance to its prefix of arg's length
+// as well as to the whole id; ties go to the longer common prefix. Candidates further than half of arg
+// away are not suggested. It keeps only the n best: linear in candidates.
+func closestThreads(cands []string, arg string, n int) []string {
+	type scored struct {
+		id           string
+		dist, common int
+	}
+	better := func(a, b scored) bool {
+		if a.dist != b.dist {
+			return a.dist < b.dist
+		}
+		if a.common != b.common {
+			return a.common > b.common
+		}
+		return a.id < b.id
+	}
+	ra := []rune(arg)
+	limit := max(1, len(ra)/2)
+	var best []scored
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		rc := []rune(c)
+		common := 0
+		for common < len(ra) && common < len(rc) && ra[common] == rc[common] {
+			common++
+		}
+		d := distance(arg, string(rc[:min(len(ra), len(rc))])) + max(len(ra)-len(rc), 0)
+		d = min(d, distance(arg, c))
+		if d > limit {
+			continue
+		}
+		s := scored{c, d, common}
+		i := len(best)
+		for i > 0 && better(s, best[i-1]) {
+			i--
+		}
+		if i >= n {
+			continue
+		}
+		best = slices.Insert(best, i, s)
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	out := make([]string, 0, len(best))
+	for _, s := range best {
+		if !slices.Contains(out, s.id) {
+			out = append(out, s.id)
+		}
+	}
+	return out
+}
+
+// closestHint is a hint naming the closest candidates, or "".
+func closestHint(candidates []string, x string) string {
+	c := closestThreads(candidates, x, 3)
+	if len(c) == 0 {
+		return ""
+	}
+	return "closest: " + strings.Join(c, ", ")
+}
+
+// distance is the Levenshtein distance, bounded work for short ids.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 {
+		ra = ra[:64]
+	}
+	if len(rb) > 64 {
+		rb = rb[:64]
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
