@@ -194,7 +194,7 @@ type Outbound struct {
 	Reply       bool
 	ReplyThread string
 	Now         time.Time
-	LockIdle  time.Duration // 0 disables the idle unlock
+	LockIdle    time.Duration // 0 disables the idle unlock
 	// Trusted: a live observer has watched the account since the lock was
 	// recorded, so the persisted lock is known to be true (decision D-9).
 	Trusted bool
