@@ -28,6 +28,8 @@ deps:
 bench:
 	./.ci/deps bench
 	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000
+	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
+	$(GO) test -run '^$$' -bench 'Threads' -benchtime 3x ./commands
 
 # A short run of every fuzz target.
 fuzz:
@@ -35,6 +37,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSCRAM -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzParseJID -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
+	$(GO) test -run '^$$' -fuzz FuzzHistoryScan -fuzztime 30s ./statefile
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./statefile
 
 vet:
 	$(GO) vet ./...
