@@ -29,7 +29,7 @@ bench:
 	./.ci/deps bench
 	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000
 	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
-	$(GO) test -run '^$$' -bench 'Threads' -benchtime 3x ./commands
+	$(GO) test -short -run '^$$' -bench 'Threads' -benchtime 3x ./commands
 
 # A short run of every fuzz target.
 fuzz:

@@ -29,6 +29,14 @@
 //     (0.3 §5 branch B, kept per bare JID: D-7); unavailable presence never
 //     ends a thread; a XEP-0155 terminate for the current thread ends it.
 //     Ids jab makes are UUID version 4 from crypto/rand.
+//   - The thread index (threads.go): every chat or normal message with a
+//     thread is counted under it; headlines and errors keep no thread state.
+//     Peer values over 256 bytes or with control characters are ignored, a
+//     parent equal to its thread is dropped, and at most 200 threads per
+//     peer and 5000 per account are kept (the least recently active go;
+//     current threads stay). A terminate closes a thread, sent
+//     (CloseThread) or received; a reply goes to the full JID it answers
+//     unless presence showed it gone (RFC 6121 §5.2.1).
 //   - Freshness (D-9): a persisted lock is trusted while a live observer
 //     (listen) has been connected since the lock was recorded; otherwise the
 //     locked full JID is pinged first and an error or timeout unlocks.
@@ -48,8 +56,10 @@
 // State changes are read-modify-write transactions on the state file
 // (statefile.Store.Update, an exclusive flock on a sidecar file), so any
 // number of sends and one listen can change it at once without losing an
-// update. listen applies a stanza to the state file before it emits the
-// stanza, so whoever reacts to the output sees the new state.
+// update. listen applies a stanza to the state file, and appends it to the
+// history, before it emits the stanza, so whoever reacts to the output sees
+// the new state. A send appends its history records after the server
+// confirmed them (in bursts for --lines).
 //
 // # Why not go-xmpp's stream
 //
