@@ -48,7 +48,7 @@ func shortThread(t string) string {
 
 // textRecord is listen's line format:
 //
-//	TIME FROM TYPE THREAD8 [subject: S] BODY
+//	TIME FROM TYPE THREAD8: [(re: ID)] [subject: S] BODY
 //	TIME FROM presence TYPE [SHOW] [STATUS]
 func textRecord(ev session.Event) string {
 	ts := ev.Time.UTC().Format(time.RFC3339)
@@ -76,6 +76,9 @@ func textRecord(ev session.Event) string {
 	line += ":"
 	if ev.Error != "" {
 		line += " error=" + sanitize(ev.Error)
+	}
+	if ev.InReplyTo != "" {
+		line += " (re: " + sanitize(ev.InReplyTo) + ")"
 	}
 	if ev.Subject != "" {
 		line += " [subject: " + sanitize(ev.Subject) + "]"

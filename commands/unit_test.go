@@ -47,6 +47,8 @@ func TestTextRecord(t *testing.T) {
 			`2026-11-22T10:00:00Z alice@example.org/phone chat 6f1c0b3e: hi\nthere`},
 		{"no thread, subject, delayed", session.Event{Kind: "message", From: "a@b/c", Type: "normal", Subject: "s", Body: "b", Delayed: true, Time: ts},
 			`2026-11-22T10:00:00Z a@b/c normal - (delayed): [subject: s] b`},
+		{"reply", session.Event{Kind: "message", From: "a@b/c", Type: "chat", Thread: "t", InReplyTo: "m1", Body: "yes", Time: ts},
+			`2026-11-22T10:00:00Z a@b/c chat t: (re: m1) yes`},
 		{"error", session.Event{Kind: "message", From: "a@b", Type: "error", Error: "service-unavailable", Time: ts},
 			`2026-11-22T10:00:00Z a@b error -: error=service-unavailable`},
 		{"presence", session.Event{Kind: "presence", From: "a@b/c", Show: "away", Status: "out\x1b", Time: ts},

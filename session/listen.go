@@ -258,6 +258,10 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		if m.Error != nil || ev.Type == "error" {
 			ev.Error = m.Error.Cond()
 		}
+		if !ValidThread(ev.InReplyTo) {
+			// A message id is as opaque and as bounded as a thread id.
+			ev.InReplyTo = ""
+		}
 		if m.Delay != nil {
 			if t, err := time.Parse(time.RFC3339Nano, m.Delay.Stamp); err == nil {
 				ev.Time = t
