@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -574,27 +572,7 @@ func TestHistoryConcurrentProcesses(t *testing.T) {
 	}
 	const n = 10
 	s := openTemp(t)
-	cmds := make([]*exec.Cmd, n)
-	gates := make([]io.WriteCloser, n)
-	for i := range cmds {
-		cmds[i] = helperCommand(t, "history", s.Dir(), fmt.Sprintf("peer%02d@example.com", i))
-		var err error
-		if gates[i], err = cmds[i].StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmds[i].Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Release all helpers at once so their appends overlap.
-	for _, g := range gates {
-		g.Close()
-	}
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("helper %d: %v", i, err)
-		}
-	}
+	runHelpersAtOnce(t, n, "history", s.Dir())
 	got, warnings := scanAll(t, s.History(0))
 	if len(got) != n*helperAppends || len(warnings) != 0 {
 		t.Errorf("Scan() = %d records, warnings %q; want %d and none", len(got), warnings, n*helperAppends)

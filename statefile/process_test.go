@@ -91,16 +91,15 @@ func helperCommand(t *testing.T, mode, dir, peer string) *exec.Cmd {
 	return cmd
 }
 
-func TestUpdateConcurrentProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts 20 processes")
-	}
-	const n = 20
-	s := openTemp(t)
+// runHelpersAtOnce starts n helper processes in mode, each for its own
+// peer, releases them together (by closing their stdin) so their work
+// overlaps, and waits for all of them.
+func runHelpersAtOnce(t *testing.T, n int, mode, dir string) {
+	t.Helper()
 	cmds := make([]*exec.Cmd, n)
 	gates := make([]io.WriteCloser, n)
 	for i := range cmds {
-		cmds[i] = helperCommand(t, "add", s.Dir(), fmt.Sprintf("peer%02d@example.com", i))
+		cmds[i] = helperCommand(t, mode, dir, fmt.Sprintf("peer%02d@example.com", i))
 		var err error
 		if gates[i], err = cmds[i].StdinPipe(); err != nil {
 			t.Fatal(err)
@@ -109,7 +108,6 @@ func TestUpdateConcurrentProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Release all helpers at once so their Updates overlap.
 	for _, g := range gates {
 		g.Close()
 	}
@@ -118,6 +116,15 @@ func TestUpdateConcurrentProcesses(t *testing.T) {
 			t.Errorf("helper %d: %v", i, err)
 		}
 	}
+}
+
+func TestUpdateConcurrentProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 20 processes")
+	}
+	const n = 20
+	s := openTemp(t)
+	runHelpersAtOnce(t, n, "add", s.Dir())
 	st, err := s.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,16 @@ var mutants = []mutant{
 	{"D-9: a live observer's locks are not trusted", `Trusted: exists && c.LockedTo != "" && p.env.trusted(account, c.LockedAt),`, `Trusted: false,`, "TestRulesFreshnessTrusted", "session/send.go"},
 	{"D-9: a lock older than the observer is trusted", `return !o.ConnectedSince.After(at)`, `return true`, "TestRulesFreshnessRestartedListen", "session/send.go"},
 	{"--lines keeps the first route", `if routes == nil || planner.Stale() {`, `if routes == nil {`, "TestCLILinesFollowState", "commands/cmd_send.go"},
+	{"XEP-0201 0.3 §5: close sends no <gone/>", `msgs = append(msgs, GoneMessage(to, id))`, `_ = GoneMessage`, "TestThreadsClose$", "session/close.go"},
+	{"XEP-0155: terminate carries the legacy FORM_TYPE", `{Var: "FORM_TYPE", Values: []string{"urn:xmpp:ssn"}},`, `{Var: "FORM_TYPE", Values: []string{"urn:xmpp:chatneg"}},`, "TestThreadsClose$", "session/close.go"},
+	{"XEP-0201 0.3 §5: a received terminate does not close", `changed = MarkClosed(a.Threads, in.Thread, now) || changed`, `_ = MarkClosed`, "TestThreadsReceivedTerminate", "session/listen.go"},
+	{"RFC 6121 §5.2.1: replies ignore gone resources", `if g == full.String() {`, `if false {`, "TestThreadsReplyChat", "session/threads.go"},
+	{"0.3 §8: replies carry no In-Reply-To", `if inReplyTo != "" {`, `if false {`, "TestThreadsReplyChat", "session/send.go"},
+	{"1.0 §3.3: forks carry no parent", `m.Thread = &Thread{Value: r.Thread, Parent: r.Parent}`, `m.Thread = &Thread{Value: r.Thread}`, "TestThreadsFork", "session/send.go"},
+	{"0.3 §7: liveness pings carry no ThreadID", `if thread != "" {
+		h, err := xml.Marshal`, `if false {
+		h, err := xml.Marshal`, "TestThreadsPingThreadID", "session/session.go"},
+	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
 
 func main() {
