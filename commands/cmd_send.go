@@ -269,6 +269,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		committed := false
 		if routes == nil || planner.Stale() {
 			if err := fitsStanza(planner.Preview(), o, body, s.Conn().MaxStanza()); err != nil {
 				return err
@@ -276,8 +277,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 			if routes, err = planner.Commit(ctx, o.subject, body); err != nil {
 				return err
 			}
-		} else {
-			planner.Sent()
+			committed = true // Commit counted this message in the thread index
 		}
 		msgs := make([]*session.Message, len(routes))
 		data := make([][]byte, len(routes))
@@ -305,15 +305,17 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 				out.Write(append(line, '\n'))
 			}
 		}
+		if !committed {
+			planner.Sent()
+		}
 		return nil
 	}
 	if o.lines {
 		if err := sendLines(ctx, env, s.Conn(), sendBody, func() error { out.Flush(); return flushHistory() }); err != nil {
 			if routes != nil {
-				// Some lines went out: confirm them before reporting.
-				if cerr := bounces.Confirm(ctx, s); cerr != nil {
-					return errors.Join(err, cerr)
-				}
+				// Some lines went out: confirm and record them before
+				// reporting the error.
+				err = errors.Join(err, bounces.Confirm(ctx, s), flushHistory(), planner.Flush(ctx))
 			}
 			return err
 		}

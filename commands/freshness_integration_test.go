@@ -1,8 +1,11 @@
 package commands_test
 
 import (
+	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,5 +210,30 @@ func TestCLILinesInvalidUTF8(t *testing.T) {
 	phone.WaitBody(t, "ok-2")
 	if n := len(phone.Messages()); n != 2 {
 		t.Fatalf("phone got %d messages, want 2:\n%s", n, phone.Dump())
+	}
+}
+
+// TestCLILinesCountsThread: every line of a --lines run is counted in the
+// thread index and recorded in the history, not just the first.
+func TestCLILinesCountsThread(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	_, alice, j, phone := meAndAlice(t)
+	j.mustRun("one\ntwo\nthree\n", "send", "--lines", alice.JID)
+	m := phone.WaitBody(t, "three")
+	var st statefile.State
+	if err := json.Unmarshal(j.readState(), &st); err != nil {
+		t.Fatal(err)
+	}
+	th := st.Accounts[j.acct.JID].Threads[m.ThreadValue()]
+	if th == nil || th.Count != 3 {
+		t.Fatalf("thread index entry %+v, want count 3", th)
+	}
+	data, err := os.ReadFile(filepath.Join(j.stateDir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"dir":"out"`); n != 3 {
+		t.Fatalf("history has %d outgoing records, want 3:\n%s", n, data)
 	}
 }
