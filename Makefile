@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/jab-xmpp/jab/commands.Version=$(VERSION)
 
-.PHONY: all build test test-short deps bench fuzz vet clean devserver mutants
+.PHONY: all build test test-short deps bench fuzz vet clean devserver mutants demo
 
 all: build
 
@@ -50,6 +50,13 @@ clean:
 # alice@example.test, for the README's quick start. Runs until Ctrl-C.
 devserver: deps
 	$(GO) run ./internal/cmd/jab-devserver -env jab-dev.env
+
+# The main job in one command, with the real binary against a throwaway
+# local Prosody: listen, send to the bare JID, the lock to the resource that
+# answered, the unlock on a presence change, threads list. Each step prints
+# the command and what the contact received, and is checked (CI runs it).
+demo: deps
+	$(GO) run ./internal/cmd/jab-demo
 
 # Breaks each lock/thread rule in turn and shows its integration test
 # fails (about ten minutes; not part of `make test`).
