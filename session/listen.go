@@ -158,7 +158,12 @@ func sleep(ctx context.Context, idle <-chan time.Time, idleFor, d time.Duration)
 // connLost marks errors of the connection itself, as opposed to local ones.
 type connLost struct{ err error }
 
-func (e *connLost) Error() string { return e.err.Error() }
+func (e *connLost) Error() string {
+	if e.err == nil {
+		return "connection lost"
+	}
+	return e.err.Error()
+}
 func (e *connLost) Unwrap() error { return e.err }
 
 func isConnectionLoss(err error) bool {

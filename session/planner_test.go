@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"encoding/xml"
+	"net"
 	"testing"
 	"time"
 
@@ -99,5 +101,22 @@ func TestDedup(t *testing.T) {
 	d.add(ev("a@b/c", "3"))
 	if !d.add(ev("a@b/c", "1")) {
 		t.Fatal("the memory is not bounded")
+	}
+}
+
+// Whoever sees Events end must find Err set (the conflict check in Listen
+// depends on it): done is closed before events.
+func TestErrSetWhenEventsEnd(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		a, b := net.Pipe()
+		s := &Session{conn: &Conn{raw: a, dec: xml.NewDecoder(a)}, events: make(chan any, 1),
+			done: make(chan struct{}), pending: map[string]chan *IQ{}}
+		go s.readLoop()
+		b.Close()
+		for range s.Events() {
+		}
+		if s.Err() == nil {
+			t.Fatalf("run %d: Events ended with Err() == nil", i)
+		}
 	}
 }

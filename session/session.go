@@ -93,8 +93,10 @@ func (s *Session) Err() error {
 }
 
 func (s *Session) readLoop() {
-	defer close(s.done)
+	// Deferred calls run last-first: done is closed before events, so
+	// whoever sees Events end finds Err already set.
 	defer close(s.events)
+	defer close(s.done)
 	for {
 		v, err := s.conn.Read()
 		if err != nil {
