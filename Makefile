@@ -10,6 +10,27 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/jab .
 
+# Installs the binary, the bash, zsh and fish completions and the man page
+# under $(PREFIX); packagers stage them with DESTDIR=/some/root.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+.PHONY: install docs
+install: build
+	install -d '$(DESTDIR)$(PREFIX)/bin' '$(DESTDIR)$(PREFIX)/share/man/man1' \
+		'$(DESTDIR)$(PREFIX)/share/bash-completion/completions' \
+		'$(DESTDIR)$(PREFIX)/share/zsh/site-functions' \
+		'$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d'
+	install -m 0755 bin/jab '$(DESTDIR)$(PREFIX)/bin/jab'
+	install -m 0644 completions/jab.bash '$(DESTDIR)$(PREFIX)/share/bash-completion/completions/jab'
+	install -m 0644 completions/_jab '$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_jab'
+	install -m 0644 completions/jab.fish '$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/jab.fish'
+	install -m 0644 man/jab.1 '$(DESTDIR)$(PREFIX)/share/man/man1/jab.1'
+
+# Regenerates completions/ and man/jab.1 from the app (what
+# `jab completion SHELL` and `jab man` print); a test fails when they drift.
+docs:
+	$(GO) test -short -count=1 -run '^TestDocsGolden$$' ./commands -update-docs
+
 # Installs Prosody and lua-sec when missing (apt-get, as root), then runs
 # every test, integration against a real Prosody included, with -race.
 test: deps

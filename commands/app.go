@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -83,7 +85,7 @@ func newApp(env *Env) *cli.App {
 	app := &cli.App{
 		Name:            "jab",
 		Usage:           "a scriptable XMPP client that keeps resource locks (XEP-0296) and threads (XEP-0201) between runs",
-		Version:         Version,
+		Version:         versionString(),
 		Reader:          env.Stdin,
 		Writer:          env.Stdout,
 		ErrWriter:       env.Stderr,
@@ -92,23 +94,127 @@ func newApp(env *Env) *cli.App {
 		// urfave/cli's default handler calls os.Exit from inside Run; Run
 		// maps errors to exit codes itself.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usagef("see 'jab --help'", "%v", err)
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return flagError(c, err)
 		},
 		Commands: []*cli.Command{
 			sendCommand(env),
 			listenCommand(env),
 			threadsCommand(env),
+			completionCommand(env),
+			manCommand(env),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
+		// urfave/cli runs the command, not the completion, when "--" is
+		// among the arguments; the completion scripts never ask after
+		// "--", and this refuses a request that still gets here rather than
+		// sending its words as a message.
+		Before: func(c *cli.Context) error {
+			if args := c.Args().Slice(); len(args) > 0 && args[len(args)-1] == completionFlag {
+				return usagef("", "nothing to complete after --")
+			}
+			return nil
+		},
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Present() {
-			return usagef("run 'jab --help' for the list of commands", "unknown command %q", c.Args().First())
+			return unknownCommand(c, "")
 		}
 		return cli.ShowAppHelp(c)
 	}
+	// A command with subcommands but no action of its own would print
+	// its help and exit 0 for a mistyped subcommand.
+	walkCommands(app.Commands, "", func(path string, cmd *cli.Command) {
+		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+			cmd.Action = func(c *cli.Context) error {
+				if c.Args().Present() {
+					return unknownCommand(c, strings.TrimSpace(path))
+				}
+				return cli.ShowSubcommandHelp(c)
+			}
+		}
+	})
+	installCompletion(env, app)
 	return app
+}
+
+// unknownCommand is the usage error for a mistyped (sub)command of
+// parent ("" for jab itself), with the closest command as a hint.
+func unknownCommand(c *cli.Context, parent string) error {
+	name := c.Args().First()
+	var names []string
+	for _, cmd := range c.Command.Subcommands {
+		if !cmd.Hidden && cmd.Name != "help" {
+			names = append(names, cmd.Name)
+		}
+	}
+	help := strings.TrimSpace("jab " + parent)
+	hint := "run '" + help + " --help' for the list of commands"
+	if m := closestName(names, name); m != "" {
+		hint = fmt.Sprintf("did you mean %q?", m)
+	}
+	if parent != "" {
+		return usagef(hint, "unknown %s command %q", parent, name)
+	}
+	return usagef(hint, "unknown command %q", name)
+}
+
+// closestName is the command or flag name closest to a mistyped one, or
+// "": one it begins, else the nearest within an edit distance of a third
+// of its length (at least 2, so a swapped pair of letters is found); ties
+// go to the longer common prefix.
+func closestName(names []string, typed string) string {
+	if typed == "" {
+		return ""
+	}
+	limit := max(2, len([]rune(typed))/3)
+	best, bestDist, bestCommon := "", limit+1, -1
+	for _, n := range names {
+		d := distance(typed, n)
+		if strings.HasPrefix(n, typed) {
+			d = 0
+		}
+		if d > limit {
+			continue
+		}
+		common := 0
+		for common < len(n) && common < len(typed) && n[common] == typed[common] {
+			common++
+		}
+		if d < bestDist || (d == bestDist && common > bestCommon) {
+			best, bestDist, bestCommon = n, d, common
+		}
+	}
+	return best
+}
+
+// flagError turns urfave/cli's flag parsing error into a usage error: an
+// unknown flag gets the closest flag of the command as a hint.
+func flagError(c *cli.Context, err error) error {
+	help := "jab"
+	if c.Command != nil && c.Command.HelpName != "" {
+		help = c.Command.HelpName
+	}
+	hint := "see '" + help + " --help'"
+	// Go's flag package: "flag provided but not defined: -NAME".
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return usagef(hint, "%v", err)
+	}
+	if c.Command != nil {
+		var names []string
+		for _, f := range c.Command.VisibleFlags() {
+			for _, n := range f.Names() {
+				if len(n) > 1 {
+					names = append(names, n)
+				}
+			}
+		}
+		if m := closestName(names, name); m != "" {
+			hint = fmt.Sprintf("did you mean %q?", dashed(m))
+		}
+	}
+	return usagef(hint, "unknown flag %s", dashed(name))
 }
 
 // commandFlags adds the global flags to a subcommand's own.
@@ -117,7 +223,49 @@ func commandFlags(own ...cli.Flag) []cli.Flag {
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	return usagef("see 'jab "+c.Command.Name+" --help'", "%v", err)
+	return flagError(c, err)
+}
+
+// buildInfo is read once; it cannot change while the process runs.
+var buildInfo = sync.OnceValues(debug.ReadBuildInfo)
+
+// versionString is what --version prints after "jab version": Version
+// (set by -ldflags, see the Makefile) and the commit the binary was built
+// from when the go command recorded one.
+func versionString() string {
+	info, ok := buildInfo()
+	if !ok {
+		return Version
+	}
+	return formatVersion(Version, info)
+}
+
+func formatVersion(version string, info *debug.BuildInfo) string {
+	var rev string
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		// go install example.org/jab@v1.2.3 records the module version
+		// but no commit.
+		if v := info.Main.Version; version == "dev" && v != "" && v != "(devel)" {
+			return v
+		}
+		return version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified {
+		return fmt.Sprintf("%s (commit %s, modified)", version, rev)
+	}
+	return fmt.Sprintf("%s (commit %s)", version, rev)
 }
 
 // setIn returns the innermost context in which the flag was given, or nil.

@@ -11,7 +11,7 @@ import (
 	"github.com/jab-xmpp/jab/statefile"
 )
 
-// Exit codes: the one table, repeated in README.md and the man page.
+// Exit codes. exitStatuses below describes each one.
 const (
 	ExitOK          = 0   // success
 	ExitError       = 1   // any other error (network, TLS, server, state file)
@@ -21,6 +21,24 @@ const (
 	ExitInterrupted = 130 // SIGINT (128+2)
 	ExitTerminated  = 143 // SIGTERM (128+15)
 )
+
+// exitStatuses is the one table of exit statuses: the man page's EXIT
+// STATUS is generated from it, and a test checks that it lists every
+// Exit constant and that README.md's table says the same (Meaning is
+// Markdown: `code` spans).
+var exitStatuses = []struct {
+	Code    int
+	Name    string // the constant
+	Meaning string
+}{
+	{ExitOK, "ExitOK", "success"},
+	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
+	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID, missing account or password source, empty message, invalid UTF-8. Nothing was sent."},
+	{ExitAuth, "ExitAuth", "authentication failed"},
+	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`), server unreachable, or a message was not delivered (bounced)"},
+	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},
+	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
+}
 
 // usageError is misuse the user must fix; nothing was sent.
 type usageError struct {
