@@ -101,6 +101,7 @@ func newApp(env *Env) *cli.App {
 			sendCommand(env),
 			listenCommand(env),
 			threadsCommand(env),
+			rawCommand(env),
 			completionCommand(env),
 			manCommand(env),
 		},

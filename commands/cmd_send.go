@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +30,7 @@ type sendOptions struct {
 	json      bool
 	fork      bool
 	replyTo   string            // --reply-to ID
+	recipFile string            // --recipients-file FILE
 	inReplyTo string            // the In-Reply-To header value
 	original  *statefile.Record // the message answered
 }
@@ -36,10 +39,15 @@ func sendCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "send",
 		Usage:     "send a message to one or more JIDs, addressed by their persisted lock (XEP-0296) and thread (XEP-0201)",
-		ArgsUsage: "JID... [--] [TEXT...]",
+		ArgsUsage: "[JID...] [--] [TEXT...]",
 		Description: `The message is TEXT joined by spaces or, without TEXT, all of stdin (one
 trailing newline dropped). Recipients are the leading arguments that look like
 JIDs (contain '@'); '--' ends them explicitly. Flags go before the JIDs.
+
+--recipients-file adds the JIDs listed in FILE (one a line; blank lines and
+lines starting with '#' ignored) after those on the command line; duplicates
+are dropped. The whole file is checked before connecting: a malformed line
+sends nothing. With it the command-line JIDs are optional.
 
 An unlocked conversation goes to the bare JID; a locked one to the locked full
 JID, trusted while 'jab listen' runs for the account, otherwise checked with a
@@ -51,6 +59,7 @@ ping first. A JID given with a resource is used as given.`,
 			&cli.BoolFlag{Name: "fork", Usage: "start a child thread of --thread, or of the current thread (XEP-0201 1.0 parent)"},
 			&cli.StringFlag{Name: "reply-to", Usage: "reply to message `ID` from the history (its id or origin-id): same thread and type, to the full JID it came from, with an In-Reply-To header"},
 			&cli.StringFlag{Name: "subject", Usage: "message subject `TEXT`"},
+			&cli.StringFlag{Name: "recipients-file", Usage: "also send to the JIDs in `FILE`, one a line ('#' starts a comment line)"},
 			&cli.BoolFlag{Name: "lines", Usage: "send one message per stdin line over one connection (empty lines skipped)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message"},
 		),
@@ -72,7 +81,7 @@ ping first. A JID given with a resource is used as given.`,
 func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, error) {
 	o := &sendOptions{typ: c.String("type"), thread: c.String("thread"), newThread: c.Bool("new-thread"),
 		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json"), fork: c.Bool("fork"),
-		replyTo: c.String("reply-to")}
+		replyTo: c.String("reply-to"), recipFile: c.String("recipients-file")}
 	switch o.typ {
 	case "chat", "normal", "headline":
 	case "groupchat":
@@ -98,11 +107,29 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, err
 	if o.replyTo != "" && (o.thread != "" || o.newThread || o.fork || c.IsSet("type")) {
 		return nil, usagef("a reply takes the thread and type of the message it answers", "--reply-to conflicts with --thread, --new-thread, --fork and --type")
 	}
-	split, err := splitRecipients(c.Args().Slice())
+	if o.replyTo != "" && c.IsSet("recipients-file") {
+		return nil, usagef("a reply answers one message from one JID", "--reply-to and --recipients-file conflict")
+	}
+	if c.IsSet("recipients-file") && o.recipFile == "" {
+		return nil, usagef("", "--recipients-file needs a FILE")
+	}
+	split, err := splitArgs(c.Args().Slice(), o.recipFile != "")
 	if err != nil {
 		return nil, err
 	}
 	o.to = split.to
+	if o.recipFile != "" {
+		// The whole file is read and checked before anything is
+		// contacted: a malformed line sends nothing.
+		listed, err := readRecipientsFile(o.recipFile)
+		if err != nil {
+			return nil, err
+		}
+		o.to = mergeRecipients(o.to, listed)
+		if len(o.to) == 0 {
+			return nil, usagef("list one JID a line, or give JIDs on the command line", "recipients file %q lists no JID", o.recipFile)
+		}
+	}
 	if o.replyTo != "" && len(o.to) != 1 {
 		return nil, usagef("", "--reply-to answers one message: give exactly one JID")
 	}
@@ -138,8 +165,15 @@ type recipients struct {
 // first argument is always a recipient; later ones are while they contain
 // '@' and parse as JIDs; "--" ends the recipients explicitly.
 func splitRecipients(args []string) (recipients, error) {
+	return splitArgs(args, false)
+}
+
+// splitArgs is splitRecipients; with optional (--recipients-file gives the
+// recipients) there may be none: a first argument without '@' starts the
+// text, and so does a leading "--".
+func splitArgs(args []string, optional bool) (recipients, error) {
 	var r recipients
-	if len(args) == 0 {
+	if len(args) == 0 && !optional {
 		return r, usagef("jab send alice@example.org 'hello'", "no recipient")
 	}
 	i := 0
@@ -149,7 +183,7 @@ func splitRecipients(args []string) (recipients, error) {
 			i++
 			break
 		}
-		if i > 0 && !strings.Contains(a, "@") {
+		if (i > 0 || optional) && !strings.Contains(a, "@") {
 			break
 		}
 		j, err := session.ParseJID(a)
@@ -161,7 +195,54 @@ func splitRecipients(args []string) (recipients, error) {
 		r.to = append(r.to, j)
 	}
 	r.textArgs = args[i:]
+	if len(r.to) == 0 && !optional {
+		return r, usagef("jab send alice@example.org 'hello'", "no recipient")
+	}
 	return r, nil
+}
+
+// readRecipientsFile parses a recipients file: one JID a line, surrounding
+// spaces trimmed, blank lines and lines whose first non-space character is
+// '#' ignored. Any malformed line fails the whole file.
+func readRecipientsFile(path string) ([]session.JID, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usagef("list one JID a line", "recipients file %q: %v", path, err)
+	}
+	var out []session.JID
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		j, err := session.ParseJID(line)
+		if err != nil {
+			return nil, usagef("a recipient looks like alice@example.org or alice@example.org/phone; '#' starts a comment line",
+				"recipients file %q: line %d: %v", path, n+1, err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// mergeRecipients appends the file's JIDs to the command line's, dropping
+// any JID (compared as the full string) already present.
+func mergeRecipients(lists ...[]session.JID) []session.JID {
+	seen := map[string]bool{}
+	var out []session.JID
+	for _, l := range lists {
+		for _, j := range l {
+			if k := j.String(); !seen[k] {
+				seen[k] = true
+				out = append(out, j)
+			}
+		}
+	}
+	return out
 }
 
 func checkBody(s, what string) error {
