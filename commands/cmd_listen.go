@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
+	"text/template"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +19,135 @@ type listenOptions struct {
 	presence bool
 	count    int
 	priority int
+	null     bool               // end records with NUL instead of newline
+	format   *template.Template // --format, nil for text or JSON
+	filter   listenFilter
+}
+
+// record is one printed record with its terminator: newline, or NUL with
+// --null (and then NUL bytes are removed from --format output, the only
+// format that could hold them).
+func (o *listenOptions) record(ev session.Event) ([]byte, error) {
+	var rec []byte
+	switch {
+	case o.json:
+		rec = jsonRecord(ev)
+	case o.format != nil:
+		s, err := formatRecord(o.format, ev)
+		if err != nil {
+			return nil, fmt.Errorf("--format: %w", err)
+		}
+		if o.null {
+			s = strings.ReplaceAll(s, "\x00", "")
+		}
+		rec = []byte(s)
+	default:
+		rec = []byte(textRecord(ev))
+	}
+	if o.null {
+		return append(rec, 0), nil
+	}
+	return append(rec, '\n'), nil
+}
+
+// listenFilter selects the records listen prints. --from applies to
+// messages and presence; --type, --thread and --match to messages only,
+// and when any of them is given no presence record is printed.
+type listenFilter struct {
+	from   []session.JID // bare: any resource; full: that resource only
+	types  []string
+	thread string // "" for any
+	match  *regexp.Regexp
+}
+
+// messageOnly reports whether a filter that only messages can pass is set.
+func (f *listenFilter) messageOnly() bool {
+	return len(f.types) > 0 || f.thread != "" || f.match != nil
+}
+
+// pass reports whether ev is printed (and, for a message, counted).
+func (f *listenFilter) pass(ev session.Event) bool {
+	if len(f.from) > 0 {
+		from, err := session.ParseJID(ev.From)
+		if err != nil {
+			return false
+		}
+		ok := false
+		for _, j := range f.from {
+			if from.Bare() == j.Bare() && (!j.IsFull() || from.Resource == j.Resource) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if ev.Kind != session.KindMessage {
+		return !f.messageOnly()
+	}
+	if len(f.types) > 0 && !contains(f.types, ev.Type) {
+		return false
+	}
+	if f.thread != "" && ev.Thread != f.thread {
+		return false
+	}
+	if f.match != nil && !f.match.MatchString(ev.Body) {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// repeated is a repeatable string flag that, unlike cli.StringSliceFlag,
+// does not split its values at commas (a resource may contain one).
+type repeated []string
+
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+func (r *repeated) String() string     { return strings.Join(*r, ", ") }
+
+func repeatedValues(c *cli.Context, name string) []string {
+	if r, ok := c.Generic(name).(*repeated); ok && r != nil {
+		return *r
+	}
+	return nil
+}
+
+// parseListenFilter checks the filter flags; every error is a usage error.
+func parseListenFilter(from, types []string, thread, match string) (listenFilter, error) {
+	var f listenFilter
+	for _, s := range from {
+		j, err := session.ParseJID(s)
+		if err != nil {
+			return f, usagef("", "--from: %v", err)
+		}
+		f.from = append(f.from, j)
+	}
+	for _, t := range types {
+		switch t {
+		case "chat", "normal", "headline", "error":
+			f.types = append(f.types, t)
+		default:
+			return f, usagef("", "--type must be chat, normal, headline or error, not %q", t)
+		}
+	}
+	f.thread = thread
+	if match != "" {
+		re, err := regexp.Compile(match)
+		if err != nil {
+			return f, usagef("", "--match: %v", err)
+		}
+		f.match = re
+	}
+	return f, nil
 }
 
 func listenCommand(env *Env) *cli.Command {
@@ -29,13 +161,36 @@ that reacts to a line with 'jab send' sees the new lock. While it runs it marks
 itself as the account's live observer, so one-shot sends trust the persisted
 locks. It reconnects with capped exponential backoff when the connection drops.
 
---timeout, when given, ends listen with exit status 5 if no message arrives
-for that long; without it, listen runs until interrupted or --count is met.`,
+--timeout, when given, ends listen with exit status 5 if no message is
+printed for that long; without it, listen runs until interrupted or --count
+is met.
+
+Filters choose what is printed: --from JID (repeatable; a bare JID matches
+all its resources, a full JID only that one), --type (repeatable), --thread ID
+and --match REGEX (Go regexp syntax, on the body). --from applies to presence
+records too; with --type, --thread or --match no presence is printed. A
+filtered-out message still updates the state but is not printed and counts
+toward neither --count nor --timeout.
+
+--format TEMPLATE prints each record with a Go text/template over the fields
+From, FromBare, To, Type, ID, OriginID, Thread, Parent, Body, Subject,
+ChatState, Delayed, Time (a time.Time), Error, InReplyTo, Kind, Show and
+Status, for example '{{.From}}: {{.Body}}'. Unlike the text format, it does
+not escape what the peer sent: a body may hold newlines or control
+characters. For bodies that may contain anything use --null, which ends every
+record (text, --json or --format) with a NUL byte instead of a newline and
+removes NUL bytes from --format output.`,
 		Flags: commandFlags(
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
 			&cli.BoolFlag{Name: "presence", Usage: "print presence stanzas too"},
 			&cli.IntFlag{Name: "count", Usage: "exit 0 after `N` messages"},
 			&cli.IntFlag{Name: "priority", Usage: "presence `PRIORITY` (-128..127); negative means bare-JID messages will not reach us"},
+			&cli.GenericFlag{Name: "from", Value: &repeated{}, Usage: "print only what `JID` sent (repeatable; a bare JID matches all its resources)"},
+			&cli.GenericFlag{Name: "type", Value: &repeated{}, Usage: "print only messages of `TYPE` chat, normal, headline or error (repeatable)"},
+			&cli.StringFlag{Name: "thread", Usage: "print only messages in thread `ID`"},
+			&cli.StringFlag{Name: "match", Usage: "print only messages whose body matches `REGEX`"},
+			&cli.StringFlag{Name: "format", Usage: "print each record with the Go text/template `TEMPLATE` (not escaped; see --null)"},
+			&cli.BoolFlag{Name: "null", Usage: "end each record with NUL instead of newline"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -52,6 +207,18 @@ for that long; without it, listen runs until interrupted or --count is met.`,
 			}
 			if o.priority < -128 || o.priority > 127 {
 				return usagef("", "--priority must be between -128 and 127")
+			}
+			if o.filter, err = parseListenFilter(repeatedValues(c, "from"), repeatedValues(c, "type"), c.String("thread"), c.String("match")); err != nil {
+				return err
+			}
+			o.null = c.Bool("null")
+			if c.IsSet("format") {
+				if o.json {
+					return usagef("", "--json and --format cannot be used together")
+				}
+				if o.format, err = parseFormat(c.String("format")); err != nil {
+					return usagef("", "--format: %v", err)
+				}
 			}
 			return runListen(c.Context, env, g, o)
 		},
@@ -85,12 +252,14 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	defer out.Flush()
 	n := 0
 	emit := func(ev session.Event) error {
-		if o.json {
-			out.Write(jsonRecord(ev))
-		} else {
-			out.WriteString(textRecord(ev))
+		if !o.filter.pass(ev) {
+			return session.ErrSkipped
 		}
-		out.WriteByte('\n')
+		rec, err := o.record(ev)
+		if err != nil {
+			return err
+		}
+		out.Write(rec)
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("write stdout: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"text/template"
 	"time"
 	"unicode"
 
@@ -156,4 +157,61 @@ func safeJSON(data []byte) []byte {
 func needsEscape(r rune) bool {
 	return r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202A && r <= 0x202E) ||
 		(r >= 0x2066 && r <= 0x2069) || r == 0xFEFF
+}
+
+// formatFields is what a --format template sees: the event's fields plus
+// FromBare. Nothing in it is sanitised.
+type formatFields struct {
+	Kind      string
+	From      string
+	FromBare  string
+	To        string
+	Type      string
+	ID        string
+	OriginID  string
+	Thread    string
+	Parent    string
+	Body      string
+	Subject   string
+	ChatState string
+	Delayed   bool
+	Time      time.Time
+	Error     string
+	InReplyTo string
+	Show      string
+	Status    string
+}
+
+func newFormatFields(ev session.Event) formatFields {
+	typ := ev.Type
+	if ev.Kind == session.KindPresence && typ == "" {
+		typ = "available"
+	}
+	return formatFields{Kind: ev.Kind, From: ev.From, FromBare: session.BareOf(ev.From), To: ev.To, Type: typ,
+		ID: ev.ID, OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject,
+		ChatState: ev.ChatState, Delayed: ev.Delayed, Time: ev.Time, Error: ev.Error, InReplyTo: ev.InReplyTo,
+		Show: ev.Show, Status: ev.Status}
+}
+
+// parseFormat parses a --format template and tries it on an empty record,
+// so a misspelt field is reported before listen connects.
+func parseFormat(text string) (*template.Template, error) {
+	tmpl, err := template.New("format").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := formatRecord(tmpl, session.Event{Kind: session.KindMessage}); err != nil {
+		return nil, err
+	}
+	return tmpl, nil
+}
+
+// formatRecord renders one record with a --format template, without the
+// record terminator.
+func formatRecord(tmpl *template.Template, ev session.Event) (string, error) {
+	var b strings.Builder
+	if err := tmpl.Execute(&b, newFormatFields(ev)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }

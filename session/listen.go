@@ -39,6 +39,11 @@ func (e *ConflictError) Error() string {
 	return "another session took over " + e.Resource + "; not reconnecting, so the two do not take turns"
 }
 
+// ErrSkipped, returned by an emit function, says the event was filtered
+// out: it is not an error, and it does not count as a message for the idle
+// timeout.
+var ErrSkipped = errors.New("skipped")
+
 // ErrStop, returned by an emit function, ends Listen without error.
 var ErrStop = errors.New("stop")
 
@@ -74,7 +79,9 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 		idle = idleTimer.C
 	}
 	emitted := func(ev Event) error {
-		if err := emit(ev); err != nil {
+		if err := emit(ev); errors.Is(err, ErrSkipped) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		if idleTimer != nil && ev.Kind == KindMessage {
