@@ -161,16 +161,11 @@ type recipients struct {
 	textArgs []string
 }
 
-// splitRecipients separates the leading JIDs from the message words: the
-// first argument is always a recipient; later ones are while they contain
-// '@' and parse as JIDs; "--" ends the recipients explicitly.
-func splitRecipients(args []string) (recipients, error) {
-	return splitArgs(args, false)
-}
-
-// splitArgs is splitRecipients; with optional (--recipients-file gives the
-// recipients) there may be none: a first argument without '@' starts the
-// text, and so does a leading "--".
+// splitArgs separates the leading JIDs from the message words: the first
+// argument is a recipient; later ones are while they contain '@' (and must
+// then parse as JIDs); "--" ends the recipients explicitly. With optional
+// (--recipients-file gives the recipients) there may be none: a first
+// argument without '@' starts the text, and so does a leading "--".
 func splitArgs(args []string, optional bool) (recipients, error) {
 	var r recipients
 	if len(args) == 0 && !optional {
@@ -267,11 +262,13 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 			return err
 		}
 	}
-	base, stored, err := session.StableResource(senv, account)
+	// The state is read once: for the stable resource and for the plan.
+	st, err := senv.Store.Load()
 	if err != nil {
 		return err
 	}
-	// Log in while the state is read and the routes previewed. A one-shot
+	base, stored := session.ResourceFrom(st, account)
+	// Log in while the routes are previewed. A one-shot
 	// send never binds the observer's resource (the server would
 	// disconnect the observer) and never collides with a concurrent send.
 	bounces := session.NewBounces()
@@ -303,16 +300,13 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	if !stored {
 		so.Resource = base
 	}
-	planner, planErr := session.NewPlanner(senv, so)
+	planner := session.PlannerFrom(senv, so, st)
 	d := <-dialc
 	if d.err != nil {
 		return d.err
 	}
 	s := d.s
 	defer s.Close()
-	if planErr != nil {
-		return planErr
-	}
 	// D-9: a lock nobody has watched since it was recorded is used only if
 	// the locked resource answers a ping.
 	for _, c := range planner.Checks() {

@@ -159,38 +159,18 @@ func needsEscape(r rune) bool {
 		(r >= 0x2066 && r <= 0x2069) || r == 0xFEFF
 }
 
-// formatFields is what a --format template sees: the event's fields plus
-// FromBare. Nothing in it is sanitised.
+// formatFields is what a --format template sees: the event's fields
+// (From, Body, Thread, …) plus FromBare. Nothing in it is sanitised.
 type formatFields struct {
-	Kind      string
-	From      string
-	FromBare  string
-	To        string
-	Type      string
-	ID        string
-	OriginID  string
-	Thread    string
-	Parent    string
-	Body      string
-	Subject   string
-	ChatState string
-	Delayed   bool
-	Time      time.Time
-	Error     string
-	InReplyTo string
-	Show      string
-	Status    string
+	session.Event
+	FromBare string
 }
 
 func newFormatFields(ev session.Event) formatFields {
-	typ := ev.Type
-	if ev.Kind == session.KindPresence && typ == "" {
-		typ = "available"
+	if ev.Kind == session.KindPresence && ev.Type == "" {
+		ev.Type = "available"
 	}
-	return formatFields{Kind: ev.Kind, From: ev.From, FromBare: session.BareOf(ev.From), To: ev.To, Type: typ,
-		ID: ev.ID, OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject,
-		ChatState: ev.ChatState, Delayed: ev.Delayed, Time: ev.Time, Error: ev.Error, InReplyTo: ev.InReplyTo,
-		Show: ev.Show, Status: ev.Status}
+	return formatFields{Event: ev, FromBare: session.BareOf(ev.From)}
 }
 
 // parseFormat parses a --format template and tries it on an empty record,

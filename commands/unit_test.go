@@ -197,7 +197,7 @@ func TestParseRecipients(t *testing.T) {
 		{[]string{"news.example.org", "x"}, []string{"news.example.org"}, "x"},
 	}
 	for _, tt := range tests {
-		o, err := splitRecipients(tt.args)
+		o, err := splitArgs(tt.args, false)
 		if err != nil {
 			t.Fatalf("%v: %v", tt.args, err)
 		}

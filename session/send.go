@@ -53,10 +53,16 @@ func StableResource(env Env, account string) (res string, stored bool, err error
 	if err != nil {
 		return "", false, err
 	}
+	res, stored = ResourceFrom(st, account)
+	return res, stored, nil
+}
+
+// ResourceFrom is StableResource on a state already read.
+func ResourceFrom(st *statefile.State, account string) (res string, stored bool) {
 	if a := st.Accounts[account]; a != nil && a.Resource != "" {
-		return a.Resource, true, nil
+		return a.Resource, true
 	}
-	return "jab-" + RandomSuffix(8), false, nil
+	return "jab-" + RandomSuffix(8), false
 }
 
 // KeepResource persists res as the account's stable resource unless one
@@ -122,10 +128,16 @@ func NewPlanner(env Env, o SendOptions) (*Planner, error) {
 	if err != nil {
 		return nil, err
 	}
+	return PlannerFrom(env, o, st), nil
+}
+
+// PlannerFrom is NewPlanner on a state already read, so a send reads the
+// state file once before it logs in.
+func PlannerFrom(env Env, o SendOptions, st *statefile.State) *Planner {
 	p := &Planner{env: env, o: o, now: env.Now(), verified: map[string]bool{}, state: st,
 		fresh: make([]string, len(o.To)), unrecorded: map[string]int{}}
 	p.refresh()
-	return p, nil
+	return p
 }
 
 // refresh takes a new time and new candidate thread ids, so a thread ended
