@@ -330,6 +330,22 @@ func stringOpt(c *cli.Context, env *Env, name string) string {
 	return ""
 }
 
+// boolOpt reads a boolean global option: the flag, else its environment
+// variable (any strconv.ParseBool form), else false.
+func boolOpt(c *cli.Context, env *Env, name string) (bool, error) {
+	if x := setIn(c, name); x != nil {
+		return x.Bool(name), nil
+	}
+	if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
+		b, err := strconv.ParseBool(env.Getenv(e))
+		if err != nil {
+			return false, usagef("use 1 or 0", "%s=%q is not a boolean", e, env.Getenv(e))
+		}
+		return b, nil
+	}
+	return false, nil
+}
+
 func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time.Duration, bool, error) {
 	if x := setIn(c, name); x != nil {
 		d := x.Duration(name)
@@ -352,16 +368,10 @@ func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time
 // written; a missing or bad option is a usage error.
 func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (*options, error) {
 	o := &options{server: stringOpt(c, env, flagServer), resource: stringOpt(c, env, flagResource)}
-	if x := setIn(c, flagDebug); x != nil {
-		o.debug = x.Bool(flagDebug)
-	} else if v := env.Getenv(envOf[flagDebug]); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, usagef("use 1 or 0", "JAB_DEBUG=%q is not a boolean", v)
-		}
-		o.debug = b
-	}
 	var err error
+	if o.debug, err = boolOpt(c, env, flagDebug); err != nil {
+		return nil, err
+	}
 	if o.timeout, o.timeoutSet, err = durationOpt(c, env, flagTimeout, defaultTimeout); err != nil {
 		return nil, err
 	}
@@ -371,16 +381,11 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 	if o.lockIdle, _, err = durationOpt(c, env, flagLockIdle, defaultLockIdle); err != nil {
 		return nil, err
 	}
-	o.history = true
-	if x := setIn(c, flagNoHistory); x != nil {
-		o.history = !x.Bool(flagNoHistory)
-	} else if v := env.Getenv(envOf[flagNoHistory]); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, usagef("use 1 or 0", "JAB_NO_HISTORY=%q is not a boolean", v)
-		}
-		o.history = !b
+	noHistory, err := boolOpt(c, env, flagNoHistory)
+	if err != nil {
+		return nil, err
 	}
+	o.history = !noHistory
 	o.historyMax = statefile.DefaultHistoryMax
 	if x := setIn(c, flagHistoryMax); x != nil {
 		o.historyMax = x.Int(flagHistoryMax)
