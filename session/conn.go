@@ -68,6 +68,9 @@ type Config struct {
 	// the session's handler instead. Only tests use it, to play a client
 	// that never answers a ping and to see what was asked.
 	IgnoreIQ bool
+	// Features are advertised in disco#info besides ping (for example
+	// NSReceipts when the session answers receipt requests).
+	Features []string
 }
 
 // Conn is one authenticated XMPP client stream. Writes are safe from

@@ -53,6 +53,14 @@ type ListenOptions struct {
 	Priority int
 	Presence bool          // also emit presence events
 	Idle     time.Duration // >0: give up with ErrTimeout when no message is emitted for this long
+	// Receipts answers XEP-0184 receipt requests of the messages received
+	// (the dialer should then advertise NSReceipts in Config.Features).
+	Receipts bool
+	// OnSession, when set, is called with each new session once it is
+	// online and the observer record is written, and with nil when that
+	// session ends; other goroutines may send on it meanwhile (Conn
+	// writes are safe for concurrent use).
+	OnSession func(*Session)
 }
 
 // Dialer opens a new session; Listen calls it again to reconnect.
@@ -196,6 +204,10 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		return err
 	}
 	defer env.Store.RemoveObserver(account, rec.PID)
+	if o.OnSession != nil {
+		o.OnSession(s)
+		defer o.OnSession(nil)
+	}
 	beat := time.NewTicker(ObserverBeat)
 	defer beat.Stop()
 	keepalive := time.NewTicker(keepaliveEvery)
@@ -233,6 +245,15 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			ev, show, err := Apply(ctx, env, account, v)
 			if err != nil {
 				return err
+			}
+			if m, ok := v.(*Message); ok && o.Receipts {
+				// Answered once the message is recorded, whether or not a
+				// filter prints it: the client has received it.
+				if r := ReceiptFor(m); r != nil {
+					if err := s.Conn().Send(r); err != nil {
+						return &connLost{err}
+					}
+				}
 			}
 			if !show || !seen.add(ev) {
 				continue
@@ -355,6 +376,24 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		}
 	}
 	return ev, show, nil
+}
+
+// ReceiptFor is the XEP-0184 receipt for m, or nil when m asks for none or
+// must not get one: no id to acknowledge (§5.4), an error or groupchat
+// message (§5.3, §5.4), or a message that is itself a receipt.
+func ReceiptFor(m *Message) *Message {
+	if m.Request == nil || m.ID == "" || m.Received != nil || m.From == "" {
+		return nil
+	}
+	switch m.Type {
+	case "error", "groupchat":
+		return nil
+	}
+	r := &Message{To: m.From, ID: NewID(), Received: &ReceiptElem{ID: m.ID}}
+	if m.Type == "chat" {
+		r.Type = "chat"
+	}
+	return r
 }
 
 func originID(m *Message) string {

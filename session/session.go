@@ -45,6 +45,7 @@ type Session struct {
 	// relative to IQ responses.
 	handler  func(any)
 	ignoreIQ bool
+	features []string // disco#info features beyond discoFeatures
 
 	mu      sync.Mutex
 	pending map[string]chan *IQ
@@ -64,7 +65,8 @@ func OpenHandler(ctx context.Context, cfg Config, handler func(any)) (*Session, 
 		return nil, err
 	}
 	s := &Session{conn: c, timeout: cfg.Timeout, events: make(chan any, 64),
-		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler, ignoreIQ: cfg.IgnoreIQ}
+		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler, ignoreIQ: cfg.IgnoreIQ,
+		features: cfg.Features}
 	go s.readLoop()
 	return s, nil
 }
@@ -147,7 +149,7 @@ func (s *Session) handleIQ(iq *IQ) {
 		// XEP-0199: answer pings, so our own liveness checks work both ways.
 	case iq.Type == "get" && iq.Payload != nil && iq.Payload.XMLName.Space == nsDiscoInfo:
 		inner := "<identity category='client' type='console' name='jab'/>"
-		for _, f := range discoFeatures {
+		for _, f := range append(discoFeatures[:len(discoFeatures):len(discoFeatures)], s.features...) {
 			inner += "<feature var='" + f + "'/>"
 		}
 		reply.Payload = &RawElement{XMLName: xml.Name{Space: nsDiscoInfo, Local: "query"}, Inner: []byte(inner)}

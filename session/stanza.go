@@ -15,6 +15,7 @@ const (
 	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsPing      = "urn:xmpp:ping"
 	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
+	NSReceipts  = "urn:xmpp:receipts" // XEP-0184
 )
 
 // Thread is the XEP-0201 <thread/> element, with the 1.0 parent attribute.
@@ -97,6 +98,11 @@ type FeatureNeg struct {
 	Form    DataForm `xml:"jabber:x:data x"`
 }
 
+// ReceiptElem is XEP-0184's <received id=…/>.
+type ReceiptElem struct {
+	ID string `xml:"id,attr,omitempty"`
+}
+
 // Message is a <message/> stanza, received or sent. Field order is the
 // order of children on the wire.
 type Message struct {
@@ -119,6 +125,8 @@ type Message struct {
 	Headers  *Headers       `xml:"http://jabber.org/protocol/shim headers,omitempty"`
 	Feature  *FeatureNeg    `xml:"http://jabber.org/protocol/feature-neg feature,omitempty"`
 	MUCUser  *Empty         `xml:"http://jabber.org/protocol/muc#user x,omitempty"`
+	Request  *Empty         `xml:"urn:xmpp:receipts request,omitempty"`
+	Received *ReceiptElem   `xml:"urn:xmpp:receipts received,omitempty"`
 	Delay    *Delay         `xml:"urn:xmpp:delay delay,omitempty"`
 	OldDelay *Delay         `xml:"jabber:x:delay x,omitempty"`
 	Error    *StanzaError   `xml:"error,omitempty"`
