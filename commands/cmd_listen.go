@@ -22,6 +22,8 @@ type listenOptions struct {
 	null     bool               // end records with NUL instead of newline
 	format   *template.Template // --format, nil for text or JSON
 	filter   listenFilter
+	exec     *execOptions // --exec, nil without
+	receipts bool         // answer XEP-0184 receipt requests
 }
 
 // record is one printed record with its terminator: newline, or NUL with
@@ -191,6 +193,11 @@ removes NUL bytes from --format output.`,
 			&cli.StringFlag{Name: "match", Usage: "print only messages whose body matches `REGEX`"},
 			&cli.StringFlag{Name: "format", Usage: "print each record with the Go text/template `TEMPLATE` (not escaped; see --null)"},
 			&cli.BoolFlag{Name: "null", Usage: "end each record with NUL instead of newline"},
+			&cli.StringFlag{Name: "exec", Usage: "run `CMD` (sh -c) for each message that passes the filters, body on stdin; its stdout is sent back as the reply"},
+			&cli.DurationFlag{Name: "exec-timeout", Value: defaultExecTimeout, Usage: "kill CMD (and its process group) after `DURATION`"},
+			&cli.IntFlag{Name: "exec-concurrency", Value: 1, Usage: "run CMD for up to `N` conversations at once (one conversation's replies stay in order)"},
+			&cli.BoolFlag{Name: "include-delayed", Usage: "also run CMD for delayed (offline) messages"},
+			&cli.BoolFlag{Name: "no-receipts", Usage: "do not answer XEP-0184 receipt requests (and do not advertise them)"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -212,6 +219,27 @@ removes NUL bytes from --format output.`,
 				return err
 			}
 			o.null = c.Bool("null")
+			o.receipts = !c.Bool("no-receipts")
+			if c.IsSet("exec") {
+				x := &execOptions{command: c.String("exec"), timeout: c.Duration("exec-timeout"),
+					concurrency: c.Int("exec-concurrency"), includeDelayed: c.Bool("include-delayed")}
+				if strings.TrimSpace(x.command) == "" {
+					return usagef("", "--exec needs a command")
+				}
+				if x.timeout <= 0 {
+					return usagef("", "--exec-timeout must be positive")
+				}
+				if x.concurrency < 1 || x.concurrency > 256 {
+					return usagef("", "--exec-concurrency must be between 1 and 256")
+				}
+				o.exec = x
+			} else {
+				for _, f := range []string{"exec-timeout", "exec-concurrency", "include-delayed"} {
+					if c.IsSet(f) {
+						return usagef("", "--%s applies only with --exec", f)
+					}
+				}
+			}
 			if c.IsSet("format") {
 				if o.json {
 					return usagef("", "--json and --format cannot be used together")
@@ -250,6 +278,17 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(env.Stderr, "jab: "+format+"\n", args...)
+	}
+	var b *bot
+	if o.exec != nil {
+		b = newBot(*o.exec, env, senv, g.account, g.lockIdle, func(format string, args ...any) {
+			logf("warning: "+format, args...)
+		})
+		b.start(ctx)
+		defer b.stop()
+	}
 	n := 0
 	emit := func(ev session.Event) error {
 		if !o.filter.pass(ev) {
@@ -263,16 +302,29 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("write stdout: %w", err)
 		}
+		if b != nil && b.eligible(ev) {
+			if err := b.enqueue(ctx, ev); err != nil {
+				return err
+			}
+		}
 		if ev.Kind == session.KindMessage {
 			n++
 			if o.count > 0 && n >= o.count {
+				if b != nil {
+					// The last replies go out before the session closes.
+					b.drain()
+				}
 				return session.ErrStop
 			}
 		}
 		return nil
 	}
 	dial := func(ctx context.Context) (*session.Session, error) {
-		s, err := session.Open(ctx, g.sessionConfig(env, resource))
+		cfg := g.sessionConfig(env, resource)
+		if o.receipts {
+			cfg.Features = append(cfg.Features, session.NSReceipts)
+		}
+		s, err := session.Open(ctx, cfg)
 		if err == nil && !stored {
 			// Keep the stable resource only once a login with it worked.
 			if err := session.KeepResource(ctx, senv, g.account.Bare(), resource); err != nil {
@@ -283,12 +335,12 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		}
 		return s, err
 	}
-	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence}
+	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts}
+	if b != nil {
+		lo.OnSession = b.setSession
+	}
 	if g.timeoutSet {
 		lo.Idle = g.timeout
-	}
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(env.Stderr, "jab: "+format+"\n", args...)
 	}
 	return session.Listen(ctx, senv, dial, lo, emit, logf)
 }

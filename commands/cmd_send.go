@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +34,45 @@ type sendOptions struct {
 	recipFile string            // --recipients-file FILE
 	inReplyTo string            // the In-Reply-To header value
 	original  *statefile.Record // the message answered
+	receipt   bool              // --receipt: ask for XEP-0184 receipts and wait for them
+	waitReply time.Duration     // --wait-reply: wait this long for a reply (0: do not wait)
 }
+
+// waitFlag is --wait-reply [DURATION]: given alone it waits as long as
+// --timeout. It tells the flag package it is boolean, so "--wait-reply"
+// needs no value; a duration written as the next word ("--wait-reply 10m
+// JID") is taken from the arguments by parseSend.
+type waitFlag struct {
+	set      bool
+	d        time.Duration
+	explicit bool // --wait-reply=DURATION
+}
+
+func (w *waitFlag) Set(v string) error {
+	switch v {
+	case "true":
+		w.set = true
+		return nil
+	case "false":
+		*w = waitFlag{}
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration such as 10m", v)
+	}
+	w.set, w.d, w.explicit = true, d, true
+	return nil
+}
+
+func (w *waitFlag) String() string {
+	if w == nil || !w.explicit {
+		return ""
+	}
+	return w.d.String()
+}
+
+func (w *waitFlag) IsBoolFlag() bool { return true }
 
 func sendCommand(env *Env) *cli.Command {
 	return &cli.Command{
@@ -61,7 +100,9 @@ ping first. A JID given with a resource is used as given.`,
 			&cli.StringFlag{Name: "subject", Usage: "message subject `TEXT`"},
 			&cli.StringFlag{Name: "recipients-file", Usage: "also send to the JIDs in `FILE`, one a line ('#' starts a comment line)"},
 			&cli.BoolFlag{Name: "lines", Usage: "send one message per stdin line over one connection (empty lines skipped)"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message (with --wait-reply: the reply, as listen --json)"},
+			&cli.GenericFlag{Name: "wait-reply", Value: &waitFlag{}, Usage: "then wait up to `DURATION` (default --timeout) for the reply and print its body; exit 5 without one"},
+			&cli.BoolFlag{Name: "receipt", Usage: "ask for delivery receipts (XEP-0184) and wait up to --timeout until the recipient's client confirmed every message; exit 5 otherwise"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -113,7 +154,26 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, err
 	if c.IsSet("recipients-file") && o.recipFile == "" {
 		return nil, usagef("", "--recipients-file needs a FILE")
 	}
-	split, err := splitArgs(c.Args().Slice(), o.recipFile != "")
+	args := c.Args().Slice()
+	o.receipt = c.Bool("receipt")
+	if w, ok := c.Generic("wait-reply").(*waitFlag); ok && w.set {
+		o.waitReply = w.d
+		if !w.explicit {
+			// "--wait-reply 10m JID": the flag package left 10m as an
+			// argument. A recipient always contains '@'.
+			if len(args) > 0 && !strings.Contains(args[0], "@") {
+				d, err := time.ParseDuration(args[0])
+				if err != nil || d <= 0 {
+					return nil, usagef("write it as --wait-reply 10m JID TEXT", "--wait-reply: %q is neither a duration nor a JID", args[0])
+				}
+				o.waitReply, args = d, args[1:]
+			}
+		}
+		if o.waitReply == 0 {
+			o.waitReply = -1 // resolved to --timeout by runSend
+		}
+	}
+	split, err := splitArgs(args, o.recipFile != "")
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +189,12 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, err
 		if len(o.to) == 0 {
 			return nil, usagef("list one JID a line, or give JIDs on the command line", "recipients file %q lists no JID", o.recipFile)
 		}
+	}
+	if o.waitReply != 0 && len(o.to) != 1 {
+		return nil, usagef("ask one person at a time", "--wait-reply waits for one JID's reply: give exactly one JID")
+	}
+	if o.waitReply != 0 && o.typ == "headline" {
+		return nil, usagef("", "--wait-reply does not apply to --type headline (headlines are not answered)")
 	}
 	if o.replyTo != "" && len(o.to) != 1 {
 		return nil, usagef("", "--reply-to answers one message: give exactly one JID")
@@ -272,16 +338,24 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	// send never binds the observer's resource (the server would
 	// disconnect the observer) and never collides with a concurrent send.
 	bounces := session.NewBounces()
+	receipts := session.NewReceipts()
+	var waiter *replyWaiter
+	if o.waitReply != 0 {
+		waiter = newReplyWaiter(o.to[0].Bare())
+	}
 	// What reaches this one-shot resource besides bounces (a contact
 	// answering our full JID while a long --lines runs) still changes the
 	// conversation (a lock, an unlock on error, D-5) and is shown on
 	// stderr rather than lost.
 	inbound := func(v any) {
 		bounces.Handle(v)
+		receipts.Handle(v)
 		ev, show, err := session.Apply(ctx, senv, account, v)
 		switch {
 		case err != nil:
 			fmt.Fprintf(env.Stderr, "jab: warning: could not record a received stanza: %v\n", err)
+		case waiter != nil && show && waiter.offer(v, ev):
+			// The awaited reply: printed on stdout by runSend.
 		case show && ev.Kind == session.KindMessage && ev.Type != "error":
 			fmt.Fprintf(env.Stderr, "jab: received while sending (jab listen shows replies): %s\n", textRecord(ev))
 		}
@@ -358,6 +432,10 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		data := make([][]byte, len(routes))
 		for i, r := range routes {
 			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body, o.inReplyTo)
+			if o.receipt {
+				// XEP-0184 §5.1: a request rides on the message it is for.
+				msgs[i].Request = &session.Empty{}
+			}
 			var err error
 			if data[i], err = xml.Marshal(msgs[i]); err != nil {
 				return fmt.Errorf("encode message: %w", err)
@@ -369,13 +447,19 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		}
 		for i, m := range msgs {
 			bounces.Track(m.ID, m.To)
+			if o.receipt {
+				receipts.Track(m.ID, m.To)
+			}
+			if waiter != nil {
+				waiter.expect(threadOf(m))
+			}
 			if err := s.Conn().SendRaw(data[i]); err != nil {
 				return err
 			}
 			if senv.History != nil {
 				history = append(history, session.SentRecord(account, m, env.Now()))
 			}
-			if o.json {
+			if o.json && waiter == nil {
 				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: threadOf(m), Type: o.typ})
 				out.Write(append(line, '\n'))
 			}
@@ -404,7 +488,26 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	if err := flushHistory(); err != nil {
 		return err
 	}
-	return planner.Flush(ctx)
+	if err := planner.Flush(ctx); err != nil {
+		return err
+	}
+	if o.receipt {
+		if err := receipts.Wait(ctx, g.timeout); err != nil {
+			return err
+		}
+	}
+	if waiter != nil {
+		wait := o.waitReply
+		if wait < 0 {
+			wait = g.timeout
+		}
+		ev, err := waitForReply(ctx, env, senv, s, account, waiter, wait)
+		if err != nil {
+			return err
+		}
+		return printReply(env, out, o.json, ev)
+	}
+	return nil
 }
 
 // findOriginal looks the --reply-to id up in the history (the message's id

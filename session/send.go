@@ -495,3 +495,84 @@ func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoi
 	}
 	return msgs, nil
 }
+
+// Receipts tracks the XEP-0184 receipts asked for by our messages. Its
+// Handle method belongs in the one-shot session's handler, next to
+// Bounces.Handle.
+type Receipts struct {
+	mu      sync.Mutex
+	asked   map[string]string // id -> to
+	got     map[string]bool
+	changed chan struct{} // closed and replaced on every new receipt
+}
+
+// NewReceipts returns an empty tracker.
+func NewReceipts() *Receipts {
+	return &Receipts{asked: map[string]string{}, got: map[string]bool{}, changed: make(chan struct{})}
+}
+
+// Track registers a sent message that asked for a receipt.
+func (r *Receipts) Track(id, to string) {
+	r.mu.Lock()
+	r.asked[id] = to
+	r.mu.Unlock()
+}
+
+// Handle records a receipt for one of the tracked ids. A receipt is
+// accepted from the bare JID the message went to or any of its resources
+// (the message may have been addressed to the bare JID).
+func (r *Receipts) Handle(v any) {
+	m, ok := v.(*Message)
+	if !ok || m.Received == nil || m.Type == "error" {
+		return
+	}
+	id := m.Received.ID
+	if id == "" {
+		// XEP-0184 1.2 and earlier: the receipt's own id names the message.
+		id = m.ID
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	to, ok := r.asked[id]
+	if !ok || r.got[id] || BareOf(m.From) != BareOf(to) {
+		return
+	}
+	r.got[id] = true
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// ReceiptError says how many receipts came before the wait ended.
+type ReceiptError struct {
+	Confirmed, Sent int
+	Wait            time.Duration
+}
+
+func (e *ReceiptError) Error() string {
+	return fmt.Sprintf("%s: %d of %d messages confirmed by the recipient's client (XEP-0184) within %s",
+		ErrTimeout, e.Confirmed, e.Sent, e.Wait)
+}
+
+func (e *ReceiptError) Unwrap() error { return ErrTimeout }
+
+// Wait returns once every tracked message has its receipt, or a
+// *ReceiptError (which is an ErrTimeout) after d.
+func (r *Receipts) Wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		n, sent, changed := len(r.got), len(r.asked), r.changed
+		r.mu.Unlock()
+		if n == sent {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return &ReceiptError{Confirmed: n, Sent: sent, Wait: d}
+		case <-changed:
+		}
+	}
+}

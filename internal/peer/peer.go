@@ -263,3 +263,13 @@ func describe(v any) string {
 	}
 	return string(data)
 }
+
+// Request sends an IQ and returns the answer (an error answer too).
+func (p *Peer) Request(t testing.TB, iq *session.IQ) *session.IQ {
+	t.Helper()
+	r, err := p.s.Request(context.Background(), iq)
+	if err != nil && r == nil {
+		t.Fatalf("peer %s: IQ to %s: %v", p.JID, iq.To, err)
+	}
+	return r
+}

@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// replyWaiter picks the reply send --wait-reply waits for out of what the
+// one-shot session receives: a chat or normal message with a body from the
+// recipient (any resource), in the thread we sent, or in none when the
+// peer does not echo threads (RFC 6121 §5.2.5 makes the thread a SHOULD).
+type replyWaiter struct {
+	peer string // bare JID
+
+	mu      sync.Mutex
+	threads map[string]bool // threads of the messages sent
+	armed   bool
+	got     chan session.Event
+}
+
+func newReplyWaiter(peer string) *replyWaiter {
+	return &replyWaiter{peer: peer, threads: map[string]bool{}, got: make(chan session.Event, 1)}
+}
+
+// expect arms the waiter for a message sent in thread ("" for none).
+func (w *replyWaiter) expect(thread string) {
+	w.mu.Lock()
+	w.threads[thread] = true
+	w.armed = true
+	w.mu.Unlock()
+}
+
+// offer reports whether v (received as ev) is the reply; the first one is
+// kept.
+func (w *replyWaiter) offer(v any, ev session.Event) bool {
+	m, ok := v.(*session.Message)
+	if !ok || ev.Kind != session.KindMessage || ev.Error != "" || ev.Body == "" {
+		return false
+	}
+	if ev.Type != "chat" && ev.Type != "normal" {
+		return false
+	}
+	if session.BareOf(ev.From) != w.peer {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.armed {
+		return false
+	}
+	if t := m.ThreadValue(); t != "" && !w.threads[t] {
+		return false // a message in another conversation thread
+	}
+	select {
+	case w.got <- ev:
+	default:
+	}
+	return true
+}
+
+// waitForReply makes the one-shot session a live observer of the account,
+// as listen is (available presence, so a reply to our bare JID reaches us,
+// and the observer record, so the locks it records are trusted), until the
+// reply comes or wait ends. Apply has recorded the reply's effect (the
+// lock, the thread, the history) before it is offered, so it is persisted
+// before jab exits.
+func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Session, account string,
+	w *replyWaiter, wait time.Duration) (session.Event, error) {
+	select {
+	case ev := <-w.got: // it came while we confirmed delivery
+		return ev, nil
+	default:
+	}
+	if err := s.SendPresence(0); err != nil {
+		return session.Event{}, err
+	}
+	rec := statefile.Observer{Account: account, PID: os.Getpid(), Host: env.Host, Resource: s.JID().Resource,
+		ConnectedSince: env.Now(), Heartbeat: env.Now()}
+	if err := senv.Store.WriteObserver(rec); err != nil {
+		return session.Event{}, err
+	}
+	defer senv.Store.RemoveObserver(account, rec.PID)
+	beat := time.NewTicker(session.ObserverBeat)
+	defer beat.Stop()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case ev := <-w.got:
+			return ev, nil
+		case <-t.C:
+			return session.Event{}, fmt.Errorf("%w: no reply from %s within %s", session.ErrTimeout, w.peer, wait)
+		case <-ctx.Done():
+			return session.Event{}, ctx.Err()
+		case <-s.Done():
+			return session.Event{}, fmt.Errorf("waiting for the reply: connection lost: %w", s.Err())
+		case <-beat.C:
+			rec.Heartbeat = env.Now()
+			if err := senv.Store.WriteObserver(rec); err != nil {
+				return session.Event{}, err
+			}
+		}
+	}
+}
+
+// printReply prints the reply: its body (made safe when stdout is a
+// terminal, verbatim for a script capturing it), or the listen --json
+// record.
+func printReply(env *Env, out *bufio.Writer, asJSON bool, ev session.Event) error {
+	if asJSON {
+		out.Write(append(jsonRecord(ev), '\n'))
+	} else {
+		body := ev.Body
+		if env.StdoutTTY {
+			body = sanitize(body)
+		}
+		out.WriteString(strings.TrimSuffix(body, "\n") + "\n")
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("write stdout: %w", err)
+	}
+	return nil
+}
