@@ -48,7 +48,7 @@ deps:
 # medians of wall time, CPU and peak memory. A benchmark, not a test.
 bench:
 	./.ci/deps bench
-	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000
+	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000 -bot 10000
 	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
 	$(GO) test -short -run '^$$' -bench 'Threads' -benchtime 3x ./commands
 

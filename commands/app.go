@@ -38,6 +38,10 @@ const (
 	flagDebug        = "debug"
 	flagNoHistory    = "no-history"
 	flagHistoryMax   = "history-max"
+	flagDirectTLS    = "direct-tls"
+	flagTLSMin       = "tls-min"
+	flagNoPlain      = "no-plain"
+	flagInsecure     = "insecure-skip-verify"
 )
 
 var envOf = map[string]string{
@@ -53,6 +57,12 @@ var envOf = map[string]string{
 	flagDebug:        "JAB_DEBUG",
 	flagNoHistory:    "JAB_NO_HISTORY",
 	flagHistoryMax:   "JAB_HISTORY_MAX",
+	flagConfig:       "JAB_CONFIG",
+	flagAccount:      "JAB_ACCOUNT",
+	flagDirectTLS:    "JAB_DIRECT_TLS",
+	flagTLSMin:       "JAB_TLS_MIN",
+	flagNoPlain:      "JAB_NO_PLAIN",
+	flagInsecure:     "JAB_INSECURE_SKIP_VERIFY",
 }
 
 const (
@@ -66,11 +76,17 @@ const (
 func globalFlags() []cli.Flag {
 	e := func(name string) string { return " (env " + envOf[name] + ")" }
 	return []cli.Flag{
+		&cli.StringFlag{Name: flagConfig, Usage: "read the config file `FILE` (default $XDG_CONFIG_HOME/jab/config.toml or ~/.config/jab/config.toml)" + e(flagConfig)},
+		&cli.StringFlag{Name: flagAccount, Usage: "use the config file's [accounts.`NAME`] table; a JID selects the table with that jid, or none" + e(flagAccount)},
 		&cli.StringFlag{Name: flagJID, Usage: "account `JID`" + e(flagJID)},
 		&cli.StringFlag{Name: flagPasswordFile, Usage: "read the password from the first line of `FILE`" + e(flagPasswordFile)},
 		&cli.StringFlag{Name: flagPasswordCmd, Usage: "run `CMD` with sh -c; the first line of its output is the password" + e(flagPasswordCmd)},
 		&cli.StringFlag{Name: flagServer, Usage: "connect to `HOST:PORT` instead of the JID's domain (SRV lookup otherwise)" + e(flagServer)},
 		&cli.StringFlag{Name: flagCAFile, Usage: "also trust the CA certificates in PEM `FILE`" + e(flagCAFile)},
+		&cli.BoolFlag{Name: flagDirectTLS, Usage: "TLS from the first byte (XEP-0368; port 5223, SRV _xmpps-client) instead of STARTTLS" + e(flagDirectTLS)},
+		&cli.StringFlag{Name: flagTLSMin, Usage: "lowest TLS `VERSION` accepted: 1.2 (default) or 1.3" + e(flagTLSMin)},
+		&cli.BoolFlag{Name: flagNoPlain, Usage: "refuse SASL PLAIN even inside TLS (SCRAM only)" + e(flagNoPlain)},
+		&cli.BoolFlag{Name: flagInsecure, Usage: "DANGEROUS: do not verify the server's certificate (warns on every run)" + e(flagInsecure)},
 		&cli.StringFlag{Name: flagResource, Usage: "resource `NAME` of the long-running observer (listen); default: a stable name kept in the state file" + e(flagResource)},
 		&cli.StringFlag{Name: flagStateDir, Usage: "state directory `DIR` (default $XDG_STATE_HOME/jab or ~/.local/state/jab)" + e(flagStateDir)},
 		&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "bound for connecting and for every wait" + e(flagTimeout)},
@@ -86,6 +102,7 @@ func newApp(env *Env) *cli.App {
 		Name:            "jab",
 		Usage:           "a scriptable XMPP client that keeps resource locks (XEP-0296) and threads (XEP-0201) between runs",
 		Version:         versionString(),
+		Description:     appDescription,
 		Reader:          env.Stdin,
 		Writer:          env.Stdout,
 		ErrWriter:       env.Stderr,
@@ -100,8 +117,10 @@ func newApp(env *Env) *cli.App {
 		Commands: []*cli.Command{
 			sendCommand(env),
 			listenCommand(env),
+			replCommand(env),
 			threadsCommand(env),
 			rawCommand(env),
+			configCommand(env),
 			completionCommand(env),
 			manCommand(env),
 		},
@@ -295,6 +314,7 @@ type options struct {
 	timeoutSet bool
 	history    bool // record messages in the history
 	historyMax int
+	login      loginOpts
 }
 
 // sessionEnv opens the state directory and, unless history is off, the
@@ -314,50 +334,73 @@ func (o *options) sessionEnv(env *Env) (session.Env, error) {
 func (o *options) sessionConfig(env *Env, resource string) session.Config {
 	cfg := session.Config{JID: o.account, Password: o.password, Server: o.server, ExtraCAs: o.roots,
 		Resource: resource, Timeout: o.timeout}
+	o.login.apply(&cfg)
 	if o.debug {
 		cfg.Debug = env.Stderr
 	}
 	return cfg
 }
 
+// stringOpt reads a string global option: the flag, its environment
+// variable, the config file's account table, its top level (see
+// lookupOpt), else "". resolve reports a config file that cannot be read;
+// here it counts as none.
 func stringOpt(c *cli.Context, env *Env, name string) string {
-	if x := setIn(c, name); x != nil {
-		return x.String(name)
+	ov, ok := lookupOpt(c, env, name)
+	if !ok {
+		return ""
 	}
-	if e, ok := envOf[name]; ok {
-		return env.Getenv(e)
+	if s, ok := ov.v.(string); ok {
+		return s
 	}
-	return ""
+	return fmt.Sprint(ov.v)
 }
 
 // boolOpt reads a boolean global option: the flag, else its environment
-// variable (any strconv.ParseBool form), else false.
+// variable (any strconv.ParseBool form), else the config file, else false.
 func boolOpt(c *cli.Context, env *Env, name string) (bool, error) {
-	if x := setIn(c, name); x != nil {
-		return x.Bool(name), nil
+	if _, err := configFor(c, env); err != nil {
+		return false, err
 	}
-	if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
-		b, err := strconv.ParseBool(env.Getenv(e))
+	ov, ok := lookupOpt(c, env, name)
+	if !ok {
+		return false, nil
+	}
+	switch v := ov.v.(type) {
+	case bool:
+		return v, nil
+	case string:
+		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return false, usagef("use 1 or 0", "%s=%q is not a boolean", e, env.Getenv(e))
+			return false, usagef("use 1 or 0", "%s=%q is not a boolean", envOf[name], v)
 		}
 		return b, nil
 	}
 	return false, nil
 }
 
+// durationOpt reads a duration global option: the flag, its environment
+// variable, the config file, else def. set tells whether the flag or the
+// environment gave it: a config file only gives defaults, so its timeout
+// bounds connecting but does not make listen exit when idle.
 func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time.Duration, bool, error) {
-	if x := setIn(c, name); x != nil {
-		d := x.Duration(name)
-		if d < 0 {
+	if _, err := configFor(c, env); err != nil {
+		return 0, false, err
+	}
+	ov, ok := lookupOpt(c, env, name)
+	if !ok {
+		return def, false, nil
+	}
+	switch v := ov.v.(type) {
+	case time.Duration:
+		if v < 0 {
 			return 0, true, usagef("", "--%s must not be negative", name)
 		}
-		return d, true, nil
-	}
-	if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
-		d, err := time.ParseDuration(env.Getenv(e))
+		return v, ov.from == fromFlag, nil
+	case string:
+		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			return 0, true, usagef("use a Go duration such as 30s or 15m", "%s=%q is not a valid duration", e, env.Getenv(e))
+			return 0, true, usagef("use a Go duration such as 30s or 15m", "%s=%q is not a valid duration", envOf[name], v)
 		}
 		return d, true, nil
 	}
@@ -367,6 +410,11 @@ func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time
 // resolve reads the global options. Nothing is contacted and no file is
 // written; a missing or bad option is a usage error.
 func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (*options, error) {
+	// A config file that cannot be read, or an unknown --account, ends
+	// the run here; later lookups use the cached result.
+	if _, err := configFor(c, env); err != nil {
+		return nil, err
+	}
 	o := &options{server: stringOpt(c, env, flagServer), resource: stringOpt(c, env, flagResource)}
 	var err error
 	if o.debug, err = boolOpt(c, env, flagDebug); err != nil {
@@ -386,13 +434,8 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 		return nil, err
 	}
 	o.history = !noHistory
-	o.historyMax = statefile.DefaultHistoryMax
-	if x := setIn(c, flagHistoryMax); x != nil {
-		o.historyMax = x.Int(flagHistoryMax)
-	} else if v := env.Getenv(envOf[flagHistoryMax]); v != "" {
-		if o.historyMax, err = strconv.Atoi(v); err != nil {
-			return nil, usagef("", "JAB_HISTORY_MAX=%q is not a number", v)
-		}
+	if o.historyMax, err = intOpt(c, env, flagHistoryMax, statefile.DefaultHistoryMax); err != nil {
+		return nil, err
 	}
 	if o.historyMax < 1 {
 		return nil, usagef("turn history off with --no-history instead", "--history-max must be at least 1")
@@ -422,6 +465,9 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 			return nil, err
 		}
 	}
+	if err := loginOptions(c, env, o, needPassword); err != nil {
+		return nil, err
+	}
 	if needPassword {
 		if o.password, err = password(ctx, c, env, o.timeout); err != nil {
 			return nil, err
@@ -443,30 +489,31 @@ func loadCA(path string) (*x509.CertPool, error) {
 }
 
 // password finds the password: --password-cmd, --password-file,
-// JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD, in that order. There
-// is deliberately no flag that takes the password itself (it would show in
-// ps and shell history).
+// JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD, then the config
+// file's account table and its top level (password_cmd, password_file,
+// password each), then the system keyring (secret-tool), then a no-echo
+// prompt on a terminal (see findPassword). There is deliberately no flag
+// that takes the password itself (it would show in ps and shell history).
 func password(ctx context.Context, c *cli.Context, env *Env, timeout time.Duration) (string, error) {
-	if x := setIn(c, flagPasswordCmd); x != nil {
-		return passwordFromCmd(ctx, env, x.String(flagPasswordCmd), timeout)
-	}
-	if x := setIn(c, flagPasswordFile); x != nil {
-		return passwordFromFile(x.String(flagPasswordFile))
-	}
-	if p := env.Getenv("JAB_PASSWORD"); p != "" {
-		return p, nil
-	}
-	if f := env.Getenv("JAB_PASSWORD_FILE"); f != "" {
-		return passwordFromFile(f)
-	}
-	if cmd := env.Getenv("JAB_PASSWORD_CMD"); cmd != "" {
-		return passwordFromCmd(ctx, env, cmd, timeout)
-	}
-	return "", usagef("set JAB_PASSWORD, or pass --password-file FILE or --password-cmd CMD", "no password source")
+	return findPassword(ctx, c, env, timeout)
 }
 
+// passwordFromFile reads the first line of a password file, which no one
+// else may read (as ssh insists for a private key).
 func passwordFromFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", usagef("", "read password file: %v", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return "", usagef("", "read password file: %v", err)
+	}
+	if err := checkSecretMode("password file", path, fi); err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(fh)
 	if err != nil {
 		return "", usagef("", "read password file: %v", err)
 	}

@@ -52,16 +52,18 @@ const manGlobalIntro = `Global options go before or after the command. Each one 
 
 // manEnvExtra documents the variables that are not a flag's fallback.
 var manEnvExtra = map[string]string{
-	"JAB_PASSWORD": "The account's password. Password sources are tried in this order: --password-cmd, --password-file, JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD. There is deliberately no flag that takes the password itself: it would show in ps(1) and in the shell history.",
+	"JAB_PASSWORD": "The account's password. Password sources are tried in this order: --password-cmd, --password-file, JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD, then the config file's account table and its top level (password_cmd, password_file, password in each), then the system keyring (secret-tool lookup service jab account JID, when secret-tool is installed), and last a no-echo prompt when standard input is a terminal. There is deliberately no flag that takes the password itself: it would show in ps(1) and in the shell history.",
 }
 
 var manEnvAfter = []struct{ name, text string }{
 	{"NO_COLOR", "When set to any non-empty value, jab threads show prints no colour even on a terminal (https://no-color.org). Output to a pipe is never coloured."},
 	{"XDG_STATE_HOME", "The default state directory is $XDG_STATE_HOME/jab, when XDG_STATE_HOME is an absolute path."},
-	{"HOME", "Otherwise the default state directory is $HOME/.local/state/jab."},
+	{"XDG_CONFIG_HOME", "The default config file is $XDG_CONFIG_HOME/jab/config.toml, when XDG_CONFIG_HOME is an absolute path."},
+	{"HOME", "Otherwise the default state directory is $HOME/.local/state/jab and the default config file $HOME/.config/jab/config.toml."},
 }
 
 var manFiles = []struct{ name, text string }{
+	{"$XDG_CONFIG_HOME/jab/config.toml, ~/.config/jab/config.toml", "The config file (TOML), unless --config or JAB_CONFIG names another; none is fine. Its keys are the global options' long names with - written _, plus password; top-level keys are the defaults, each [accounts.NAME] table holds the same keys for one account (--account NAME, JAB_ACCOUNT, or default_account). A flag beats its environment variable, which beats the account table, which beats the top level. An unknown key or a wrong type is an error naming the key and the file. A file that holds a password, like a password file, must not be readable by group or others (chmod 600). jab config init writes a commented one; jab config show prints the settings in force and their sources."},
 	{"$XDG_STATE_HOME/jab/, ~/.local/state/jab/", "The state directory (mode 0700), unless --state-dir or JAB_STATE_DIR names another. Its files are created with mode 0600."},
 	{"state.json", "The persisted state, per account: the stable listen resource, one conversation per contact (the XEP-0296 lock and the current XEP-0201 thread) and the thread index. Versioned JSON, replaced atomically (written to a temporary file, fsynced and renamed). A corrupt file or one written by a newer jab is an error naming the path; jab never resets it."},
 	{"state.json.lock", "The lock file that writers of state.json hold (flock(2)) from read to write, so concurrent sends and a listen never lose an update."},

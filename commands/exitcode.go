@@ -34,8 +34,8 @@ var exitStatuses = []struct {
 	{ExitOK, "ExitOK", "success"},
 	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
 	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID, missing account or password source, empty message, invalid UTF-8. Nothing was sent."},
-	{ExitAuth, "ExitAuth", "authentication failed"},
-	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`), server unreachable, or a message was not delivered (bounced)"},
+	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
+	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced)"},
 	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},
 	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
 }
@@ -104,6 +104,8 @@ func hintFor(err error) string {
 		return "jab never resets a state file: fix it or move it aside (jab then starts with no locks or threads)"
 	case errors.As(err, &ve):
 		return "this state file was written by a newer jab; use that version or move the file aside"
+	case errors.As(err, &ae) && ae.Condition == "no-usable-mechanism":
+		return "jab uses SCRAM, or PLAIN inside TLS unless --no-plain; the server offers nothing else it accepts"
 	case errors.As(err, &ae):
 		return "check --jid and the password source (JAB_PASSWORD, --password-file, --password-cmd)"
 	case errors.As(err, &ua):

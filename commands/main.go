@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // Env carries everything a command may touch in its surroundings, so tests
@@ -30,6 +32,10 @@ type Env struct {
 	Getenv    func(string) string
 	Now       func() time.Time
 	Host      string
+	// ReadPassword reads a password from the terminal without echo; nil
+	// reads from Stdin with golang.org/x/term. Tests drive the prompt
+	// through it.
+	ReadPassword func(ctx context.Context) (string, error)
 }
 
 // Main runs jab and returns the exit status.
@@ -87,8 +93,8 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	return exitCode(err)
 }
 
-// isTerminal reports whether f is a character device (a terminal).
+// isTerminal reports whether f is a terminal. A character device is not
+// enough: /dev/null is one, and a script's stdin often is /dev/null.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }

@@ -38,6 +38,12 @@ var ErrAlreadyClosed = errors.New("thread already closed")
 // its next message starts a new thread. The stanzas go to the locked full
 // JID if the lock is trusted or answers a ping, else to the bare JID.
 func CloseThread(ctx context.Context, s *Session, env Env, account, id string, b *Bounces) (sentTo string, err error) {
+	return CloseThreadGone(ctx, s, env, account, id, b, true)
+}
+
+// CloseThreadGone is CloseThread; with gone false it leaves out the
+// <gone/>, for a client whose chat states are switched off (XEP-0085 §5.2).
+func CloseThreadGone(ctx context.Context, s *Session, env Env, account, id string, b *Bounces, gone bool) (sentTo string, err error) {
 	st, err := env.Store.Load()
 	if err != nil {
 		return "", err
@@ -57,7 +63,7 @@ func CloseThread(ctx context.Context, s *Session, env Env, account, id string, b
 		}
 	}
 	msgs := []*Message{TerminateMessage(to, id)}
-	if t.Type == "chat" {
+	if t.Type == "chat" && gone {
 		msgs = append(msgs, GoneMessage(to, id))
 	}
 	for _, m := range msgs {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,8 +58,24 @@ type Config struct {
 	JID      JID    // the account; its resource is ignored
 	Password string // never logged
 	Server   string // host:port to connect to; "" means SRV lookup, then the JID's domain
+	// DirectTLS speaks TLS from the first byte (XEP-0368) instead of
+	// STARTTLS: on Server (port 5223 when it names none), or on the
+	// _xmpps-client._tcp SRV targets only.
+	DirectTLS bool
+	// TLSMin is the lowest TLS version accepted (tls.VersionTLS12 or
+	// tls.VersionTLS13); 0 means TLS 1.2.
+	TLSMin uint16
+	// NoPlain refuses SASL PLAIN even inside TLS, even when it is the only
+	// mechanism offered.
+	NoPlain bool
+	// InsecureSkipVerify accepts any certificate. Never a default: anyone
+	// on the path can then read the session, and with PLAIN the password.
+	InsecureSkipVerify bool
 	// ExtraCAs are trusted in addition to the system roots (--ca-file).
 	ExtraCAs *x509.CertPool
+	// Resolver looks up SRV records when Server is ""; nil means the
+	// system resolver.
+	Resolver SRVResolver
 	Resource string // resource to bind; "" lets the server pick
 	Timeout  time.Duration
 	Debug    io.Writer // the XML stream with SEND/RECV prefixes; SASL redacted
@@ -146,24 +161,12 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
 	}
-	addrs, err := resolve(ctx, cfg)
+	ts, err := targets(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, classify(ctx, err)
 	}
-	var raw net.Conn
-	var dialErr error
-	d := net.Dialer{}
-	for _, a := range addrs {
-		raw, dialErr = d.DialContext(ctx, "tcp", a)
-		if dialErr == nil {
-			break
-		}
-	}
-	if raw == nil {
-		err := classify(ctx, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ", "), dialErr))
-		if !errors.Is(err, ErrTimeout) {
-			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
-		}
+	raw, t, err := dialTargets(ctx, ts)
+	if err != nil {
 		return nil, err
 	}
 	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug}
@@ -174,7 +177,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		raw.SetDeadline(dl)
 	}
-	if err := c.negotiate(ctx, cfg); err != nil {
+	if err := c.negotiate(ctx, cfg, t.directTLS); err != nil {
 		raw.Close()
 		return nil, classify(ctx, err)
 	}
@@ -195,31 +198,18 @@ func classify(ctx context.Context, err error) error {
 	return err
 }
 
-func resolve(ctx context.Context, cfg Config) ([]string, error) {
-	if cfg.Server != "" {
-		if _, _, err := net.SplitHostPort(cfg.Server); err != nil {
-			return []string{net.JoinHostPort(cfg.Server, "5222")}, nil
-		}
-		return []string{cfg.Server}, nil
-	}
-	var addrs []string
-	if _, srvs, err := net.DefaultResolver.LookupSRV(ctx, "xmpp-client", "tcp", cfg.JID.Domain); err == nil {
-		for _, s := range srvs {
-			if s.Target == "." {
-				return nil, fmt.Errorf("domain %s offers no XMPP client service (SRV target '.')", cfg.JID.Domain)
-			}
-			addrs = append(addrs, net.JoinHostPort(strings.TrimSuffix(s.Target, "."), strconv.Itoa(int(s.Port))))
-		}
-	}
-	return append(addrs, net.JoinHostPort(cfg.JID.Domain, "5222")), nil
-}
-
 type streamFeatures struct {
-	XMLName    xml.Name  `xml:"http://etherx.jabber.org/streams features"`
-	StartTLS   *Empty    `xml:"urn:ietf:params:xml:ns:xmpp-tls starttls"`
-	Mechanisms []string  `xml:"urn:ietf:params:xml:ns:xmpp-sasl mechanisms>mechanism"`
-	Bind       *Empty    `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
-	Limits     *struct { // XEP-0478
+	XMLName    xml.Name `xml:"http://etherx.jabber.org/streams features"`
+	StartTLS   *Empty   `xml:"urn:ietf:params:xml:ns:xmpp-tls starttls"`
+	Mechanisms []string `xml:"urn:ietf:params:xml:ns:xmpp-sasl mechanisms>mechanism"`
+	Bind       *Empty   `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+	// XEP-0440: the channel binding types the server supports.
+	ChannelBinding *struct {
+		Types []struct {
+			Type string `xml:"type,attr"`
+		} `xml:"channel-binding"`
+	} `xml:"urn:xmpp:sasl-cb:0 sasl-channel-binding"`
+	Limits *struct { // XEP-0478
 		MaxBytes int `xml:"max-bytes"`
 	} `xml:"urn:xmpp:stream-limits:0 limits"`
 }
@@ -303,35 +293,46 @@ func (c *Conn) nextStart() (xml.StartElement, error) {
 	}
 }
 
-func (c *Conn) negotiate(ctx context.Context, cfg Config) error {
+func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error {
 	domain := cfg.JID.Domain
-	f, err := c.openStream(domain)
-	if err != nil {
-		return err
+	if !directTLS {
+		f, err := c.openStream(domain)
+		if err != nil {
+			return err
+		}
+		// STARTTLS is required: there is no plain-text fallback.
+		if f.StartTLS == nil {
+			return &TLSError{Err: fmt.Errorf("server %s does not offer STARTTLS", domain)}
+		}
+		if err := c.write([]byte("<starttls xmlns='" + nsTLS + "'/>")); err != nil {
+			return err
+		}
+		se, err := c.nextStart()
+		if err != nil {
+			return fmt.Errorf("starttls: %w", err)
+		}
+		if se.Name.Local != "proceed" {
+			return &TLSError{Err: fmt.Errorf("server refused STARTTLS (<%s/>)", se.Name.Local)}
+		}
 	}
-	// STARTTLS is required: there is no plain-text fallback.
-	if f.StartTLS == nil {
-		return &TLSError{Err: fmt.Errorf("server %s does not offer STARTTLS", domain)}
-	}
-	if err := c.write([]byte("<starttls xmlns='" + nsTLS + "'/>")); err != nil {
-		return err
-	}
-	se, err := c.nextStart()
-	if err != nil {
-		return fmt.Errorf("starttls: %w", err)
-	}
-	if se.Name.Local != "proceed" {
-		return &TLSError{Err: fmt.Errorf("server refused STARTTLS (<%s/>)", se.Name.Local)}
-	}
-	tc := tls.Client(c.raw, tlsConfig(domain, cfg.ExtraCAs))
+	tc := tls.Client(c.raw, tlsConfig(cfg, directTLS))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return &TLSError{Err: err}
 	}
 	c.raw = tc
-	if f, err = c.openStream(domain); err != nil {
+	f, err := c.openStream(domain)
+	if err != nil {
 		return err
 	}
-	if err := c.authenticate(cfg, f.Mechanisms); err != nil {
+	var cbOffered []string
+	if f.ChannelBinding != nil {
+		cbOffered = []string{}
+		for _, t := range f.ChannelBinding.Types {
+			cbOffered = append(cbOffered, t.Type)
+		}
+	}
+	cs := tc.ConnectionState()
+	if err := c.authenticate(cfg, f.Mechanisms, cbOffered, cs); err != nil {
 		return err
 	}
 	if f, err = c.openStream(domain); err != nil {
@@ -346,72 +347,30 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config) error {
 	return c.bind(cfg.Resource)
 }
 
-func (c *Conn) authenticate(cfg Config, mechs []string) error {
-	has := func(m string) bool {
-		for _, x := range mechs {
-			if x == m {
-				return true
-			}
-		}
-		return false
+func (c *Conn) authenticate(cfg Config, mechs, cbOffered []string, cs tls.ConnectionState) error {
+	have := channelBindings(cs)
+	choice, err := chooseMechanism(mechs, cbOffered, have, cs.Version, cfg.NoPlain)
+	if err != nil {
+		return err
 	}
 	user := cfg.JID.Local
 	c.redact = true
 	defer func() { c.redact = false }()
-	for _, m := range []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1"} {
-		if has(m) {
-			return c.scram(m, user, cfg.Password)
-		}
+	if choice.mech != "PLAIN" {
+		return c.scram(choice, user, cfg.Password, have[choice.cbType])
 	}
 	// PLAIN only inside TLS, which negotiate has already required.
-	if has("PLAIN") {
-		msg := "\x00" + user + "\x00" + cfg.Password
-		if err := c.writeAuth("<auth xmlns='"+nsSASL+"' mechanism='PLAIN'>"+base64.StdEncoding.EncodeToString([]byte(msg))+"</auth>", "<auth mechanism='PLAIN'>"); err != nil {
-			return err
-		}
-		if _, err := c.saslStep(); !errors.Is(err, errSuccess) {
-			if err == nil {
-				err = errors.New("authenticate: unexpected challenge for PLAIN")
-			}
-			return err
-		}
-		return nil
+	msg := "\x00" + user + "\x00" + cfg.Password
+	if err := c.writeAuth("<auth xmlns='"+nsSASL+"' mechanism='PLAIN'>"+base64.StdEncoding.EncodeToString([]byte(msg))+"</auth>", "<auth mechanism='PLAIN'>"); err != nil {
+		return err
 	}
-	return &AuthError{Condition: "no-usable-mechanism", Text: "server offers " + strings.Join(mechs, ", ")}
-}
-
-// tlsConfig verifies the server against the JID's domain, always. With
-// extra CAs it verifies against them first and loads the system roots only
-// if that fails: parsing the system bundle costs a one-shot send more time
-// and memory than the rest of the handshake.
-func tlsConfig(domain string, extra *x509.CertPool) *tls.Config {
-	cfg := &tls.Config{ServerName: domain, MinVersion: tls.VersionTLS12}
-	if extra == nil {
-		return cfg
-	}
-	// Go's own verification is replaced by VerifyConnection below, which
-	// performs the same checks (chain and name) against both root sets.
-	cfg.InsecureSkipVerify = true
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("server sent no certificate")
-		}
-		inter := x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
-		opts := x509.VerifyOptions{DNSName: domain, Roots: extra, Intermediates: inter}
-		_, err := cs.PeerCertificates[0].Verify(opts)
+	if _, err := c.saslStep(); !errors.Is(err, errSuccess) {
 		if err == nil {
-			return nil
+			err = errors.New("authenticate: unexpected challenge for PLAIN")
 		}
-		opts.Roots = nil // the system roots
-		if _, err2 := cs.PeerCertificates[0].Verify(opts); err2 == nil {
-			return nil
-		}
-		return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+		return err
 	}
-	return cfg
+	return nil
 }
 
 type saslResult struct {

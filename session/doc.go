@@ -72,4 +72,16 @@
 // the stream itself with encoding/xml (RFC 6120: STARTTLS, SCRAM-SHA-1/
 // 256/512 or PLAIN inside TLS, resource binding) and builds every stanza
 // as a typed struct.
+//
+// # Login
+//
+// srv.go finds the server (SRV _xmpps-client and _xmpp-client merged,
+// XEP-0368; the domain itself only without SRV records), tls.go builds
+// the TLS configuration (verification against the JID's domain, SNI,
+// ALPN "xmpp-client" for direct TLS, the TLS floor) and the channel
+// binding data (tls-exporter, tls-server-end-point, tls-unique), and
+// sasl.go picks the SASL mechanism and GS2 header (RFC 5802 §6: a -PLUS
+// variant whenever the server offers one jab can bind; PLAIN last, and
+// never with NoPlain). They are pure or take injected resolvers, so unit
+// tests need no DNS and no server.
 package session

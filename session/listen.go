@@ -61,6 +61,10 @@ type ListenOptions struct {
 	// session ends; other goroutines may send on it meanwhile (Conn
 	// writes are safe for concurrent use).
 	OnSession func(*Session)
+	// ChatStates also emits standalone XEP-0085 notifications (chat
+	// messages with a state and no body), which are not printed as
+	// messages or stored (§5.8): for an interactive client's status line.
+	ChatStates bool
 }
 
 // Dialer opens a new session; Listen calls it again to reconnect.
@@ -254,6 +258,10 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 						return &connLost{err}
 					}
 				}
+			}
+			if !show && o.ChatStates && ev.Kind == KindMessage && ev.Type == "chat" && ev.ChatState != "" &&
+				ev.Error == "" && ev.Body == "" && ev.Subject == "" {
+				show = true
 			}
 			if !show || !seen.add(ev) {
 				continue

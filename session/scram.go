@@ -18,35 +18,46 @@ import (
 // maxSCRAMIterations bounds the work a hostile server can make us do.
 const maxSCRAMIterations = 1 << 20
 
-// scramClient computes the client side of RFC 5802 SCRAM without channel
-// binding ("n,,"). It is pure so it can be tested against the RFC vectors.
+// scramClient computes the client side of RFC 5802 SCRAM. It is pure so
+// it can be tested against the RFC vectors.
 type scramClient struct {
 	h         func() hash.Hash
 	user      string
 	password  string
 	nonce     string
 	firstBare string
+	gs2       string // GS2 header, "n,," unless setBinding
+	cbData    []byte // channel binding data for "p=…"
 	serverSig []byte
 }
 
 func newSCRAM(mech, user, password, nonce string) (*scramClient, error) {
 	var h func() hash.Hash
 	switch mech {
-	case "SCRAM-SHA-1":
+	case "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS":
 		h = sha1.New
-	case "SCRAM-SHA-256":
+	case "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS":
 		h = sha256.New
-	case "SCRAM-SHA-512":
+	case "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS":
 		h = sha512.New
 	default:
 		return nil, fmt.Errorf("unsupported mechanism %s", mech)
 	}
 	name := strings.NewReplacer("=", "=3D", ",", "=2C").Replace(user)
 	return &scramClient{h: h, user: user, password: password, nonce: nonce,
-		firstBare: "n=" + name + ",r=" + nonce}, nil
+		firstBare: "n=" + name + ",r=" + nonce, gs2: "n,,"}, nil
 }
 
-func (s *scramClient) first() string { return "n,," + s.firstBare }
+// setBinding sets the GS2 header ("n,,", "y,," or "p=TYPE,,") and, for
+// "p", the channel binding data. RFC 5802 §7: the c= attribute of the
+// client-final message is the base64 of the header followed by the data,
+// so the server's proof covers the TLS channel.
+func (s *scramClient) setBinding(gs2 string, data []byte) {
+	s.gs2 = gs2
+	s.cbData = data
+}
+
+func (s *scramClient) first() string { return s.gs2 + s.firstBare }
 
 // final answers the server-first message with the client-final message.
 func (s *scramClient) final(serverFirst string) (string, error) {
@@ -86,7 +97,7 @@ func (s *scramClient) final(serverFirst string) (string, error) {
 	sum := s.h()
 	sum.Write(clientKey)
 	storedKey := sum.Sum(nil)
-	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + rnonce
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString(append([]byte(s.gs2), s.cbData...)) + ",r=" + rnonce
 	authMessage := s.firstBare + "," + serverFirst + "," + withoutProof
 	sig := s.hmac(storedKey, authMessage)
 	proof := make([]byte, len(clientKey))
@@ -120,16 +131,23 @@ func (s *scramClient) hmac(key []byte, msg string) []byte {
 	return m.Sum(nil)
 }
 
-func (c *Conn) scram(mech, user, password string) error {
+func (c *Conn) scram(choice saslChoice, user, password string, cbData []byte) error {
 	nb := make([]byte, 24)
 	rand.Read(nb)
+	mech := choice.mech
 	sc, err := newSCRAM(mech, user, password, base64.RawStdEncoding.EncodeToString(nb))
 	if err != nil {
 		return err
 	}
+	sc.setBinding(choice.gs2, cbData)
 	b64 := base64.StdEncoding.EncodeToString
+	// The debug output names the mechanism and the binding, nothing else.
+	shown := "<auth mechanism='" + mech + "'>"
+	if choice.cbType != "" {
+		shown = "<auth mechanism='" + mech + "' channel-binding='" + choice.cbType + "'>"
+	}
 	if err := c.writeAuth("<auth xmlns='"+nsSASL+"' mechanism='"+mech+"'>"+b64([]byte(sc.first()))+"</auth>",
-		"<auth mechanism='"+mech+"'>"); err != nil {
+		shown); err != nil {
 		return err
 	}
 	challenge, err := c.saslStep()

@@ -2,7 +2,8 @@
 //
 // A Server listens for client-to-server connections on a random loopback
 // port (STARTTLS on a plain port, TLS mandatory), with a certificate for
-// its domain signed by a throwaway CA. Only the c2s listener is opened;
+// its domain signed by a throwaway CA. Only the c2s listener (and, with
+// Options.DirectTLS, a direct TLS c2s listener) is opened;
 // s2s, HTTP, component and other listeners are disabled, so several
 // servers (and a system Prosody) can run side by side.
 //
@@ -52,14 +53,33 @@ type Options struct {
 	// Debug logs at "debug" level instead of "info". The environment
 	// variable PROSODY_DEBUG=1 has the same effect.
 	Debug bool
+	// DirectTLS also opens a direct TLS c2s port (XEP-0368,
+	// c2s_direct_tls_ports), Server.DirectTLSAddr.
+	DirectTLS bool
+	// Authentication is Prosody's authentication provider; ""
+	// means "internal_hashed" (SCRAM-SHA-1 and PLAIN). "internal_plain"
+	// stores plain passwords and so also offers SCRAM-SHA-256.
+	Authentication string
+	// DisableMechanisms are SASL mechanisms not offered
+	// (disable_sasl_mechanisms), e.g. every SCRAM variant for a PLAIN-only
+	// server. DIGEST-MD5 is always disabled, as by Prosody's default.
+	DisableMechanisms []string
+	// TLSProtocol is LuaSec's protocol setting for the virtual host:
+	// "tlsv1_2" serves TLS 1.2 only (where Prosody 0.12 offers the
+	// SCRAM -PLUS mechanisms with tls-unique); "" is Prosody's default
+	// ("tlsv1_2+").
+	TLSProtocol string
 }
 
 // Server is a throwaway Prosody for integration tests.
 type Server struct {
 	Domain string // XMPP domain, e.g. "example.test" (not resolvable; connect via Addr)
 	Addr   string // "127.0.0.1:PORT" of the c2s listener (STARTTLS on a plain port)
-	CAFile string // PEM of the throwaway CA that signed the server certificate
-	Dir    string // temp dir with config, data, logs
+	// DirectTLSAddr is "127.0.0.1:PORT" of the direct TLS listener, ""
+	// unless Options.DirectTLS.
+	DirectTLSAddr string
+	CAFile        string // PEM of the throwaway CA that signed the server certificate
+	Dir           string // temp dir with config, data, logs
 
 	// MUCDomain is the domain of the multi-user chat component
 	// ("conference." + Domain).
@@ -150,7 +170,7 @@ func Start(opts Options) (*Server, error) {
 
 	var lastErr error
 	for attempt := 0; attempt < bindAttempts; attempt++ {
-		s, err := startOnce(domain, opts.Limits, debug)
+		s, err := startOnce(domain, opts, debug)
 		if err == nil {
 			return s, nil
 		}
@@ -164,7 +184,7 @@ func Start(opts Options) (*Server, error) {
 
 var errBind = errors.New("prosody could not bind its c2s port")
 
-func startOnce(domain string, limits, debug bool) (_ *Server, err error) {
+func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 	dir, err := os.MkdirTemp("", "jab-prosody-")
 	if err != nil {
 		return nil, fmt.Errorf("prosody: %w", err)
@@ -204,6 +224,13 @@ func startOnce(domain string, limits, debug bool) (_ *Server, err error) {
 		return nil, fmt.Errorf("prosody: finding a free port: %w", err)
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	directPort := 0
+	if opts.DirectTLS {
+		if directPort, err = pickPort(); err != nil || directPort == port {
+			return nil, fmt.Errorf("prosody: finding a free port for direct TLS: %w", errBind)
+		}
+		s.DirectTLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(directPort))
+	}
 
 	level := "info"
 	if debug {
@@ -217,7 +244,12 @@ func startOnce(domain string, limits, debug bool) (_ *Server, err error) {
 		LogLevel: level,
 		CertFile: certFile,
 		KeyFile:  keyFile,
-		Limits:   limits,
+		Limits:   opts.Limits,
+
+		DirectTLSPort:     directPort,
+		Authentication:    opts.Authentication,
+		DisableMechanisms: opts.DisableMechanisms,
+		TLSProtocol:       opts.TLSProtocol,
 	})
 	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)
@@ -247,7 +279,7 @@ func startOnce(domain string, limits, debug bool) (_ *Server, err error) {
 		close(s.done)
 	}()
 
-	if err := s.waitReady(port); err != nil {
+	if err := s.waitReady(port, directPort); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -255,12 +287,14 @@ func startOnce(domain string, limits, debug bool) (_ *Server, err error) {
 
 var (
 	reActivated = regexp.MustCompile(`Activated service 'c2s' on \[127\.0\.0\.1\]:(\d+)`)
+	reDirectTLS = regexp.MustCompile(`Activated service 'c2s_direct_tls' on \[127\.0\.0\.1\]:(\d+)`)
 	reBindFail  = regexp.MustCompile(`Failed to open server port|Activated service 'c2s' on no ports`)
 )
 
-// waitReady waits until the log says c2s is listening on our port and an
-// XMPP stream on Addr offers STARTTLS.
-func (s *Server) waitReady(port int) error {
+// waitReady waits until the log says c2s is listening on our port (and
+// direct TLS on its port, if any) and an XMPP stream on Addr offers
+// STARTTLS.
+func (s *Server) waitReady(port, directPort int) error {
 	deadline := time.Now().Add(startTimeout)
 	var probeErr error
 	for time.Now().Before(deadline) {
@@ -276,6 +310,16 @@ func (s *Server) waitReady(port int) error {
 		if m := reActivated.FindSubmatch(logText); m != nil {
 			if string(m[1]) != strconv.Itoa(port) {
 				return fmt.Errorf("prosody: c2s listening on unexpected port %s, want %d; log:\n%s", m[1], port, s.LogTail(40))
+			}
+			if directPort != 0 {
+				d := reDirectTLS.FindSubmatch(logText)
+				if d == nil {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				if string(d[1]) != strconv.Itoa(directPort) {
+					return fmt.Errorf("prosody: direct TLS on unexpected port %s, want %d; log:\n%s", d[1], directPort, s.LogTail(40))
+				}
 			}
 			if probeErr = probeStream(s.Addr, s.Domain); probeErr == nil {
 				return nil

@@ -1,0 +1,684 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// writeFile writes a test file with the given mode (chmod, so the umask
+// does not decide).
+func writeFile(t *testing.T, path, content string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// inContext runs f inside a minimal app with the global flags, the way a
+// subcommand's action sees them.
+func inContext(t *testing.T, env *Env, args []string, f func(c *cli.Context) error) error {
+	t.Helper()
+	app := &cli.App{Name: "jab", Flags: globalFlags(), Writer: io.Discard, ErrWriter: io.Discard,
+		ExitErrHandler: func(*cli.Context, error) {}, Action: f}
+	return app.RunContext(context.Background(), append([]string{"jab"}, args...))
+}
+
+func testEnv(vars map[string]string) *Env {
+	return &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard,
+		Getenv: func(k string) string { return vars[k] }, Now: time.Now, Host: "test"}
+}
+
+// TestConfigKeysFromGlobalFlags: every global option is a config key with
+// the type of its flag, so a new global flag is a new key.
+func TestConfigKeysFromGlobalFlags(t *testing.T) {
+	keys := configKeys()
+	for _, f := range globalFlags() {
+		name := f.Names()[0]
+		kind, ok := keys[strings.ReplaceAll(name, "-", "_")]
+		if name == flagConfig || name == flagAccount {
+			if ok {
+				t.Errorf("--%s must not be a config key", name)
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("--%s has no config key", name)
+			continue
+		}
+		want := kindString
+		switch f.(type) {
+		case *cli.BoolFlag:
+			want = kindBool
+		case *cli.DurationFlag:
+			want = kindDuration
+		case *cli.IntFlag:
+			want = kindInt
+		}
+		if kind != want {
+			t.Errorf("key for --%s is %v, want %v", name, kind, want)
+		}
+	}
+	for _, k := range []string{"jid", "server", "ca_file", "password_cmd", "password_file", "resource", "state_dir", "timeout", "password"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("no key %q", k)
+		}
+	}
+}
+
+// TestConfigPrecedence: flag > environment > account table > top level >
+// built-in default, for a string, a bool, a duration and an int option.
+// Level i turns on every layer up to i, so each layer must beat all the
+// lower ones.
+func TestConfigPrecedence(t *testing.T) {
+	type layers struct{ top, acct, env, flag string }
+	opts := []struct {
+		name  string
+		toml  layers // TOML values
+		env   string
+		flag  string
+		wants [5]string // default, top, account, env, flag
+		get   func(c *cli.Context, env *Env) (string, error)
+	}{
+		{"string", layers{top: `"top:1"`, acct: `"acct:1"`}, "env:1", "flag:1",
+			[5]string{"", "top:1", "acct:1", "env:1", "flag:1"},
+			func(c *cli.Context, env *Env) (string, error) { return stringOpt(c, env, flagServer), nil }},
+		{"bool", layers{top: `true`, acct: `false`}, "1", "--no-history=false",
+			[5]string{"false", "true", "false", "true", "false"},
+			func(c *cli.Context, env *Env) (string, error) {
+				b, err := boolOpt(c, env, flagNoHistory)
+				return map[bool]string{true: "true", false: "false"}[b], err
+			}},
+		{"duration", layers{top: `"10s"`, acct: `"20s"`}, "40s", "50s",
+			[5]string{"30s", "10s", "20s", "40s", "50s"},
+			func(c *cli.Context, env *Env) (string, error) {
+				d, _, err := durationOpt(c, env, flagTimeout, defaultTimeout)
+				return d.String(), err
+			}},
+		{"int", layers{top: `10`, acct: `20`}, "40", "50",
+			[5]string{"1000000", "10", "20", "40", "50"},
+			func(c *cli.Context, env *Env) (string, error) {
+				n, err := intOpt(c, env, flagHistoryMax, 1000000)
+				return strconv.Itoa(n), err
+			}},
+	}
+	flagOf := map[string]string{"string": flagServer, "bool": flagNoHistory, "duration": flagTimeout, "int": flagHistoryMax}
+	levels := []string{"default", "top", "account", "env", "flag"}
+	for _, o := range opts {
+		name := flagOf[o.name]
+		key := configKey(name)
+		for level, levelName := range levels {
+			// One more case per option: the account table is there but
+			// not selected, so the top level holds.
+			for _, selectAccount := range []bool{true, false} {
+				if !selectAccount && level != 2 {
+					continue
+				}
+				caseName := o.name + "/" + levelName
+				if !selectAccount {
+					caseName += "/table not selected"
+				}
+				t.Run(caseName, func(t *testing.T) {
+					dir := t.TempDir()
+					var conf strings.Builder
+					if level >= 1 {
+						conf.WriteString(key + " = " + o.toml.top + "\n")
+					}
+					conf.WriteString("[accounts.a]\njid = \"me@example.org\"\n")
+					if level >= 2 {
+						conf.WriteString(key + " = " + o.toml.acct + "\n")
+					}
+					cfgPath := writeFile(t, filepath.Join(dir, "config.toml"), conf.String(), 0o600)
+					vars := map[string]string{"JAB_CONFIG": cfgPath}
+					if selectAccount {
+						vars["JAB_ACCOUNT"] = "a"
+					}
+					if level >= 3 {
+						vars[envOf[name]] = o.env
+					}
+					var args []string
+					if level >= 4 {
+						if strings.HasPrefix(o.flag, "--") {
+							args = append(args, o.flag)
+						} else {
+							args = append(args, "--"+name, o.flag)
+						}
+					}
+					want := o.wants[level]
+					if !selectAccount {
+						want = o.wants[1]
+					}
+					var got string
+					err := inContext(t, testEnv(vars), args, func(c *cli.Context) error {
+						var err error
+						got, err = o.get(c, testEnv(vars))
+						return err
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got != want {
+						t.Errorf("got %q, want %q\nconfig:\n%s", got, want, conf.String())
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestConfigTimeoutNotSet: a timeout from the config file is a default:
+// it bounds connecting but is not "given", so listen does not take it as
+// an idle limit; the flag and the environment are given.
+func TestConfigTimeoutNotSet(t *testing.T) {
+	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), "timeout = \"7s\"\n", 0o600)
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    time.Duration
+		wantSet bool
+	}{
+		{"config", map[string]string{"JAB_CONFIG": cfg}, nil, 7 * time.Second, false},
+		{"env", map[string]string{"JAB_CONFIG": cfg, "JAB_TIMEOUT": "8s"}, nil, 8 * time.Second, true},
+		{"flag", map[string]string{"JAB_CONFIG": cfg}, []string{"--timeout", "9s"}, 9 * time.Second, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(tt.env)
+			var d time.Duration
+			var set bool
+			err := inContext(t, env, tt.args, func(c *cli.Context) error {
+				var err error
+				d, set, err = durationOpt(c, env, flagTimeout, defaultTimeout)
+				return err
+			})
+			if err != nil || d != tt.want || set != tt.wantSet {
+				t.Errorf("got %v set=%v (%v), want %v set=%v", d, set, err, tt.want, tt.wantSet)
+			}
+		})
+	}
+}
+
+// TestPasswordPrecedence walks the documented order from the bottom up:
+// each source, when set, must beat every source below it.
+func TestPasswordPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string {
+		return writeFile(t, filepath.Join(dir, name), "pw-"+name+"\nignored\n", 0o600)
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A fake secret-tool that knows only our account.
+	writeFile(t, filepath.Join(bin, "secret-tool"), `#!/bin/sh
+[ "$*" = "lookup service jab account me@example.org" ] && echo pw-keyring && exit 0
+exit 1
+`, 0o700)
+	type source struct {
+		name string
+		top  string // a line for the top level
+		acct string // a line for [accounts.a]
+		env  map[string]string
+		args []string
+	}
+	// Lowest first.
+	sources := []source{
+		{name: "prompt"},
+		{name: "keyring", env: map[string]string{"PATH": bin}},
+		{name: "top password", top: `password = "pw-top"`},
+		{name: "top password_file", top: `password_file = "` + file("top-file") + `"`},
+		{name: "top password_cmd", top: `password_cmd = "echo pw-top-cmd"`},
+		{name: "account password", acct: `password = "pw-acct"`},
+		{name: "account password_file", acct: `password_file = "` + file("acct-file") + `"`},
+		{name: "account password_cmd", acct: `password_cmd = "echo pw-acct-cmd"`},
+		{name: "JAB_PASSWORD_CMD", env: map[string]string{"JAB_PASSWORD_CMD": "echo pw-env-cmd"}},
+		{name: "JAB_PASSWORD_FILE", env: map[string]string{"JAB_PASSWORD_FILE": file("env-file")}},
+		{name: "JAB_PASSWORD", env: map[string]string{"JAB_PASSWORD": "pw-env"}},
+		{name: "--password-file", args: []string{"--password-file", file("flag-file")}},
+		{name: "--password-cmd", args: []string{"--password-cmd", "echo pw-flag-cmd"}},
+	}
+	wants := []string{"pw-prompt", "pw-keyring", "pw-top", "pw-top-file", "pw-top-cmd", "pw-acct", "pw-acct-file",
+		"pw-acct-cmd", "pw-env-cmd", "pw-env-file", "pw-env", "pw-flag-file", "pw-flag-cmd"}
+	for level, s := range sources {
+		t.Run(s.name, func(t *testing.T) {
+			var top, acct []string
+			vars := map[string]string{"JAB_JID": "me@example.org", "JAB_ACCOUNT": "a"}
+			var args []string
+			for _, l := range sources[:level+1] {
+				if l.top != "" {
+					top = append(top, l.top)
+				}
+				if l.acct != "" {
+					acct = append(acct, l.acct)
+				}
+				for k, v := range l.env {
+					vars[k] = v
+				}
+				args = append(args, l.args...)
+			}
+			conf := strings.Join(top, "\n") + "\n[accounts.a]\n" + strings.Join(acct, "\n") + "\n"
+			vars["JAB_CONFIG"] = writeFile(t, filepath.Join(t.TempDir(), "config.toml"), conf, 0o600)
+			env := testEnv(vars)
+			env.StdinTTY = true
+			var stderr bytes.Buffer
+			env.Stderr = &stderr
+			prompted := false
+			env.ReadPassword = func(context.Context) (string, error) { prompted = true; return "pw-prompt", nil }
+			var got string
+			err := inContext(t, env, args, func(c *cli.Context) error {
+				var err error
+				got, err = password(c.Context, c, env, 5*time.Second)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != wants[level] {
+				t.Errorf("password from %q, want %q", got, wants[level])
+			}
+			if prompted != (level == 0) {
+				t.Errorf("prompted = %v", prompted)
+			}
+			if level == 0 && !strings.Contains(stderr.String(), "Password for me@example.org: ") {
+				t.Errorf("prompt on stderr: %q", stderr.String())
+			}
+		})
+	}
+	t.Run("keyring finds nothing, then the prompt", func(t *testing.T) {
+		env := testEnv(map[string]string{"JAB_JID": "other@example.org", "PATH": bin})
+		env.StdinTTY = true
+		env.ReadPassword = func(context.Context) (string, error) { return "typed", nil }
+		var got string
+		err := inContext(t, env, nil, func(c *cli.Context) error {
+			var err error
+			got, err = password(c.Context, c, env, 5*time.Second)
+			return err
+		})
+		if err != nil || got != "typed" {
+			t.Errorf("got %q, %v; want the prompt's answer", got, err)
+		}
+	})
+	t.Run("no terminal, no source", func(t *testing.T) {
+		env := testEnv(map[string]string{"JAB_JID": "me@example.org"})
+		err := inContext(t, env, nil, func(c *cli.Context) error {
+			_, err := password(c.Context, c, env, 5*time.Second)
+			return err
+		})
+		if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "no password source") {
+			t.Errorf("got %v", err)
+		}
+	})
+}
+
+// TestConfigErrors: every bad configuration is one usage error (exit 2)
+// naming what is wrong, with a hint where one helps.
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := "jid = \"me@example.org\"\n[accounts.work]\njid = \"me@work.example\"\n"
+	pwFile := writeFile(t, filepath.Join(dir, "pw-shared"), "secret\n", 0o640)
+	tests := []struct {
+		name    string
+		config  string
+		mode    os.FileMode
+		env     map[string]string
+		args    []string
+		want    []string // in the error line
+		hint    string
+		nowhere string // must not appear in the output
+	}{
+		{name: "unknown top-level key", config: "jid = \"me@example.org\"\ntimout = \"5s\"\n",
+			want: []string{`unknown key "timout"`, "config.toml"}, hint: `did you mean "timeout"?`},
+		{name: "unknown key in an account", config: good + "pasword_cmd = \"x\"\n",
+			want: []string{`unknown key "accounts.work.pasword_cmd"`, "config.toml"}, hint: `did you mean "password_cmd"?`},
+		{name: "unknown table", config: "[server]\nhost = \"x\"\n", want: []string{"server must be a string, not a table"}},
+		{name: "default_account in an account", config: good + "default_account = \"work\"\n",
+			want: []string{`unknown key "accounts.work.default_account"`}},
+		{name: "bool given as string", config: "no_history = \"yes\"\n",
+			want: []string{"no_history must be a boolean (true or false), not a string", "config.toml"}},
+		{name: "duration given as integer", config: "timeout = 30\n",
+			want: []string{`timeout must be a duration string such as "30s", not an integer`}},
+		{name: "bad duration", config: "timeout = \"soon\"\n", want: []string{`timeout = "soon" is not a valid duration`}},
+		{name: "int given as string", config: "history_max = \"10\"\n", want: []string{"history_max must be an integer, not a string"}},
+		{name: "string given as integer", config: good + "server = 5222\n", want: []string{"accounts.work.server must be a string, not an integer"}},
+		{name: "account not a table", config: "[accounts]\nwork = \"me\"\n", want: []string{"accounts.work must be a table"}},
+		{name: "TOML syntax", config: "jid = \n", want: []string{"config.toml", "line 1"}},
+		{name: "missing account", config: good, args: []string{"--account", "wrk"},
+			want: []string{`--account "wrk": no such account`}, hint: `did you mean "work"?`},
+		{name: "missing account from the environment", config: good, env: map[string]string{"JAB_ACCOUNT": "nope"},
+			want: []string{`JAB_ACCOUNT "nope": no such account`}, hint: "the accounts are work"},
+		{name: "default_account names no table", config: "default_account = \"wrok\"\n" + good,
+			want: []string{`default_account "wrok" names no [accounts.wrok] table`}, hint: `did you mean "work"?`},
+		{name: "group-readable with a password", config: good + "password = \"hunter2\"\n", mode: 0o640,
+			want: []string{"holds a password and is readable by others (mode 0640)"}, hint: "chmod 600 ", nowhere: "hunter2"},
+		{name: "world-readable with a password at the top", config: "password = \"hunter2\"\n", mode: 0o604,
+			want: []string{"readable by others"}, hint: "chmod 600 ", nowhere: "hunter2"},
+		{name: "group-readable password file", config: "password_file = \"" + pwFile + "\"\n" + good, mode: 0o644,
+			want: []string{"password file", "readable by others (mode 0640)"}, hint: "chmod 600 " + pwFile, nowhere: "secret"},
+		{name: "group-readable password file from the flag", config: good, args: []string{"--password-file", pwFile},
+			want: []string{"readable by others"}, hint: "chmod 600 "},
+		{name: "password command fails", config: "password_cmd = \"exit 3\"\n" + good, want: []string{"password command failed"}},
+		{name: "password command prints nothing", config: good + "password_cmd = \"true\"\n", env: map[string]string{"JAB_ACCOUNT": "work"}, want: []string{"password command printed nothing"}},
+		{name: "missing --config file", args: []string{"--config", filepath.Join(dir, "nonexistent.toml")},
+			want: []string{"nonexistent.toml", "does not exist"}, hint: "jab config init"},
+		{name: "account name that is no JID without a config", env: map[string]string{"HOME": dir + "/nohome"},
+			args: []string{"--account", "work"}, want: []string{`--account "work": no config file`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{"JAB_JID": "me@example.net", "JAB_STATE_DIR": t.TempDir(), "JAB_SERVER": "127.0.0.1:1"}
+			if tt.config != "" {
+				mode := tt.mode
+				if mode == 0 {
+					mode = 0o600
+				}
+				vars["JAB_CONFIG"] = writeFile(t, filepath.Join(t.TempDir(), "config.toml"), tt.config, mode)
+			}
+			for k, v := range tt.env {
+				vars[k] = v
+			}
+			args := append(append([]string{}, tt.args...), "send", "a@example.net", "hi")
+			code, out, errs := runApp(t, "", vars, args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitUsage, errs)
+			}
+			lines := strings.Split(strings.TrimSpace(errs), "\n")
+			if !strings.HasPrefix(lines[0], "jab: error: ") || len(lines) > 2 {
+				t.Errorf("want one error line and at most a hint:\n%s", errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(lines[0], w) {
+					t.Errorf("error %q does not say %q", lines[0], w)
+				}
+			}
+			if tt.hint != "" && (len(lines) < 2 || !strings.Contains(lines[1], tt.hint)) {
+				t.Errorf("hint should say %q:\n%s", tt.hint, errs)
+			}
+			if tt.nowhere != "" && strings.Contains(out+errs, tt.nowhere) {
+				t.Errorf("output shows %q:\n%s", tt.nowhere, errs)
+			}
+		})
+	}
+}
+
+// TestConfigLenient: what is not an error.
+func TestConfigLenient(t *testing.T) {
+	t.Run("no file at the default path", func(t *testing.T) {
+		home := t.TempDir()
+		code, _, errs := runApp(t, "", map[string]string{"HOME": home}, "config", "show")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+	})
+	t.Run("group-readable without a password", func(t *testing.T) {
+		cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), "jid = \"me@example.org\"\npassword_cmd = \"echo x\"\n", 0o644)
+		code, out, errs := runApp(t, "", map[string]string{"JAB_CONFIG": cfg}, "config", "show")
+		if code != 0 || !strings.Contains(out, "me@example.org") {
+			t.Fatalf("exit %d: %s%s", code, out, errs)
+		}
+	})
+	t.Run("XDG_CONFIG_HOME", func(t *testing.T) {
+		x := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(x, "jab"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(x, "jab", "config.toml"), "jid = \"xdg@example.org\"\n", 0o600)
+		code, out, errs := runApp(t, "", map[string]string{"XDG_CONFIG_HOME": x, "HOME": t.TempDir()}, "config", "show")
+		if code != 0 || !strings.Contains(out, "xdg@example.org") {
+			t.Fatalf("exit %d: %s%s", code, out, errs)
+		}
+	})
+}
+
+// TestConfigAccountJID: --account and JAB_ACCOUNT take a table name or a
+// JID (listen --exec sets JAB_ACCOUNT to the account's bare JID).
+func TestConfigAccountJID(t *testing.T) {
+	conf := `jid = "top@example.org"
+server = "top:1"
+[accounts.work]
+jid = "Me@Work.example"
+server = "work:1"
+`
+	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), conf, 0o600)
+	tests := []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		jid, serv string
+		wantErr   string
+		wantHint  string
+	}{
+		{name: "table name", args: []string{"--account", "work"}, jid: "Me@Work.example", serv: "work:1"},
+		{name: "JID of a table selects it", env: map[string]string{"JAB_ACCOUNT": "me@work.example"}, jid: "Me@Work.example", serv: "work:1"},
+		{name: "JID of no table", env: map[string]string{"JAB_ACCOUNT": "bot@example.org"}, jid: "bot@example.org", serv: "top:1"},
+		{name: "JAB_JID beats an account JID", env: map[string]string{"JAB_ACCOUNT": "bot@example.org", "JAB_JID": "env@example.org"}, jid: "env@example.org", serv: "top:1"},
+		{name: "flag beats the environment", env: map[string]string{"JAB_ACCOUNT": "bot@example.org"}, args: []string{"--account", "work"}, jid: "Me@Work.example", serv: "work:1"},
+		{name: "neither name nor JID", args: []string{"--account", "wokr"}, wantErr: `--account "wokr": no such account`, wantHint: `did you mean "work"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{"JAB_CONFIG": cfg}
+			for k, v := range tt.env {
+				vars[k] = v
+			}
+			env := testEnv(vars)
+			var jid, serv string
+			err := inContext(t, env, tt.args, func(c *cli.Context) error {
+				if _, err := configFor(c, env); err != nil {
+					return err
+				}
+				jid, serv = stringOpt(c, env, flagJID), stringOpt(c, env, flagServer)
+				return nil
+			})
+			if tt.wantErr != "" {
+				var ue *usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(ue.hint, tt.wantHint) {
+					t.Fatalf("got %v (hint %v), want %q", err, ue, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if jid != tt.jid || serv != tt.serv {
+				t.Errorf("jid %q server %q, want %q %q", jid, serv, tt.jid, tt.serv)
+			}
+		})
+	}
+	t.Run("a JID works without any config file", func(t *testing.T) {
+		env := testEnv(map[string]string{"HOME": t.TempDir(), "JAB_ACCOUNT": "bot@example.org"})
+		var jid string
+		err := inContext(t, env, nil, func(c *cli.Context) error {
+			_, err := configFor(c, env)
+			jid = stringOpt(c, env, flagJID)
+			return err
+		})
+		if err != nil || jid != "bot@example.org" {
+			t.Errorf("jid %q, %v", jid, err)
+		}
+	})
+}
+
+// TestConfigShow: every option with its source; passwords masked; the
+// password command is not run.
+func TestConfigShow(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	cfg := writeFile(t, filepath.Join(dir, "config.toml"), `jid = "top@example.org"
+timeout = "10s"
+password = "hunter2"
+[accounts.work]
+jid = "me@work.example"
+no_history = true
+password_cmd = "touch `+marker+`; echo pw"
+`, 0o600)
+	vars := map[string]string{"JAB_CONFIG": cfg, "JAB_ACCOUNT": "work", "JAB_LOCK_IDLE": "5m", "HOME": dir}
+	code, out, errs := runApp(t, "", vars, "config", "show", "--server", "flag:1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	got := map[string]setting{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var s setting
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		got[s.Key] = s
+	}
+	acct := "config " + cfg + " [accounts.work]"
+	want := map[string]setting{
+		"config":       {"config", cfg, "env JAB_CONFIG"},
+		"account":      {"account", "work", "env JAB_ACCOUNT"},
+		"jid":          {"jid", "me@work.example", acct},
+		"server":       {"server", "flag:1", "flag"},
+		"timeout":      {"timeout", "10s", "config " + cfg},
+		"lock_idle":    {"lock_idle", "5m0s", "env JAB_LOCK_IDLE"},
+		"no_history":   {"no_history", true, acct},
+		"history_max":  {"history_max", float64(1000000), "default"},
+		"password":     {"password", "(from password_cmd)", acct},
+		"password_cmd": {"password_cmd", "touch " + marker + "; echo pw", acct},
+		"state_dir":    {"state_dir", filepath.Join(dir, ".local", "state", "jab"), "default"},
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: got %+v, want %+v", k, got[k], w)
+		}
+	}
+	for _, f := range globalFlags() {
+		if _, ok := got[configKey(f.Names()[0])]; !ok {
+			t.Errorf("no line for --%s", f.Names()[0])
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("config show ran the password command")
+	}
+	// The password itself is masked, from the file and from the
+	// environment, in text and JSON.
+	for _, args := range [][]string{{"config", "show"}, {"config", "show", "--json"}} {
+		for _, v := range []map[string]string{{"JAB_CONFIG": cfg, "HOME": dir}, {"JAB_CONFIG": cfg, "HOME": dir, "JAB_PASSWORD": "s3cr3t-env"}} {
+			code, out, errs := runApp(t, "", v, args...)
+			if code != 0 || strings.Contains(out+errs, "hunter2") || strings.Contains(out+errs, "s3cr3t-env") || !strings.Contains(out, maskedPassword) {
+				t.Errorf("%v: exit %d, the password is not masked:\n%s%s", args, code, out, errs)
+			}
+		}
+	}
+	code, out, _ = runApp(t, "", map[string]string{"JAB_CONFIG": cfg, "HOME": dir}, "config", "show")
+	if code != 0 || !strings.Contains(out, "config "+cfg+"\n") || !strings.Contains(out, `"top@example.org"`) {
+		t.Errorf("text output:\n%s", out)
+	}
+}
+
+// TestConfigInit: a 0600 file in a 0700 directory that loads and holds
+// what was given; never overwritten without --force.
+func TestConfigInit(t *testing.T) {
+	home := t.TempDir()
+	vars := map[string]string{"HOME": home}
+	path := filepath.Join(home, ".config", "jab", "config.toml")
+	code, out, errs := runApp(t, "", vars, "config", "init", "--jid", "me@example.org", "--server", "xmpp.example.org:5222",
+		"--password-cmd", "pass show xmpp", "--timeout", "10s", "--no-history")
+	if code != 0 || strings.TrimSpace(out) != path {
+		t.Fatalf("exit %d, stdout %q: %s", code, out, errs)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %v, want 0700", di.Mode().Perm())
+	}
+	f, err := loadConfigFile(path, home)
+	if err != nil {
+		t.Fatalf("the starter file does not load: %v", err)
+	}
+	wantTop := map[string]any{"jid": "me@example.org", "server": "xmpp.example.org:5222", "password_cmd": "pass show xmpp",
+		"timeout": 10 * time.Second, "no_history": true}
+	for k, v := range wantTop {
+		if f.top[k] != v {
+			t.Errorf("%s = %v, want %v", k, f.top[k], v)
+		}
+	}
+	if len(f.top) != len(wantTop) {
+		t.Errorf("top level %v, want only %v", f.top, wantTop)
+	}
+	before, _ := os.ReadFile(path)
+	if !strings.Contains(string(before), "# lock_idle = ") || !strings.Contains(string(before), "# [accounts.work]") {
+		t.Errorf("the starter file lacks the commented examples:\n%s", before)
+	}
+
+	code, _, errs = runApp(t, "", vars, "config", "init", "--jid", "other@example.org")
+	if code != ExitUsage || !strings.Contains(errs, "already exists") || !strings.Contains(errs, "--force") {
+		t.Errorf("overwrite: exit %d: %s", code, errs)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the file changed without --force")
+	}
+	code, _, errs = runApp(t, "", vars, "config", "init", "--force", "--account", "work", "--jid", "w@work.example")
+	if code != 0 {
+		t.Fatalf("--force: exit %d: %s", code, errs)
+	}
+	if f, err = loadConfigFile(path, home); err != nil || f.defaultAccount != "work" || f.accounts["work"]["jid"] != "w@work.example" {
+		t.Errorf("with --account: %+v, %v", f, err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("replaced file mode %v", fi.Mode().Perm())
+	}
+
+	t.Run("script without a JID", func(t *testing.T) {
+		code, _, errs := runApp(t, "", map[string]string{"HOME": t.TempDir()}, "config", "init")
+		if code != ExitUsage || !strings.Contains(errs, "needs a JID") {
+			t.Errorf("exit %d: %s", code, errs)
+		}
+	})
+	t.Run("terminal", func(t *testing.T) {
+		home := t.TempDir()
+		var o, e bytes.Buffer
+		env := &Env{Stdin: strings.NewReader("me@example.org\n\npass show me\n"), Stdout: &o, Stderr: &e, StdinTTY: true,
+			Getenv: func(k string) string { return map[string]string{"HOME": home, "JAB_SERVER": "env:5222"}[k] }, Now: time.Now, Host: "test"}
+		if code := Run(context.Background(), env, []string{"jab", "config", "init"}); code != 0 {
+			t.Fatalf("exit %d: %s", code, e.String())
+		}
+		if !strings.Contains(e.String(), "(JID): ") || !strings.Contains(e.String(), "[env:5222]: ") {
+			t.Errorf("prompts: %q", e.String())
+		}
+		f, err := loadConfigFile(strings.TrimSpace(o.String()), home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.top["jid"] != "me@example.org" || f.top["server"] != "env:5222" || f.top["password_cmd"] != "pass show me" {
+			t.Errorf("answers not written: %v", f.top)
+		}
+	})
+}
+
+// TestConfigPathKeys: in the config file "~/" is the home directory and a
+// relative path is relative to the file.
+func TestConfigPathKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, filepath.Join(dir, "config.toml"), "state_dir = \"~/st\"\nca_file = \"ca.pem\"\npassword_file = \"/abs/pw\"\n", 0o600)
+	f, err := loadConfigFile(cfg, "/home/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"state_dir": "/home/me/st", "ca_file": filepath.Join(dir, "ca.pem"), "password_file": "/abs/pw"}
+	for k, v := range want {
+		if f.top[k] != v {
+			t.Errorf("%s = %v, want %v", k, f.top[k], v)
+		}
+	}
+}

@@ -1,0 +1,582 @@
+package commands_test
+
+// Integration tests of `jab repl` against the real Prosody. Scripted mode
+// runs through a pipe; interactive mode runs the real binary in a tmux
+// pane, types with send-keys and reads the rendered screen with
+// capture-pane. Every test asserts on what the peer received.
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/internal/peer"
+	"github.com/jab-xmpp/jab/session"
+)
+
+// replPipe is `jab repl` with stdin and stdout pipes (scripted mode).
+type replPipe struct {
+	*proc
+	stdin io.WriteCloser
+}
+
+func (j *jab) startReplPipe(args ...string) *replPipe {
+	j.t.Helper()
+	cmd := exec.Command(jabBin, append([]string{"repl"}, args...)...)
+	cmd.Env = j.env()
+	p := &proc{t: j.t, cmd: cmd, done: make(chan struct{})}
+	p.cond = sync.NewCond(&p.mu)
+	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		j.t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1024*1024), 1024*1024)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}
+		err := cmd.Wait()
+		p.mu.Lock()
+		if ee, ok := err.(*exec.ExitError); ok {
+			p.code = ee.ExitCode()
+		}
+		close(p.done)
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
+	j.t.Cleanup(func() { stdin.Close(); p.stop() })
+	waitObserver(j, p.done, p.Stderr)
+	return &replPipe{proc: p, stdin: stdin}
+}
+
+// waitObserver waits until the REPL is online as the account's observer.
+func waitObserver(j *jab, done <-chan struct{}, stderr func() string) {
+	j.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m, _ := filepath.Glob(filepath.Join(j.stateDir, "observer-*.json")); len(m) > 0 {
+			return
+		}
+		select {
+		case <-done:
+			j.t.Fatalf("repl exited early: %s", stderr())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	j.t.Fatalf("repl did not come online: %s", stderr())
+}
+
+func (r *replPipe) line(s string) {
+	r.t.Helper()
+	if _, err := io.WriteString(r.stdin, s+"\n"); err != nil {
+		r.t.Fatalf("write to repl: %v", err)
+	}
+}
+
+// waitStderr waits until stderr contains substr.
+func (p *proc) waitStderr(substr string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(p.Stderr(), substr) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.t.Fatalf("stderr has no %q within %s: %s", substr, timeout, p.Stderr())
+}
+
+func isChatState(state string) func(*session.Message) bool {
+	return func(m *session.Message) bool { return m.Body == "" && m.ChatState() == state }
+}
+
+// activeChat is a chat message with <active/>, as a client that
+// supports chat states sends it.
+func activeChat(to, body, thread string) *session.Message {
+	m := &session.Message{To: to, Type: "chat", ID: session.NewID(), Body: body}
+	if thread != "" {
+		m.Thread = &session.Thread{Value: thread}
+	}
+	m.SetChatState("active")
+	return m
+}
+
+func countMessages(p *peer.Peer, match func(*session.Message) bool) int {
+	n := 0
+	for _, m := range p.Messages() {
+		if match(m) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReplPipe: scripted mode sends lines as chat messages with <active/>,
+// prints incoming messages as listen does (sanitised), runs commands and
+// jab subcommands, refuses bad input without sending, and /close sends
+// <gone/> and the terminate; the end of the input quits without <gone/>.
+func TestReplPipe(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice, j, phone := meAndAlice(t)
+	r := j.startReplPipe(alice.JID)
+
+	r.line("hello alice")
+	m := phone.WaitBody(t, "hello alice")
+	if m.ChatState() != "active" || m.Type != "chat" || m.ThreadValue() == "" {
+		t.Fatalf("message should be a chat with <active/> and a thread: %+v", m)
+	}
+	thread := m.ThreadValue()
+
+	// An incoming message is printed as listen prints it, sanitised.
+	// The reply carries <active/>, so chat states go on (XEP-0085 §5.1).
+	phone.Send(t, activeChat(me.JID, "hi back \u009b[31m", thread))
+	got := r.waitLine("hi back", 10*time.Second)
+	if !strings.Contains(got, phone.JID+" chat "+thread[:8]+": hi back \\u{9b}[31m") {
+		t.Fatalf("incoming line %q is not listen's text record", got)
+	}
+
+	// Bad input: nothing is sent.
+	r.line("/tread")
+	r.waitStderr(`unknown command /tread`, 10*time.Second)
+	r.waitStderr(`did you mean /thread?`, 10*time.Second)
+	r.line("/to not@@a")
+	r.waitStderr("malformed JID", 10*time.Second)
+	r.line("/thread")
+	r.waitLine("thread "+thread, 10*time.Second)
+
+	// A jab subcommand from the prompt, with a fresh app.
+	r.line("/threads list")
+	r.waitLine(thread[:8], 10*time.Second)
+
+	// A message starting with // keeps one slash.
+	r.line("//not a command")
+	phone.WaitBody(t, "/not a command")
+
+	// The locked conversation: the reply from /phone locked it.
+	r.line("/lock")
+	r.waitLine("locked to "+phone.JID, 10*time.Second)
+
+	r.line("/close")
+	phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
+		return m.Body == "" && m.ChatState() == "gone" && m.ThreadValue() == thread
+	})
+	phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
+		return m.IsTerminate() && m.ThreadValue() == thread
+	})
+	r.waitLine("closed thread "+thread, 10*time.Second)
+	r.line("after close")
+	after := phone.WaitBody(t, "after close")
+	if after.ThreadValue() == "" || after.ThreadValue() == thread {
+		t.Fatalf("a message after /close should start a new thread, got %q (closed %q)", after.ThreadValue(), thread)
+	}
+
+	r.stdin.Close()
+	if code := r.wait(15 * time.Second); code != 0 {
+		t.Fatalf("repl exited %d at the end of the input: %s", code, r.Stderr())
+	}
+	phone.Sync(t)
+	if n := countMessages(phone, isChatState("gone")); n != 1 {
+		t.Fatalf("peer got %d <gone/>, want exactly the one of /close (none on quit):\n%s", n, phone.Dump())
+	}
+	for _, m := range phone.Messages() {
+		if m.Body == "/tread" || strings.Contains(m.Body, "not@@a") {
+			t.Fatalf("bad input was sent: %+v", m)
+		}
+	}
+}
+
+// TestReplPipeChatStateDiscovery: a reply without chat states stops them
+// (XEP-0085 §5.1 rule 2); --no-chat-states sends none, not even <gone/>.
+func TestReplPipeChatStateDiscovery(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	t.Run("reply without states", func(t *testing.T) {
+		t.Parallel()
+		me, alice, j, phone := meAndAlice(t)
+		r := j.startReplPipe(alice.JID)
+		r.line("one")
+		if m := phone.WaitBody(t, "one"); m.ChatState() != "active" {
+			t.Fatalf("first message should carry <active/>: %+v", m)
+		}
+		phone.Chat(t, me.JID, "plain reply", "")
+		r.waitLine("plain reply", 10*time.Second)
+		r.line("two")
+		if m := phone.WaitBody(t, "two"); m.ChatState() != "" {
+			t.Fatalf("after a reply without chat states, got %q", m.ChatState())
+		}
+	})
+	t.Run("switched off", func(t *testing.T) {
+		t.Parallel()
+		_, alice, j, phone := meAndAlice(t)
+		r := j.startReplPipe("--no-chat-states", alice.JID)
+		r.line("quiet")
+		m := phone.WaitBody(t, "quiet")
+		if m.ChatState() != "" {
+			t.Fatalf("--no-chat-states sent %q", m.ChatState())
+		}
+		r.line("/close")
+		phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool { return m.IsTerminate() })
+		phone.Sync(t)
+		r.line("/quit")
+		r.wait(15 * time.Second)
+		for _, m := range phone.Messages() {
+			if m.ChatState() != "" {
+				t.Fatalf("--no-chat-states sent a chat state: %+v", m)
+			}
+		}
+	})
+}
+
+// TestReplPipeTooLong: a line over the server's limit is refused with a
+// clear error, nothing is sent, and the REPL goes on.
+func TestReplPipeTooLong(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	_, alice, j, phone := meAndAlice(t)
+	r := j.startReplPipe(alice.JID)
+	r.line(strings.Repeat("x", 300*1024))
+	r.waitStderr("message not sent", 20*time.Second)
+	r.waitStderr("over the server's limit", 5*time.Second)
+	r.line("short one")
+	phone.WaitBody(t, "short one")
+	for _, m := range phone.Messages() {
+		if len(m.Body) > 1000 {
+			t.Fatalf("the long line was sent (%d bytes)", len(m.Body))
+		}
+	}
+}
+
+// tmuxRepl is `jab repl` running in a tmux pane of a private tmux server.
+type tmuxRepl struct {
+	t    *testing.T
+	sock string
+	j    *jab
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func (j *jab) startReplTmux(args ...string) *tmuxRepl {
+	j.t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		j.t.Fatalf("the terminal tests need tmux (.ci/deps installs it): %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	for _, e := range j.env() {
+		b.WriteString("export " + shellQuote(e) + "\n")
+	}
+	b.WriteString("exec " + shellQuote(jabBin) + " repl")
+	for _, a := range args {
+		b.WriteString(" " + shellQuote(a))
+	}
+	b.WriteString("\n")
+	script := filepath.Join(j.home, "repl.sh")
+	if err := os.WriteFile(script, []byte(b.String()), 0o700); err != nil {
+		j.t.Fatal(err)
+	}
+	// tmux socket paths are limited to about 100 bytes: keep it short.
+	dir, err := os.MkdirTemp("", "jabtmux")
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	tr := &tmuxRepl{t: j.t, sock: filepath.Join(dir, "s"), j: j}
+	j.t.Cleanup(func() {
+		exec.Command("tmux", "-S", tr.sock, "kill-server").Run()
+		os.RemoveAll(dir)
+	})
+	tr.tmux("-f", "/dev/null", "new-session", "-d", "-s", "repl", "-x", "200", "-y", "50", "sh "+shellQuote(script))
+	tr.tmux("set-option", "-t", "repl", "remain-on-exit", "on")
+	waitObserver(j, nil, tr.screen)
+	return tr
+}
+
+func (tr *tmuxRepl) tmux(args ...string) string {
+	tr.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", tr.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		tr.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// screen is what the pane shows now.
+func (tr *tmuxRepl) screen() string {
+	out, err := exec.Command("tmux", "-S", tr.sock, "capture-pane", "-p", "-t", "repl").CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(capture-pane: %v: %s)", err, out)
+	}
+	return string(out)
+}
+
+// typeText types text literally, without Enter.
+func (tr *tmuxRepl) typeText(text string) { tr.tmux("send-keys", "-t", "repl", "-l", text) }
+
+// key presses named keys (Enter, Tab, C-c, C-d).
+func (tr *tmuxRepl) key(keys ...string) { tr.tmux(append([]string{"send-keys", "-t", "repl"}, keys...)...) }
+
+// waitScreen waits until ok accepts the screen, and returns it.
+func (tr *tmuxRepl) waitScreen(what string, timeout time.Duration, ok func(string) bool) string {
+	tr.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := tr.screen()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tr.t.Fatalf("screen never showed %s within %s; screen:\n%s", what, timeout, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (tr *tmuxRepl) waitText(substr string) string {
+	tr.t.Helper()
+	return tr.waitScreen(fmt.Sprintf("%q", substr), 15*time.Second, func(s string) bool { return strings.Contains(s, substr) })
+}
+
+// lastLine is the last non-empty line of a screen.
+func lastLine(screen string) string {
+	lines := strings.Split(strings.TrimRight(screen, "\n "), "\n")
+	return strings.TrimRight(lines[len(lines)-1], " ")
+}
+
+// exited reports the pane's exit status once the program has ended.
+func (tr *tmuxRepl) exited() (bool, string) {
+	out := strings.TrimSpace(tr.tmux("display-message", "-p", "-t", "repl", "#{pane_dead} #{pane_dead_status}"))
+	dead, status, _ := strings.Cut(out, " ")
+	return dead == "1", status
+}
+
+// TestReplTerminal: in a terminal, the prompt shows the conversee, lock
+// and thread; typing sends <composing/> once, then <paused/>; Enter sends
+// the message with <active/>; an incoming message is printed above an
+// unfinished input line, which survives intact; a peer's chat state shows
+// in the prompt and is not printed as a message; /close sends <gone/> and
+// the terminate; Ctrl-C clears the line; Ctrl-D quits without <gone/>;
+// the line history is a 0600 file.
+func TestReplTerminal(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice, j, phone := meAndAlice(t)
+	tr := j.startReplTmux("--paused-after=1s", alice.JID)
+	tr.waitText(alice.JID + " #new>")
+
+	tr.typeText("hel")
+	phone.WaitMessage(t, 10*time.Second, isChatState("composing"))
+	tr.typeText("lo")
+	phone.WaitMessage(t, 10*time.Second, isChatState("paused"))
+	if n := countMessages(phone, isChatState("composing")); n != 1 {
+		t.Fatalf("want one <composing/> while typing, got %d:\n%s", n, phone.Dump())
+	}
+	tr.key("Enter")
+	m := phone.WaitBody(t, "hello")
+	if m.ChatState() != "active" {
+		t.Fatalf("message should carry <active/>: %+v", m)
+	}
+	thread := m.ThreadValue()
+	tr.waitText(alice.JID + " #" + thread[:8])
+
+	// A reply locks to /phone; an unfinished line survives the print.
+	tr.typeText("unfinished draft")
+	phone.Chat(t, me.JID, "reply from phone \u009b[2J", thread)
+	s := tr.waitText("reply from phone")
+	if !strings.Contains(s, phone.JID+" #"+thread[:8]+": reply from phone \\u{9b}[2J") {
+		t.Fatalf("incoming line should show the full JID, short thread and the sanitised body; screen:\n%s", s)
+	}
+	s = tr.waitScreen("the prompt locked to /phone", 10*time.Second, func(s string) bool {
+		return strings.HasSuffix(lastLine(s), phone.JID+" #"+thread[:8]+"> unfinished draft")
+	})
+	if strings.Index(s, "reply from phone") > strings.LastIndex(s, "unfinished draft") {
+		t.Fatalf("the message should be above the input line; screen:\n%s", s)
+	}
+	tr.key("Enter")
+	if m := phone.WaitBody(t, "unfinished draft"); m.To != phone.JID {
+		t.Fatalf("the locked conversation should go to %s, went to %s", phone.JID, m.To)
+	}
+
+	// The peer's chat state: a transient status in the prompt.
+	phone.Send(t, func() *session.Message {
+		m := &session.Message{To: me.JID, Type: "chat", Thread: &session.Thread{Value: thread}}
+		m.SetChatState("composing")
+		return m
+	}())
+	tr.waitScreen("the peer typing", 10*time.Second, func(s string) bool { return strings.Contains(lastLine(s), "(typing…)>") })
+	if s := tr.screen(); strings.Count(s, "composing") > 0 {
+		t.Fatalf("a chat state must not print as a message; screen:\n%s", s)
+	}
+
+	// Ctrl-C clears the line; nothing is sent.
+	tr.typeText("/who")
+	tr.key("C-c")
+	tr.waitScreen("a cleared line", 10*time.Second, func(s string) bool { return strings.HasSuffix(lastLine(s), ">") })
+
+	// Completion of a command name.
+	tr.typeText("/clo")
+	tr.key("Tab")
+	tr.waitScreen("/close completed", 10*time.Second, func(s string) bool { return strings.HasSuffix(lastLine(s), "> /close") })
+	tr.key("Enter")
+	phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
+		return m.ChatState() == "gone" && m.Body == "" && m.ThreadValue() == thread
+	})
+	phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool { return m.IsTerminate() && m.ThreadValue() == thread })
+	tr.waitText("closed thread " + thread)
+	tr.waitScreen("an unlocked prompt", 10*time.Second, func(s string) bool { return strings.HasSuffix(lastLine(s), alice.JID+" #new>") })
+
+	tr.key("C-d")
+	tr.waitScreen("the exit", 15*time.Second, func(string) bool { dead, _ := tr.exited(); return dead })
+	if _, status := tr.exited(); status != "0" {
+		t.Fatalf("Ctrl-D should quit with 0, got %s; screen:\n%s", status, tr.screen())
+	}
+	phone.Sync(t)
+	if n := countMessages(phone, isChatState("gone")); n != 1 {
+		t.Fatalf("peer got %d <gone/>, want only the one of /close:\n%s", n, phone.Dump())
+	}
+	for _, m := range phone.Messages() {
+		if strings.Contains(m.Body, "/who") || strings.Contains(m.Body, "/close") {
+			t.Fatalf("a command was sent as a message: %+v", m)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(j.stateDir, "repl_history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("history file mode %v, want 0600", fi.Mode().Perm())
+	}
+	data, _ := os.ReadFile(filepath.Join(j.stateDir, "repl_history"))
+	if !strings.Contains(string(data), "unfinished draft") {
+		t.Fatalf("history file lacks the typed line: %q", data)
+	}
+}
+
+// TestReplAutoAway: after --auto-away without input the REPL announces
+// away, after --auto-xa extended away, and available again at the next
+// key (XEP-0296 §3.3). Our own other resource sees the broadcasts.
+func TestReplAutoAway(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	other := me.connect(t, "other")
+	other.Available(t)
+	tr := j.startReplTmux("--auto-away=2s", "--auto-xa=4s", alice.JID)
+	tr.waitText(alice.JID + " #new>")
+	fromRepl := func(show string) func(*session.Presence) bool {
+		return func(p *session.Presence) bool {
+			return p.From != other.JID && strings.HasPrefix(p.From, me.JID+"/") && p.Type == "" && p.Show == show
+		}
+	}
+	start := time.Now()
+	other.WaitPresence(t, 15*time.Second, fromRepl("away"))
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("away came after %s, before the 2s delay", d)
+	}
+	other.WaitPresence(t, 15*time.Second, fromRepl("xa"))
+	n := len(other.Received())
+	tr.typeText("x")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		back := false
+		for _, x := range other.Received()[n:] {
+			if p, ok := x.(*session.Presence); ok && fromRepl("")(p) {
+				back = true
+			}
+		}
+		if back {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no available presence after the key:\n%s", other.Dump())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplPipeCommands: /reply answers in the original's thread with an
+// In-Reply-To header, /fork starts a child thread, /thread ID resumes a
+// thread, /history groups by thread, /who shows presence, /status sends
+// presence, and an idle lock unlocks past --lock-idle (XEP-0296 §3.2).
+func TestReplPipeCommands(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice, j, phone := meAndAlice(t)
+	other := me.connect(t, "other")
+	other.Available(t)
+	r := j.startReplPipe("--lock-idle=2s", alice.JID)
+
+	r.line("first")
+	first := phone.WaitBody(t, "first")
+	thread := first.ThreadValue()
+	orig := activeChat(me.JID, "question?", thread)
+	phone.Send(t, orig)
+	r.waitLine("question?", 10*time.Second)
+
+	r.line("/reply " + orig.ID[:8] + " an answer")
+	ans := phone.WaitBody(t, "an answer")
+	if ans.Header("In-Reply-To") != orig.ID || ans.ThreadValue() != thread || ans.To != phone.JID {
+		t.Fatalf("reply should go to %s in thread %s with In-Reply-To %s: %+v", phone.JID, thread, orig.ID, ans)
+	}
+
+	r.line("/fork")
+	r.waitLine("child thread of "+thread, 10*time.Second)
+	r.line("in the child")
+	child := phone.WaitBody(t, "in the child")
+	if child.ThreadParent() != thread || child.ThreadValue() == thread || child.ThreadValue() == "" {
+		t.Fatalf("forked message should carry a new thread with parent %s: %+v", thread, child.Thread)
+	}
+
+	r.line("/thread " + thread[:8])
+	r.waitLine("resuming thread "+thread, 10*time.Second)
+	r.line("back in the first")
+	if m := phone.WaitBody(t, "back in the first"); m.ThreadValue() != thread {
+		t.Fatalf("/thread ID should resume %s, got %s", thread, m.ThreadValue())
+	}
+
+	r.line("/history 10")
+	r.waitLine("#"+child.ThreadValue()[:8], 10*time.Second)
+	r.waitLine("<- "+phone.JID+" "+orig.ID[:8]+": question?", 10*time.Second)
+
+	r.line("/status dnd in a meeting")
+	other.WaitPresence(t, 10*time.Second, func(p *session.Presence) bool {
+		return p.From != other.JID && p.Show == "dnd" && p.Status == "in a meeting"
+	})
+
+	// The conversation is locked to /phone; idle past --lock-idle it is not.
+	r.line("/lock")
+	r.waitLine("locked to "+phone.JID, 10*time.Second)
+	time.Sleep(2500 * time.Millisecond)
+	r.line("/lock")
+	r.waitLine("longer than --lock-idle", 10*time.Second)
+	r.line("after idle")
+	if m := phone.WaitBody(t, "after idle"); m.To != alice.JID {
+		t.Fatalf("an idle conversation should go to the bare JID %s, went to %s", alice.JID, m.To)
+	}
+
+	// Presence as last seen (alice is not subscribed: directed presence).
+	phone.Presence(t, me.JID, "", "away")
+	phone.Sync(t)
+	time.Sleep(200 * time.Millisecond)
+	r.line("/who")
+	r.waitLine(phone.JID+": available (away)", 10*time.Second)
+}

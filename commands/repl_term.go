@@ -1,0 +1,165 @@
+package commands
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/chzyer/readline"
+)
+
+// The REPL's terminal side: readline (only here, per STYLE.md), printing
+// above the line being typed, completion, and the plain line reader used
+// when stdin is not a terminal.
+
+var errInterrupted = errors.New("interrupted")
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+type terminal struct {
+	rl *readline.Instance
+	mu sync.Mutex // one write at a time, whether or not readline is reading
+}
+
+func newTerminal(r *repl, historyFile string) (*terminal, error) {
+	t := &terminal{}
+	// readline creates and rewrites the history file (on load, and past
+	// HistoryLimit) with mode 0666 less the umask: keep it 0600. Every
+	// file jab makes is private, so the mask changes nothing else.
+	syscall.Umask(0o077)
+	rl, err := readline.NewEx(&readline.Config{
+		Prompt:            "jab> ",
+		HistoryFile:       historyFile,
+		HistoryLimit:      1000,
+		HistorySearchFold: true,
+		AutoComplete:      &replCompleter{r: r},
+		InterruptPrompt:   "^C",
+		Stdout:            r.env.Stdout,
+		Stderr:            r.env.Stderr,
+		Listener: readline.FuncListener(func(line []rune, pos int, key rune) ([]rune, int, bool) {
+			r.onKey(line, key)
+			return nil, 0, false
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.rl = rl
+	return t, nil
+}
+
+func (t *terminal) close() { t.rl.Close() }
+
+// termWriter writes above the input line: readline clears the line,
+// writes, and draws the prompt and the unfinished input again.
+type termWriter struct {
+	t *terminal
+	w io.Writer
+}
+
+func (w termWriter) Write(b []byte) (int, error) {
+	w.t.mu.Lock()
+	defer w.t.mu.Unlock()
+	return w.w.Write(b)
+}
+
+func (t *terminal) stdout() io.Writer { return termWriter{t, t.rl.Stdout()} }
+func (t *terminal) stderr() io.Writer { return termWriter{t, t.rl.Stderr()} }
+
+// printAbove prints one line above the prompt.
+func (t *terminal) printAbove(line string) {
+	t.stdout().Write([]byte(line + "\n"))
+}
+
+func (t *terminal) setPrompt(p string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rl.SetPrompt(p)
+	t.rl.Refresh()
+}
+
+// readLines hands lines to the main loop one at a time, waiting on next
+// after each, so the prompt returns only once the line is handled.
+func (r *repl) readLines(lines chan<- lineResult, next <-chan struct{}) {
+	give := func(lr lineResult) bool {
+		select {
+		case lines <- lr:
+		case <-r.ctx.Done():
+			return false
+		}
+		if lr.err != nil && !errors.Is(lr.err, errInterrupted) {
+			return false
+		}
+		select {
+		case <-next:
+			return true
+		case <-r.ctx.Done():
+			return false
+		}
+	}
+	if r.term != nil {
+		for {
+			line, err := r.term.rl.Readline()
+			if errors.Is(err, readline.ErrInterrupt) {
+				err = errInterrupted
+			}
+			if !give(lineResult{line, err}) {
+				return
+			}
+		}
+	}
+	sc := bufio.NewScanner(r.env.Stdin)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	for sc.Scan() {
+		if !give(lineResult{line: strings.TrimSuffix(sc.Text(), "\r")}) {
+			return
+		}
+	}
+	err := sc.Err()
+	if err == nil {
+		err = io.EOF
+	}
+	give(lineResult{err: err})
+}
+
+// replCompleter completes command names, then each command's arguments:
+// JIDs (roster, state, presence seen), thread ids, message ids, shows, and
+// the subcommands of jab commands.
+type replCompleter struct{ r *repl }
+
+func (c *replCompleter) Do(line []rune, pos int) ([][]rune, int) {
+	text := string(line[:pos])
+	if !strings.HasPrefix(text, "/") {
+		return nil, 0
+	}
+	words := strings.Fields(text)
+	if strings.HasSuffix(text, " ") {
+		words = append(words, "")
+	}
+	prefix := words[len(words)-1]
+	var cands []string
+	if len(words) == 1 {
+		for _, n := range c.r.commandNames() {
+			cands = append(cands, "/"+n)
+		}
+	} else {
+		cands = c.r.completeArg(strings.TrimPrefix(words[0], "/"), words[1:len(words)-1])
+	}
+	sort.Strings(cands)
+	var out [][]rune
+	seen := map[string]bool{}
+	for _, cand := range cands {
+		if strings.HasPrefix(cand, prefix) && !seen[cand] {
+			seen[cand] = true
+			out = append(out, []rune(cand[len(prefix):]+" "))
+		}
+	}
+	return out, len([]rune(prefix))
+}
