@@ -181,7 +181,25 @@ Status, for example '{{.From}}: {{.Body}}'. Unlike the text format, it does
 not escape what the peer sent: a body may hold newlines or control
 characters. For bodies that may contain anything use --null, which ends every
 record (text, --json or --format) with a NUL byte instead of a newline and
-removes NUL bytes from --format output.`,
+removes NUL bytes from --format output.
+
+Bot mode: --exec CMD runs CMD with sh -c for each chat or normal message
+that passes the filters (never for errors, headlines, our own account's
+messages, or delayed offline ones unless --include-delayed), with the body on
+stdin and JAB_FROM, JAB_FROM_BARE, JAB_TYPE, JAB_ID, JAB_THREAD, JAB_SUBJECT
+and JAB_ACCOUNT in the environment (global options given as flags are passed
+as their JAB_* variables too). CMD's stdout, when not empty, is sent back as
+the reply: same type and thread, addressed by the conversation's lock (a chat
+reply goes to the resource that wrote), with an In-Reply-To header. A CMD that
+exits non-zero sends nothing, and a line on stderr gives its status and the
+first line of its stderr. --exec-timeout kills CMD and its process group.
+--exec-concurrency N runs CMD for up to N conversations at once; one
+conversation's replies always leave in order. Up to 256 messages per worker
+wait their turn; beyond that listen stops reading until one is handled (the
+server holds the rest), and says so: nothing is dropped.
+
+Receipt requests (XEP-0184) are answered for every message received, printed
+or not, and the feature is advertised; --no-receipts turns both off.`,
 		Flags: commandFlags(
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per line"},
 			&cli.BoolFlag{Name: "presence", Usage: "print presence stanzas too"},
@@ -222,7 +240,8 @@ removes NUL bytes from --format output.`,
 			o.receipts = !c.Bool("no-receipts")
 			if c.IsSet("exec") {
 				x := &execOptions{command: c.String("exec"), timeout: c.Duration("exec-timeout"),
-					concurrency: c.Int("exec-concurrency"), includeDelayed: c.Bool("include-delayed")}
+					concurrency: c.Int("exec-concurrency"), includeDelayed: c.Bool("include-delayed"),
+					flagEnv: flagEnviron(c)}
 				if strings.TrimSpace(x.command) == "" {
 					return usagef("", "--exec needs a command")
 				}

@@ -90,7 +90,18 @@ sends nothing. With it the command-line JIDs are optional.
 
 An unlocked conversation goes to the bare JID; a locked one to the locked full
 JID, trusted while 'jab listen' runs for the account, otherwise checked with a
-ping first. A JID given with a resource is used as given.`,
+ping first. A JID given with a resource is used as given.
+
+--wait-reply [DURATION] then waits for the first reply in that conversation
+(in the thread sent, or a chat without a thread from the contact) and prints
+its body on stdout (made safe only when stdout is a terminal), or its JSON
+record with --json; exit 0 on a reply, 5 without one. Without DURATION it
+waits as long as --timeout. While it waits it is online as a live observer of
+the account, like listen, and the reply's lock is saved before it exits:
+  answer=$(jab send --wait-reply 10m ops@example.org "Deploy 4.2? yes/no")
+
+--receipt asks for delivery receipts (XEP-0184) and exits 0 only once the
+recipient's client confirmed every message, 5 after --timeout otherwise.`,
 		Flags: commandFlags(
 			&cli.StringFlag{Name: "type", Value: "chat", Usage: "message `TYPE`: chat, normal or headline"},
 			&cli.StringFlag{Name: "thread", Usage: "use thread `ID` (and make it the conversation's thread)"},

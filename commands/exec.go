@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -47,6 +49,28 @@ type execOptions struct {
 	timeout        time.Duration
 	concurrency    int
 	includeDelayed bool
+	// flagEnv exports the global options given as flags to CMD as their
+	// JAB_* variables, so a `jab send` inside CMD runs as the same account
+	// with the same state directory and config file.
+	flagEnv []string
+}
+
+// flagEnviron lists the global options set by flag as NAME=VALUE for
+// their environment variables (never a password: there is no password
+// flag, and the password file or command is passed by name).
+func flagEnviron(c *cli.Context) []string {
+	var out []string
+	for _, f := range globalFlags() {
+		name := f.Names()[0]
+		e, ok := envOf[name]
+		if !ok {
+			continue
+		}
+		if x := setIn(c, name); x != nil {
+			out = append(out, e+"="+fmt.Sprint(x.Value(name)))
+		}
+	}
+	return out
 }
 
 // execJob is one message for CMD.
@@ -271,8 +295,9 @@ func (b *bot) childEnv(ev session.Event) []string {
 		"JAB_SUBJECT":   ev.Subject,
 		"JAB_ACCOUNT":   b.account.Bare(),
 	}
-	out := make([]string, 0, len(os.Environ())+len(vars))
-	for _, kv := range os.Environ() {
+	base := append(os.Environ(), b.o.flagEnv...)
+	out := make([]string, 0, len(base)+len(vars))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
 		if _, ours := vars[k]; !ours {
 			out = append(out, kv)

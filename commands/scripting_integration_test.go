@@ -372,3 +372,59 @@ func readObserverResource(t *testing.T, j *jab) string {
 	}
 	return o.Resource
 }
+
+// TestExecFlagsReachCMD: global options given as flags reach CMD as their
+// JAB_* variables, so a jab inside CMD uses the same state directory.
+func TestExecFlagsReachCMD(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, _, j, phone := meAndAlice(t)
+	dir := filepath.Join(t.TempDir(), "other-state")
+	l := j.start("listen", "--state-dir", dir, "--lock-idle", "7m", "--exec", `echo "$JAB_STATE_DIR $JAB_LOCK_IDLE"`, "--count", "1")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(dir, "observer-*.json")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listen did not come online: %s", l.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	chatWithID(t, phone, me.JID, "where?", "")
+	phone.WaitBody(t, dir+" 7m0s")
+	l.wait(10 * time.Second)
+}
+
+// TestScriptingBadInput: misuse of the scripting flags is a usage error
+// (exit 2) with one error line, before anything is contacted.
+func TestScriptingBadInput(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"listen", "--exec", " "}, "--exec needs a command"},
+		{[]string{"listen", "--exec-timeout", "5s"}, "--exec-timeout applies only with --exec"},
+		{[]string{"listen", "--include-delayed"}, "--include-delayed applies only with --exec"},
+		{[]string{"listen", "--exec", "cat", "--exec-concurrency", "0"}, "--exec-concurrency must be between 1 and 256"},
+		{[]string{"listen", "--exec", "cat", "--exec-timeout", "0s"}, "--exec-timeout must be positive"},
+		{[]string{"send", "--wait-reply", "5m", alice.JID, "bob@example.test", "hi"}, "give exactly one JID"},
+		{[]string{"send", "--wait-reply", "soon", alice.JID, "hi"}, `"soon" is neither a duration nor a JID`},
+		{[]string{"send", "--wait-reply=-1s", alice.JID, "hi"}, "not a positive duration"},
+		{[]string{"send", "--wait-reply", "--type", "headline", alice.JID, "hi"}, "does not apply to --type headline"},
+	} {
+		r := j.run("", c.args...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, c.want) || strings.Count(r.Stderr, "jab: error:") != 1 {
+			t.Errorf("jab %q: want exit 2 with %q; %s", c.args, c.want, r)
+		}
+	}
+	if _, err := os.Stat(j.stateDir); err == nil {
+		if data := j.readState(); len(data) > 0 {
+			t.Errorf("bad input wrote the state file: %s", data)
+		}
+	}
+}

@@ -40,6 +40,12 @@
 //   - Freshness (D-9): a persisted lock is trusted while a live observer
 //     (listen) has been connected since the lock was recorded; otherwise the
 //     locked full JID is pinged first and an error or timeout unlocks.
+//   - Chat states (chatstate.go, XEP-0085) for the REPL: active with every
+//     message, composing once while typing, paused and inactive after
+//     delays, gone only on an explicit close (D-6); they go out until the
+//     peer's reply shows no support (§5.1) and never repeat a standalone
+//     state (§5.3). AutoAway is XEP-0296 §3.3's overall inactivity. Both
+//     take the time of each event from the caller.
 //
 // # Concurrency
 //

@@ -27,6 +27,7 @@ import (
 // questions; no DNS query leaves the test.
 type fakeResolver struct {
 	records map[string][]*net.SRV // "_service._proto.name"
+	partial bool                  // return an error beside the records, as for dropped invalid names
 	asked   []string
 }
 
@@ -36,6 +37,9 @@ func (f *fakeResolver) LookupSRV(_ context.Context, service, proto, name string)
 	recs, ok := f.records[q]
 	if !ok {
 		return "", nil, &net.DNSError{Err: "no such host", Name: q, IsNotFound: true}
+	}
+	if f.partial {
+		return q, recs, &net.DNSError{Err: "DNS response contained records which contain invalid names", Name: q}
 	}
 	return q, recs, nil
 }
@@ -52,6 +56,7 @@ func TestTargets(t *testing.T) {
 		server    string
 		directTLS bool
 		records   map[string][]*net.SRV
+		partial   bool
 		want      []string // addr, "+tls" for direct TLS
 		wantAsked []string
 		wantErr   string
@@ -81,13 +86,16 @@ func TestTargets(t *testing.T) {
 			c: {srvRec(".", 0, 0, 0)},
 			s: {srvRec("s.example.org.", 5223, 0, 0)},
 		}, want: []string{"s.example.org:5223+tls"}},
+		{name: "records beside an error are used", partial: true, records: map[string][]*net.SRV{
+			c: {srvRec("c.example.org.", 5222, 0, 0)},
+		}, want: []string{"c.example.org:5222"}},
 		{name: "'.' means no service, no fallback", records: map[string][]*net.SRV{
 			c: {srvRec(".", 0, 0, 0)},
 		}, wantErr: "offers no XMPP client service"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &fakeResolver{records: tt.records}
+			r := &fakeResolver{records: tt.records, partial: tt.partial}
 			ts, err := targets(context.Background(), Config{JID: jid, Server: tt.server, DirectTLS: tt.directTLS, Resolver: r})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

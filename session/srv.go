@@ -74,11 +74,13 @@ func targets(ctx context.Context, cfg Config) ([]target, error) {
 	refused := 0 // services that are "decidedly not available"
 	for _, s := range services {
 		_, srvs, err := r.LookupSRV(ctx, s.name, "tcp", domain)
-		if err != nil {
-			// Not found, or DNS trouble: as if there were no record.
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// Not found, or DNS trouble: as if there were no record. The
+		// standard resolver drops records with invalid names and returns
+		// an error beside the rest, which are still good to use.
+		if err != nil && len(srvs) == 0 {
 			continue
 		}
 		// RFC 2782: precisely one record whose target is "." means the
