@@ -120,6 +120,7 @@ func newApp(env *Env) *cli.App {
 			replCommand(env),
 			threadsCommand(env),
 			rawCommand(env),
+			rosterCommand(env),
 			configCommand(env),
 			completionCommand(env),
 			manCommand(env),

@@ -312,6 +312,7 @@ func printFlagValues(w io.Writer, c *cli.Context, env *Env, f cli.Flag) {
 // when allAccounts asks for them, to complete --jid itself).
 type completionState struct {
 	accounts []completionAccount
+	rosters  []*statefile.Roster // roster caches of the accounts offered
 }
 
 type completionAccount struct {
@@ -353,6 +354,18 @@ func loadCompletionState(c *cli.Context, env *Env, allAccounts bool) *completion
 		}
 	}
 	sort.Slice(cs.accounts, func(i, j int) bool { return cs.accounts[i].jid < cs.accounts[j].jid })
+	rosterOf := []string{only}
+	if only == "" {
+		rosterOf = rosterOf[:0]
+		for _, a := range cs.accounts {
+			rosterOf = append(rosterOf, a.jid)
+		}
+	}
+	for _, acct := range rosterOf {
+		if r := store.ReadRoster(acct); r != nil {
+			cs.rosters = append(cs.rosters, r)
+		}
+	}
 	return cs
 }
 
@@ -397,6 +410,21 @@ func printJIDs(w io.Writer, st *completionState) {
 			desc = "conversation, locked to " + j.conv.LockedTo
 		}
 		fmt.Fprintf(w, "%s\t%s\n", j.key, oneLine(desc))
+	}
+	// Then the contacts of the roster cache (jab roster, jab repl) that
+	// have no conversation yet.
+	for _, r := range st.rosters {
+		for _, it := range r.Items {
+			if !completable(it.JID) || seen[it.JID] {
+				continue
+			}
+			seen[it.JID] = true
+			desc := "contact"
+			if it.Name != "" {
+				desc = "contact " + it.Name
+			}
+			fmt.Fprintf(w, "%s\t%s\n", it.JID, oneLine(desc))
+		}
 	}
 }
 

@@ -95,6 +95,8 @@ func hintFor(err error) string {
 	var tl *session.StanzaTooLargeError
 	var ce2 *session.ConflictError
 	var al *alreadyListening
+	var nr *noReplyError
+	var re *session.ReceiptError
 	switch {
 	case errors.As(err, &ce2), errors.As(err, &al):
 		return "give each concurrent jab listen its own --resource (or stop the other one)"
@@ -107,13 +109,17 @@ func hintFor(err error) string {
 	case errors.As(err, &ae) && ae.Condition == "no-usable-mechanism":
 		return "jab uses SCRAM, or PLAIN inside TLS unless --no-plain; the server offers nothing else it accepts"
 	case errors.As(err, &ae):
-		return "check --jid and the password source (JAB_PASSWORD, --password-file, --password-cmd)"
+		return "check --jid and the password source ('jab config show' says which is used; 'jab --help' lists the order)"
 	case errors.As(err, &ua):
 		return "the server's certificate is not signed by a trusted CA; pass its CA with --ca-file"
 	case errors.As(err, &hn):
 		return "the certificate must name the JID's domain; --server only changes where jab connects"
 	case errors.As(err, &tl):
 		return "split the message, or send it with --lines one line at a time"
+	case errors.As(err, &nr):
+		return "nobody answered in that thread; wait longer with --wait-reply DURATION"
+	case errors.As(err, &re):
+		return "the recipient's client may be offline or may not send receipts (XEP-0184); raise --timeout to wait longer"
 	case errors.Is(err, session.ErrTimeout):
 		return "the server did not answer in time; check --server and raise --timeout if it is slow"
 	case strings.Contains(err.Error(), "connection refused"):

@@ -97,7 +97,7 @@ func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Se
 		case ev := <-w.got:
 			return ev, nil
 		case <-t.C:
-			return session.Event{}, fmt.Errorf("%w: no reply from %s within %s", session.ErrTimeout, w.peer, wait)
+			return session.Event{}, &noReplyError{peer: w.peer, wait: wait}
 		case <-ctx.Done():
 			return session.Event{}, ctx.Err()
 		case <-s.Done():
@@ -129,3 +129,15 @@ func printReply(env *Env, out *bufio.Writer, asJSON bool, ev session.Event) erro
 	}
 	return nil
 }
+
+// noReplyError: --wait-reply ended without a reply (exit 5).
+type noReplyError struct {
+	peer string
+	wait time.Duration
+}
+
+func (e *noReplyError) Error() string {
+	return fmt.Sprintf("%v: no reply from %s within %s", session.ErrTimeout, e.peer, e.wait)
+}
+
+func (e *noReplyError) Unwrap() error { return session.ErrTimeout }
