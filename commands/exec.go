@@ -265,7 +265,7 @@ func (b *bot) run(ctx context.Context, ev session.Event) {
 	}
 	from, _ := session.ParseJID(ev.From)
 	so := session.SendOptions{Account: b.account, To: []session.JID{{Local: from.Local, Domain: from.Domain}}, Type: ev.Type,
-		Thread: ev.Thread, LockIdle: b.lockIdle}
+		Thread: ev.Thread, LockIdle: b.lockIdle, Trust: true}
 	if _, err := session.SendOne(ctx, b.senv, s, so, session.Outgoing{Body: reply, InReplyTo: ev.ID}); err != nil {
 		var tl *session.StanzaTooLargeError
 		if errors.As(err, &tl) {

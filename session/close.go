@@ -58,7 +58,7 @@ func CloseThreadGone(ctx context.Context, s *Session, env Env, account, id strin
 	}
 	to := t.Peer
 	if c := a.Conversations[t.Peer]; c != nil && c.LockedTo != "" {
-		if env.trusted(account, c.LockedAt) || s.PingThread(ctx, c.LockedTo, id) == nil {
+		if env.trusted(account, LockTime(*c)) || s.PingThread(ctx, c.LockedTo, id) == nil {
 			to = c.LockedTo
 		}
 	}

@@ -227,7 +227,14 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			return &connLost{fmt.Errorf("server did not answer a keepalive ping: %w", err)}
 		case <-keepalive.C:
 			go func() {
+				before := s.Reads()
 				if err := s.Ping(ctx, ""); err != nil && ctx.Err() == nil {
+					if s.Reads() > before || s.Backlogged() {
+						// Stanzas kept coming, or we are the ones not
+						// reading (emit is slow: bot mode's backpressure):
+						// the answer is late, not lost.
+						return
+					}
 					var iqe *IQError
 					if !errors.As(err, &iqe) { // an error answer is still an answer
 						select {

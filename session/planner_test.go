@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -118,5 +119,44 @@ func TestErrSetWhenEventsEnd(t *testing.T) {
 		if s.Err() == nil {
 			t.Fatalf("run %d: Events ended with Err() == nil", i)
 		}
+	}
+}
+
+// D-9 with LockSeen: a lock set before the live observer connected is
+// checked with a ping, unless a message from the locked resource has
+// confirmed it since the observer connected; Trust skips the check.
+func TestPlannerLockSeen(t *testing.T) {
+	const me, phone = "me@example.net", alice + "/phone"
+	for _, c := range []struct {
+		name  string
+		seen  time.Time
+		trust bool
+		check bool
+	}{
+		{"locked before the observer, not seen since", time.Time{}, false, true},
+		{"confirmed after the observer connected", t0.Add(-time.Minute), false, false},
+		{"confirmed before the observer connected", t0.Add(-3 * time.Hour), false, true},
+		{"trusted by the caller", time.Time{}, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := testEnv(t)
+			env.Store.WriteObserver(statefile.Observer{Account: me, PID: os.Getpid(), Host: "test",
+				ConnectedSince: t0.Add(-time.Hour), Heartbeat: t0})
+			env.Store.Update(context.Background(), func(st *statefile.State) error {
+				st.Account(me).Conversations[alice] = &statefile.Conversation{Peer: alice, LockedTo: phone,
+					LockKind: statefile.LockMessage, LockedAt: t0.Add(-2 * time.Hour), LockSeen: c.seen, Thread: "T"}
+				return nil
+			})
+			p, err := NewPlanner(env, SendOptions{Account: jid(me), To: []JID{jid(alice)}, Type: "chat", Trust: c.trust})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(p.Checks()) == 1; got != c.check {
+				t.Fatalf("checks %v, want a ping: %v", p.Checks(), c.check)
+			}
+			if !c.check && p.Preview()[0].To != phone {
+				t.Fatalf("route to %q, want the lock %s", p.Preview()[0].To, phone)
+			}
+		})
 	}
 }

@@ -69,7 +69,7 @@ func unlock(c *statefile.Conversation, reason string, now time.Time) {
 	if c.LockedTo == "" || c.Occupant {
 		return
 	}
-	c.LockedTo, c.LockKind, c.LockedAt = "", "", time.Time{}
+	c.LockedTo, c.LockKind, c.LockedAt, c.LockSeen = "", "", time.Time{}, time.Time{}
 	c.UnlockReason, c.UnlockedAt = reason, now
 }
 
@@ -77,7 +77,7 @@ func lock(c *statefile.Conversation, full, kind string, now time.Time) {
 	if c.LockedTo == full && c.LockKind == kind {
 		return
 	}
-	c.LockedTo, c.LockKind, c.LockedAt = full, kind, now
+	c.LockedTo, c.LockKind, c.LockedAt, c.LockSeen = full, kind, now, time.Time{}
 	c.UnlockReason, c.UnlockedAt = "", time.Time{}
 }
 
@@ -149,6 +149,11 @@ func ApplyInbound(c statefile.Conversation, exists bool, in Inbound) (next state
 		if in.From.IsFull() {
 			// XEP-0296 §2.2 locks; §2.3 bullet 1 re-locks to a new resource.
 			lock(&c, in.From.String(), statefile.LockMessage, in.Time)
+			if c.LockedAt.Before(in.Time) {
+				// The same resource wrote again: the lock is confirmed
+				// now (D-9 freshness counts from here).
+				c.LockSeen = in.Time
+			}
 		} else {
 			// Item 7: a chat from the bare JID names no resource to lock to.
 			unlock(&c, UnlockBare, in.Time)
@@ -304,6 +309,10 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 	r.Conv = c
 	return r
 }
+
+// LockTime is when the conversation's lock was last known true: set, or
+// confirmed by a message from the locked resource (decision D-9).
+func LockTime(c statefile.Conversation) time.Time { return latest(c.LockedAt, c.LockSeen) }
 
 func latest(a, b time.Time) time.Time {
 	if a.After(b) {

@@ -272,3 +272,24 @@ func TestTrimThread(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// D-9: a chat from the locked resource confirms the lock (LockSeen) and
+// keeps LockedAt; a new lock or an unlock clears LockSeen.
+func TestLockSeen(t *testing.T) {
+	c, _ := ApplyInbound(lockedTo(phone, "T"), true, chatFrom(phone, "T"))
+	if !c.LockedAt.Equal(t0) || !c.LockSeen.Equal(t0.Add(time.Second)) || !LockTime(c).Equal(t0.Add(time.Second)) {
+		t.Fatalf("same resource again: locked_at %v lock_seen %v", c.LockedAt, c.LockSeen)
+	}
+	c2, _ := ApplyInbound(c, true, chatFrom(laptop, "T"))
+	if c2.LockedTo != laptop || !c2.LockSeen.IsZero() || !c2.LockedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("re-lock kept the old confirmation: %+v", c2)
+	}
+	c3, _ := ApplyInbound(c, true, Inbound{Kind: KindPresence, From: jid(phone), Time: t0.Add(2 * time.Second)})
+	if c3.LockedTo != "" || !c3.LockSeen.IsZero() {
+		t.Fatalf("unlock kept lock_seen: %+v", c3)
+	}
+	d, _ := ApplyInbound(lockedTo(phone, "T"), true, func() Inbound { i := chatFrom(phone, "T"); i.Delayed = true; return i }())
+	if !d.LockSeen.IsZero() {
+		t.Fatalf("a delayed message confirmed the lock: %+v", d)
+	}
+}

@@ -97,6 +97,11 @@ type SendOptions struct {
 	Resource string
 	// Fork starts a child thread of Thread (or of the current thread).
 	Fork bool
+	// Trust vouches for the persisted locks without a live observer or a
+	// ping: listen --exec answering a message it has just received from
+	// the locked resource. (While the bot is backlogged its heartbeat may
+	// lapse, and a ping's answer would wait behind the backlog.)
+	Trust bool
 	// ReplyTo is the message answered (from the history): the reply goes
 	// to its sender's full JID unless that resource has gone, in its
 	// thread and type.
@@ -180,7 +185,7 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 		}
 	}
 	out := Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread, Fork: p.o.Fork,
-		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && p.env.trusted(account, c.LockedAt),
+		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),
 		Verified: p.verified, FreshThread: p.fresh[i]}
 	if r := p.o.ReplyTo; r != nil {
 		if j, err := ParseJID(r.Peer); err == nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,7 +50,18 @@ type Session struct {
 
 	mu      sync.Mutex
 	pending map[string]chan *IQ
+
+	reads atomic.Int64 // stanzas read so far
 }
+
+// Reads counts the stanzas read so far: evidence that the connection is
+// alive even when an answer is late.
+func (s *Session) Reads() int64 { return s.reads.Load() }
+
+// Backlogged reports whether the reader is waiting for Events to be
+// drained: then nothing more is read, IQ answers included, until the
+// consumer catches up.
+func (s *Session) Backlogged() bool { return len(s.events) == cap(s.events) }
 
 // Open dials and starts the reader; inbound stanzas arrive on Events.
 func Open(ctx context.Context, cfg Config) (*Session, error) {
@@ -113,6 +125,7 @@ func (s *Session) readLoop() {
 			s.mu.Unlock()
 			return
 		}
+		s.reads.Add(1)
 		if iq, ok := v.(*IQ); ok {
 			s.handleIQ(iq)
 			continue

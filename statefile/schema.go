@@ -59,6 +59,10 @@ type Conversation struct {
 	LockedTo string    `json:"locked_to,omitempty"`
 	LockKind string    `json:"lock_kind,omitempty"`
 	LockedAt time.Time `json:"locked_at,omitzero"`
+	// LockSeen is when a message from LockedTo last confirmed the lock: a
+	// live observer connected before it has seen every presence since, so
+	// the lock is still true (decision D-9), however old LockedAt is.
+	LockSeen time.Time `json:"lock_seen,omitzero"`
 	// UnlockReason says why the conversation was last unlocked
 	// (presence, gone, error, idle, resource, check, terminate).
 	UnlockReason string    `json:"unlock_reason,omitempty"`
