@@ -728,4 +728,4 @@ func (r *repl) prompt() string {
 	return p + "> "
 }
 
-func (r *repl) refreshPrompt() { r.term.setPrompt(r.prompt()) }
+func (r *repl) refreshPrompt() { r.term.setPrompt(r.prompt) }

@@ -156,7 +156,7 @@ func candidates(out string) []string {
 func TestCompletionCandidates(t *testing.T) {
 	dir := tvFixture(t)
 	env := map[string]string{"JAB_JID": tvAccount, "JAB_STATE_DIR": dir}
-	commands := []string{"send", "listen", "threads", "raw", "config", "completion", "man"}
+	commands := []string{"send", "listen", "repl", "threads", "raw", "roster", "config", "completion", "man"}
 	jids := []string{"alice@example.org", "bob@example.com"}
 	openThreads := []string{tvT1, tvT2, tvFoo, tvBar}
 	allThreads := append(slices.Clone(openThreads), tvT3)
@@ -333,7 +333,7 @@ var shellCases = []struct {
 	line string
 	want []string
 }{
-	{"jab ", []string{"completion", "config", "listen", "man", "raw", "send", "threads"}},
+	{"jab ", []string{"completion", "config", "listen", "man", "raw", "repl", "roster", "send", "threads"}},
 	{"jab th", []string{"threads"}},
 	{"jab threads ", []string{"close", "list", "prune", "show"}},
 	{"jab send al", []string{"alice@example.org"}},

@@ -2,10 +2,8 @@ package commands
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -219,7 +217,9 @@ func (r *repl) send(peer session.JID, body string, original *statefile.Record, i
 			}
 			return err
 		}
-		delete(r.pending, bare)
+		if original == nil {
+			delete(r.pending, bare)
+		}
 		if peer.IsFull() && original == nil && r.peer == peer {
 			// The forced lock (D-2) is in the state now; later messages
 			// follow the lock rules.
@@ -399,20 +399,23 @@ func (r *repl) cmdClose(args []string, _ string) error {
 		r.mu.Unlock()
 		// D-6: <gone/> only here, on an explicit close.
 		to, err := session.CloseThreadGone(r.ctx, s, r.senv, r.account, id, session.NewBounces(), gone)
+		// Printing takes the terminal's lock: never with r.mu held.
 		r.mu.Lock()
-		defer r.mu.Unlock()
-		if errors.Is(err, session.ErrAlreadyClosed) {
+		if err != nil {
 			*m = saved
+		}
+		if err == nil || errors.Is(err, session.ErrAlreadyClosed) {
 			delete(r.pending, bare)
+			delete(r.status, bare) // the peer's last state was about the closed thread
+		}
+		r.mu.Unlock()
+		if errors.Is(err, session.ErrAlreadyClosed) {
 			r.info("thread %s was already closed", sanitize(id))
 			return nil
 		}
 		if err != nil {
-			*m = saved
 			return err
 		}
-		delete(r.pending, bare)
-		delete(r.status, bare) // the peer's last state was about the closed thread
 		what := "terminate"
 		if gone {
 			what = "<gone/> and terminate"
@@ -854,37 +857,28 @@ func (r *repl) messageIDs() []string {
 	return out
 }
 
-// fetchRoster asks the server for the roster (RFC 6121 §2.2), for
-// completion only: a failure is ignored.
+// fetchRoster asks the server for the roster (RFC 6121 §2.2) for
+// completion, and refreshes the roster cache that shell completion reads.
+// It is advisory: a failure leaves the cached roster in use.
 func (r *repl) fetchRoster() {
-	s := r.currentSession()
-	if s == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.ctx, r.g.timeout)
-	defer cancel()
-	res, err := s.Request(ctx, &session.IQ{Type: "get",
-		Payload: &session.RawElement{XMLName: xml.Name{Space: "jabber:iq:roster", Local: "query"}}})
-	if err != nil || res.Payload == nil {
-		return
-	}
-	var q struct {
-		Items []struct {
-			JID string `xml:"jid,attr"`
-		} `xml:"item"`
-	}
-	if err := xml.Unmarshal(append(append([]byte("<query>"), res.Payload.Inner...), "</query>"...), &q); err != nil {
-		return
-	}
 	var jids []string
-	for _, it := range q.Items {
-		if j, err := session.ParseJID(it.JID); err == nil {
-			jids = append(jids, j.String())
+	if c := r.senv.Store.ReadRoster(r.account); c != nil {
+		for _, it := range c.Items {
+			jids = append(jids, it.JID)
+		}
+	}
+	if s := r.currentSession(); s != nil {
+		ctx, cancel := context.WithTimeout(r.ctx, r.g.timeout)
+		defer cancel()
+		if items, err := session.FetchRoster(ctx, s); err == nil {
+			r.senv.Store.WriteRoster(statefile.Roster{Account: r.account, Fetched: r.env.Now().UTC(), Items: items})
+			jids = jids[:0]
+			for _, it := range items {
+				jids = append(jids, it.JID)
+			}
 		}
 	}
 	r.mu.Lock()
 	r.roster = jids
 	r.mu.Unlock()
 }
-
-var _ io.Writer = (*lockedWriter)(nil)

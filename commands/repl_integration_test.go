@@ -7,6 +7,7 @@ package commands_test
 
 import (
 	"bufio"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -215,8 +216,15 @@ func TestReplPipeChatStateDiscovery(t *testing.T) {
 		me, alice, j, phone := meAndAlice(t)
 		r := j.startReplPipe(alice.JID)
 		r.line("one")
-		if m := phone.WaitBody(t, "one"); m.ChatState() != "active" {
+		m := phone.WaitBody(t, "one")
+		if m.ChatState() != "active" {
 			t.Fatalf("first message should carry <active/>: %+v", m)
+		}
+		// XEP-0085 §4: a client that sends chat states says so in disco#info.
+		res := phone.Request(t, &session.IQ{To: m.From, Type: "get",
+			Payload: &session.RawElement{XMLName: xml.Name{Space: "http://jabber.org/protocol/disco#info", Local: "query"}}})
+		if res.Payload == nil || !strings.Contains(string(res.Payload.Inner), session.NSChatStates) {
+			t.Fatalf("disco#info of %s lacks %s: %+v", m.From, session.NSChatStates, res)
 		}
 		phone.Chat(t, me.JID, "plain reply", "")
 		r.waitLine("plain reply", 10*time.Second)
@@ -285,11 +293,14 @@ func (j *jab) startReplTmux(args ...string) *tmuxRepl {
 	for _, e := range j.env() {
 		b.WriteString("export " + shellQuote(e) + "\n")
 	}
-	b.WriteString("exec " + shellQuote(jabBin) + " repl")
+	// The inner shell records jab's pid (exec keeps it); the outer one
+	// records jab's exit status, which tmux reports unreliably.
+	cmd := "echo $$ > " + shellQuote(filepath.Join(j.home, "repl.pid")) + "; exec " + shellQuote(jabBin) + " repl"
 	for _, a := range args {
-		b.WriteString(" " + shellQuote(a))
+		cmd += " " + shellQuote(a)
 	}
-	b.WriteString("\n")
+	b.WriteString("sh -c " + shellQuote(cmd) + "\n")
+	b.WriteString("echo $? > " + shellQuote(filepath.Join(j.home, "repl.status")) + "\n")
 	script := filepath.Join(j.home, "repl.sh")
 	if err := os.WriteFile(script, []byte(b.String()), 0o700); err != nil {
 		j.t.Fatal(err)
@@ -332,7 +343,9 @@ func (tr *tmuxRepl) screen() string {
 func (tr *tmuxRepl) typeText(text string) { tr.tmux("send-keys", "-t", "repl", "-l", text) }
 
 // key presses named keys (Enter, Tab, C-c, C-d).
-func (tr *tmuxRepl) key(keys ...string) { tr.tmux(append([]string{"send-keys", "-t", "repl"}, keys...)...) }
+func (tr *tmuxRepl) key(keys ...string) {
+	tr.tmux(append([]string{"send-keys", "-t", "repl"}, keys...)...)
+}
 
 // waitScreen waits until ok accepts the screen, and returns it.
 func (tr *tmuxRepl) waitScreen(what string, timeout time.Duration, ok func(string) bool) string {
@@ -361,11 +374,33 @@ func lastLine(screen string) string {
 	return strings.TrimRight(lines[len(lines)-1], " ")
 }
 
-// exited reports the pane's exit status once the program has ended.
+// exited reports jab's exit status once it has ended.
 func (tr *tmuxRepl) exited() (bool, string) {
-	out := strings.TrimSpace(tr.tmux("display-message", "-p", "-t", "repl", "#{pane_dead} #{pane_dead_status}"))
-	dead, status, _ := strings.Cut(out, " ")
-	return dead == "1", status
+	data, err := os.ReadFile(filepath.Join(tr.j.home, "repl.status"))
+	if err != nil || !strings.HasSuffix(string(data), "\n") {
+		return false, ""
+	}
+	return true, strings.TrimSpace(string(data))
+}
+
+// waitExit waits for the program in the pane to end; if it hangs, its
+// goroutines are dumped (SIGQUIT) into the failure message.
+func (tr *tmuxRepl) waitExit(timeout time.Duration) {
+	tr.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if dead, _ := tr.exited(); dead {
+			return
+		}
+		if time.Now().After(deadline) {
+			pid, _ := os.ReadFile(filepath.Join(tr.j.home, "repl.pid"))
+			exec.Command("kill", "-QUIT", strings.TrimSpace(string(pid))).Run()
+			time.Sleep(time.Second)
+			tr.t.Fatalf("repl did not exit within %s; pane history:\n%s", timeout,
+				tr.tmux("capture-pane", "-p", "-t", "repl", "-S", "-3000"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestReplTerminal: in a terminal, the prompt shows the conversee, lock
@@ -444,7 +479,7 @@ func TestReplTerminal(t *testing.T) {
 	tr.waitScreen("an unlocked prompt", 10*time.Second, func(s string) bool { return strings.HasSuffix(lastLine(s), alice.JID+" #new>") })
 
 	tr.key("C-d")
-	tr.waitScreen("the exit", 15*time.Second, func(string) bool { dead, _ := tr.exited(); return dead })
+	tr.waitExit(15 * time.Second)
 	if _, status := tr.exited(); status != "0" {
 		t.Fatalf("Ctrl-D should quit with 0, got %s; screen:\n%s", status, tr.screen())
 	}
@@ -579,4 +614,40 @@ func TestReplPipeCommands(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	r.line("/who")
 	r.waitLine(phone.JID+": available (away)", 10*time.Second)
+}
+
+// TestReplPipeInactive: after the inactivity delay without interaction the
+// conversee gets a standalone <inactive/> in the conversation's thread,
+// once.
+func TestReplPipeInactive(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	_, alice, j, phone := meAndAlice(t)
+	r := j.startReplPipe("--inactive-after=1s", alice.JID)
+	r.line("brb")
+	m := phone.WaitBody(t, "brb")
+	sent := time.Now()
+	phone.WaitMessage(t, 10*time.Second, func(x *session.Message) bool {
+		return isChatState("inactive")(x) && x.ThreadValue() == m.ThreadValue()
+	})
+	if d := time.Since(sent); d < 900*time.Millisecond {
+		t.Fatalf("<inactive/> after %s, before the 1s delay", d)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := countMessages(phone, isChatState("inactive")); n != 1 {
+		t.Fatalf("want one <inactive/>, got %d:\n%s", n, phone.Dump())
+	}
+}
+
+// TestReplRefusesSecondObserver: the REPL uses the stable observer
+// resource, so it refuses to start while jab listen holds it.
+func TestReplRefusesSecondObserver(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	_, alice, j, _ := meAndAlice(t)
+	j.startListen()
+	res := j.run("", "repl", alice.JID)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "jab listen already runs") {
+		t.Fatalf("repl should refuse while listen runs: %s", res)
+	}
 }

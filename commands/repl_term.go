@@ -78,10 +78,13 @@ func (t *terminal) printAbove(line string) {
 	t.stdout().Write([]byte(line + "\n"))
 }
 
-func (t *terminal) setPrompt(p string) {
+// setPrompt computes the prompt and shows it, both under the terminal's
+// lock, so a prompt computed earlier never overwrites a newer one. prompt
+// may take r.mu: nothing holds r.mu while it waits for the terminal.
+func (t *terminal) setPrompt(prompt func() string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.rl.SetPrompt(p)
+	t.rl.SetPrompt(prompt())
 	t.rl.Refresh()
 }
 

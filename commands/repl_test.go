@@ -1,0 +1,178 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+func TestSplitWords(t *testing.T) {
+	cases := []struct {
+		name, in string
+		want     []string
+		err      bool
+	}{
+		{"plain", "threads list --json", []string{"threads", "list", "--json"}, false},
+		{"spaces", "  send   a@b  ", []string{"send", "a@b"}, false},
+		{"double quotes", `send a@b "two words"`, []string{"send", "a@b", "two words"}, false},
+		{"single quotes keep backslash", `x 'a\b'`, []string{"x", `a\b`}, false},
+		{"backslash escapes", `x a\ b`, []string{"x", "a b"}, false},
+		{"empty quotes are a word", `x ""`, []string{"x", ""}, false},
+		{"unterminated", `x "oops`, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := splitWords(tc.in)
+			if (err != nil) != tc.err {
+				t.Fatalf("error %v, want error %v", err, tc.err)
+			}
+			if !tc.err && !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// testRepl is a REPL with a state file and no connection.
+func testRepl(t *testing.T) (*repl, *bytes.Buffer) {
+	t.Helper()
+	store, err := statefile.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Update(context.Background(), func(st *statefile.State) error {
+		a := st.Account("me@example.org")
+		a.Conversations["alice@example.org"] = &statefile.Conversation{Peer: "alice@example.org",
+			LockedTo: "alice@example.org/phone", LockKind: statefile.LockMessage, Thread: "abcd1234-0000",
+			LockedAt: time.Date(2026, 11, 22, 7, 59, 0, 0, time.UTC), LastActivity: time.Date(2026, 11, 22, 7, 59, 0, 0, time.UTC)}
+		a.Threads["abcd1234-0000"] = &statefile.Thread{ID: "abcd1234-0000", Peer: "alice@example.org", Type: "chat"}
+		a.Threads["closed99-0000"] = &statefile.Thread{ID: "closed99-0000", Peer: "alice@example.org", Type: "chat", Closed: true}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	env := &Env{Getenv: func(string) string { return "" }, Now: func() time.Time { return now }, Host: "test"}
+	var out bytes.Buffer
+	acct, _ := session.ParseJID("me@example.org")
+	r := &repl{ctx: context.Background(), env: env, g: &options{account: acct, timeout: time.Second, lockIdle: 15 * time.Minute},
+		o: &replOptions{}, senv: session.Env{Store: store, Now: env.Now}, account: "me@example.org",
+		out: &out, errw: &out, pending: map[string]pendingThread{}, states: map[string]*session.ChatStates{},
+		presence: map[string]map[string]seenPresence{"bob@example.org": {"laptop": {}}}, status: map[string]string{},
+		away: session.NewAutoAway(now, 0, 0), roster: []string{"carol@example.org"}}
+	return r, &out
+}
+
+func TestReplCompleter(t *testing.T) {
+	r, _ := testRepl(t)
+	c := &replCompleter{r: r}
+	cases := []struct {
+		name, line string
+		want       []string // completions (the rest of each candidate)
+	}{
+		{"command prefix", "/th", []string{"read ", "reads "}},
+		{"unique command", "/clo", []string{"se "}},
+		{"a message is not completed", "hel", nil},
+		{"JIDs from roster, state and presence", "/to ", []string{"alice@example.org ", "alice@example.org/phone ",
+			"bob@example.org ", "bob@example.org/laptop ", "carol@example.org "}},
+		{"JID prefix", "/to ca", []string{"rol@example.org "}},
+		{"open thread ids", "/thread ", []string{"abcd1234-0000 ", "new "}},
+		{"shows", "/status a", []string{"way "}},
+		{"subcommands of a jab command", "/threads l", []string{"ist "}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := c.Do([]rune(tc.line), len([]rune(tc.line)))
+			var s []string
+			for _, g := range got {
+				s = append(s, string(g))
+			}
+			if !slices.Equal(s, tc.want) {
+				t.Fatalf("got %q, want %q", s, tc.want)
+			}
+		})
+	}
+}
+
+func TestReplBadInput(t *testing.T) {
+	r, out := testRepl(t)
+	cases := []struct {
+		name, line, err, hint string
+	}{
+		{"unknown command", "/tread", "unknown command /tread; nothing was sent", `did you mean /thread?`},
+		{"malformed JID", "/to a@@b", `malformed JID "a@@b"`, "a JID looks like"},
+		{"message without conversee", "hello", "no conversee", "/to JID"},
+		{"closed thread", "/thread closed99", "is closed", "/thread new"},
+		{"history needs a number", "/history x", "positive number", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.handleLine(tc.line)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			}
+			if !strings.Contains(hintFor(err), tc.hint) {
+				t.Fatalf("hint %q, want one containing %q", hintFor(err), tc.hint)
+			}
+		})
+	}
+	if out.Len() != 0 {
+		t.Fatalf("bad input printed %q", out.String())
+	}
+}
+
+func TestReplPromptAndLock(t *testing.T) {
+	r, out := testRepl(t)
+	r.peer, _ = session.ParseJID("alice@example.org")
+	// The lock is recorded but no observer watched it: the prompt still
+	// shows the locked resource, which a send would check first.
+	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org/phone ") {
+		t.Fatalf("prompt %q should show the lock", p)
+	}
+	// Idle past --lock-idle, the next message goes to the bare JID.
+	r.g.lockIdle = 30 * time.Second
+	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org ") {
+		t.Fatalf("prompt %q should show the idle conversation unlocked", p)
+	}
+	r.g.lockIdle = 15 * time.Minute
+	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org/phone ") || !strings.Contains(p, "#abcd1234") {
+		t.Fatalf("prompt %q", p)
+	}
+	r.status["alice@example.org"] = session.StateComposing
+	if p := r.prompt(); !strings.HasSuffix(p, "(typing…)> ") {
+		t.Fatalf("prompt %q should show the peer typing", p)
+	}
+	if err := r.handleLine("/thread new"); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.prompt(); !strings.Contains(p, "#new") {
+		t.Fatalf("prompt %q should show a new thread pending", p)
+	}
+	if err := r.handleLine("/lock"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "locked to alice@example.org/phone") {
+		t.Fatalf("/lock printed %q", out.String())
+	}
+}
+
+func TestReplEventLineSanitised(t *testing.T) {
+	r, _ := testRepl(t)
+	ev := session.Event{Kind: session.KindMessage, From: "alice@example.org/ph\u009bone", Type: "chat",
+		Thread: "abcd1234-0000", Body: "hi\x1b[2J\nthere", Time: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	line := r.eventLine(ev)
+	if strings.ContainsAny(line, "\n\u009b") || strings.Contains(line, "\x1b[2J") {
+		t.Fatalf("control characters reached the line: %q", line)
+	}
+	if !strings.Contains(line, `alice@example.org/ph\u{9b}one`) || !strings.Contains(line, `hi\u{1b}[2J\nthere`) ||
+		!strings.Contains(line, "#abcd1234") {
+		t.Fatalf("line %q lacks the sender, thread or body", line)
+	}
+}
