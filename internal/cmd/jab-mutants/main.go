@@ -34,7 +34,7 @@ var mutants = []mutant{
 	{"XEP-0296 §3.2: idle never unlocks", `case out.LockIdle > 0 && out.Now.Sub(latest(c.LastActivity, c.LockedAt)) >= out.LockIdle:`, `case false:`, "TestRulesIdleUnlock", ""},
 	{"D-9: a stale lock is never checked", `case out.Trusted:`, `case true:`, "TestRulesStaleLockChecked", ""},
 	{"D-3: subscribe unlocks", `case "", "unavailable", "error":`, `case "", "unavailable", "error", "subscribe":`, "TestRulesPresenceTypes", ""},
-	{"D-9: a live observer's locks are not trusted", `Trusted: exists && c.LockedTo != "" && p.env.trusted(account, c.LockedAt),`, `Trusted: false,`, "TestRulesFreshnessTrusted", "session/send.go"},
+	{"D-9: a live observer's locks are not trusted", `Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),`, `Trusted: false,`, "TestRulesFreshnessTrusted", "session/send.go"},
 	{"D-9: a lock older than the observer is trusted", `return !o.ConnectedSince.After(at)`, `return true`, "TestRulesFreshnessRestartedListen", "session/send.go"},
 	{"--lines keeps the first route", `if routes == nil || planner.Stale() {`, `if routes == nil {`, "TestCLILinesFollowState", "commands/cmd_send.go"},
 	{"XEP-0201 0.3 §5: close sends no <gone/>", `msgs = append(msgs, GoneMessage(to, id))`, `_ = GoneMessage`, "TestThreadsClose$", "session/close.go"},
@@ -46,6 +46,13 @@ var mutants = []mutant{
 	{"0.3 §7: liveness pings carry no ThreadID", `if thread != "" {
 		h, err := xml.Marshal`, `if false {
 		h, err := xml.Marshal`, "TestThreadsPingThreadID", "session/session.go"},
+	{"XEP-0184: listen answers no receipt request", `if r := ReceiptFor(m); r != nil {`, `if r := ReceiptFor(m); r != nil && false {`, "TestListenAnswersReceipts", "session/listen.go"},
+	{"XEP-0184: send --receipt does not wait", `if err := receipts.Wait(ctx, g.timeout); err != nil {`, `if err := error(nil); err != nil {`, "TestSendReceipt", "commands/cmd_send.go"},
+	{"bot: the reply leaves the thread", `Thread: ev.Thread, LockIdle: b.lockIdle, Trust: true}`, `LockIdle: b.lockIdle, Trust: true}`, "TestExecBotReplies", "commands/exec.go"},
+	{"bot: CMD runs for headlines", `if ev.Type != "chat" && ev.Type != "normal" {`, `if ev.Type == "groupchat" {`, "TestExecSkips", "commands/exec.go"},
+	{"bot: the timeout kills CMD but not its process group", `return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)`, `return cmd.Process.Kill()`, "TestExecFailureAndTimeout", "commands/exec_unix.go"},
+	{"wait-reply: a message in another thread is taken", `if t := m.ThreadValue(); t != "" && !w.threads[t] {`, `if t := m.ThreadValue(); t == "\x00" && !w.threads[t] {`, "TestSendWaitReply$", "commands/wait_reply.go"},
+	{"wait-reply: not online while waiting", `if err := s.SendPresence(0); err != nil {`, `if err := error(nil); err != nil {`, "TestSendWaitReply$", "commands/wait_reply.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
 
