@@ -35,6 +35,7 @@ import (
 type replOptions struct {
 	to            string
 	noChatStates  bool
+	noReceipts    bool
 	autoAway      time.Duration
 	autoXA        time.Duration
 	pausedAfter   time.Duration
@@ -77,6 +78,7 @@ repl_history (0600) in the state directory; Ctrl-R searches it, Ctrl-C clears
 the line and Ctrl-D on an empty line quits.`,
 		Flags: commandFlags(
 			&cli.BoolFlag{Name: "no-chat-states", Usage: "send no XEP-0085 chat states at all"},
+			&cli.BoolFlag{Name: "no-receipts", Usage: "do not answer XEP-0184 receipt requests (and do not advertise them)"},
 			&cli.DurationFlag{Name: "auto-away", Value: defaultAutoAway, Usage: "announce away after `DURATION` without input; 0 disables"},
 			&cli.DurationFlag{Name: "auto-xa", Value: defaultAutoXA, Usage: "announce extended away after `DURATION` without input; 0 disables"},
 			&cli.IntFlag{Name: "priority", Usage: "presence `PRIORITY` (-128..127)"},
@@ -89,7 +91,7 @@ the line and Ctrl-D on an empty line quits.`,
 			if c.Args().Len() > 1 {
 				return usagef("jab repl [JID]", "repl takes at most one JID")
 			}
-			o := &replOptions{to: c.Args().First(), noChatStates: c.Bool("no-chat-states"),
+			o := &replOptions{to: c.Args().First(), noChatStates: c.Bool("no-chat-states"), noReceipts: c.Bool("no-receipts"),
 				autoAway: c.Duration("auto-away"), autoXA: c.Duration("auto-xa"), priority: c.Int("priority"),
 				pausedAfter: c.Duration("paused-after"), inactiveAfter: c.Duration("inactive-after")}
 			for name, d := range map[string]time.Duration{"auto-away": o.autoAway, "auto-xa": o.autoXA,
@@ -231,7 +233,9 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	online := make(chan struct{}, 1)
 	dial := func(ctx context.Context) (*session.Session, error) {
 		cfg := g.sessionConfig(env, resource)
-		cfg.Features = append(cfg.Features, session.NSReceipts)
+		if !o.noReceipts {
+			cfg.Features = append(cfg.Features, session.NSReceipts)
+		}
 		if !o.noChatStates {
 			cfg.Features = append(cfg.Features, session.NSChatStates)
 		}
@@ -245,7 +249,7 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 		}
 		return s, err
 	}
-	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: true,
+	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
 		ChatStates: true, OnSession: func(s *session.Session) {
 			r.mu.Lock()
 			r.sess = s

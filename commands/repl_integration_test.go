@@ -651,3 +651,27 @@ func TestReplRefusesSecondObserver(t *testing.T) {
 		t.Fatalf("repl should refuse while listen runs: %s", res)
 	}
 }
+
+// TestReplReceipts: the REPL answers XEP-0184 receipt requests like listen,
+// and --no-receipts stops it.
+func TestReplReceipts(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	for _, off := range []bool{false, true} {
+		me, alice, j, phone := meAndAlice(t)
+		args := []string{alice.JID}
+		if off {
+			args = append([]string{"--no-receipts"}, args...)
+		}
+		r := j.startReplPipe(args...)
+		m := &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Body: "ack?", Request: &session.Empty{}}
+		phone.Send(t, m)
+		r.waitLine("ack?", 10*time.Second)
+		isReceipt := func(x *session.Message) bool { return x.Received != nil && x.Received.ID == m.ID }
+		if off {
+			phone.NoMessage(t, 500*time.Millisecond, isReceipt)
+		} else {
+			phone.WaitMessage(t, 10*time.Second, isReceipt)
+		}
+	}
+}
