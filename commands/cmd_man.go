@@ -56,7 +56,7 @@ var manEnvExtra = map[string]string{
 }
 
 var manEnvAfter = []struct{ name, text string }{
-	{"NO_COLOR", "When set to any non-empty value, jab threads show prints no colour even on a terminal (https://no-color.org). Output to a pipe is never coloured."},
+	{"NO_COLOR", "When set to any non-empty value, jab threads show and jab repl print no colour even on a terminal (https://no-color.org). Output to a pipe is never coloured."},
 	{"XDG_STATE_HOME", "The default state directory is $XDG_STATE_HOME/jab, when XDG_STATE_HOME is an absolute path."},
 	{"XDG_CONFIG_HOME", "The default config file is $XDG_CONFIG_HOME/jab/config.toml, when XDG_CONFIG_HOME is an absolute path."},
 	{"HOME", "Otherwise the default state directory is $HOME/.local/state/jab and the default config file $HOME/.config/jab/config.toml."},

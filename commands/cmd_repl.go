@@ -154,17 +154,18 @@ type pendingThread struct {
 }
 
 type repl struct {
-	ctx     context.Context
-	env     *Env
-	g       *options
-	o       *replOptions
-	senv    session.Env
-	account string
-	globals []string
-	term    *terminal // nil when stdin is not a terminal
-	out     io.Writer // data (stdout), safe for concurrent use
-	errw    io.Writer // diagnostics (stderr), safe for concurrent use
-	jobs    chan func()
+	noColour bool // NO_COLOR is set
+	ctx      context.Context
+	env      *Env
+	g        *options
+	o        *replOptions
+	senv     session.Env
+	account  string
+	globals  []string
+	term     *terminal // nil when stdin is not a terminal
+	out      io.Writer // data (stdout), safe for concurrent use
+	errw     io.Writer // diagnostics (stderr), safe for concurrent use
+	jobs     chan func()
 
 	mu       sync.Mutex
 	sess     *session.Session
@@ -206,7 +207,7 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	now := env.Now()
-	r := &repl{ctx: ctx, env: env, g: g, o: o, senv: senv, account: account, globals: globals,
+	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, senv: senv, account: account, globals: globals,
 		jobs: make(chan func(), 256), pending: map[string]pendingThread{}, states: map[string]*session.ChatStates{},
 		presence: map[string]map[string]seenPresence{}, status: map[string]string{},
 		away: session.NewAutoAway(now, o.autoAway, o.autoXA)}
@@ -649,7 +650,7 @@ func (r *repl) eventLine(ev session.Event) string {
 		b.WriteString(" (" + sanitize(ev.Type) + ")")
 	}
 	if ev.Thread != "" {
-		b.WriteString(" " + colourThread(ev.Thread, "#"+shortThread(ev.Thread)))
+		b.WriteString(" " + r.colourThread(ev.Thread, "#"+shortThread(ev.Thread)))
 	}
 	if ev.Delayed {
 		b.WriteString(" (delayed)")
@@ -671,8 +672,12 @@ func (r *repl) eventLine(ev session.Event) string {
 }
 
 // colourThread paints s in a colour chosen by the thread id, so messages
-// of one thread look alike (terminal only; the REPL never colours a pipe).
-func colourThread(thread, s string) string {
+// of one thread look alike (terminal only; the REPL never colours a pipe,
+// nor anything when NO_COLOR is set: https://no-color.org).
+func (r *repl) colourThread(thread, s string) string {
+	if r.noColour {
+		return s
+	}
 	palette := []int{33, 35, 36, 32, 34, 31, 93, 95, 96, 92, 94, 91}
 	h := uint32(2166136261)
 	for i := 0; i < len(thread); i++ {
@@ -713,13 +718,13 @@ func (r *repl) prompt() string {
 	var thread string
 	switch {
 	case pend.fork && cur != "":
-		thread = colourThread(cur, "#"+shortThread(cur)) + "+fork"
+		thread = r.colourThread(cur, "#"+shortThread(cur)) + "+fork"
 	case pend.thread != "":
-		thread = colourThread(pend.thread, "#"+shortThread(pend.thread))
+		thread = r.colourThread(pend.thread, "#"+shortThread(pend.thread))
 	case pend.newThread || cur == "":
 		thread = "#new"
 	default:
-		thread = colourThread(cur, "#"+shortThread(cur))
+		thread = r.colourThread(cur, "#"+shortThread(cur))
 	}
 	p := sanitize(addr) + " " + thread
 	switch status {

@@ -677,7 +677,7 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 		if th != "" {
 			head = "#" + shortThread(th)
 			if r.term != nil {
-				head = colourThread(th, head)
+				head = r.colourThread(th, head)
 			}
 			if a != nil && a.Threads[th] != nil {
 				t := a.Threads[th]

@@ -176,3 +176,18 @@ func TestReplEventLineSanitised(t *testing.T) {
 		t.Fatalf("line %q lacks the sender, thread or body", line)
 	}
 }
+
+// TestReplNoColor: the thread colour is an ANSI escape on a terminal, and
+// none at all with NO_COLOR (https://no-color.org).
+func TestReplNoColor(t *testing.T) {
+	r, _ := testRepl(t)
+	ev := session.Event{Kind: session.KindMessage, From: "alice@example.org/phone", Type: "chat",
+		Thread: "abcd1234-0000", Body: "hi", Time: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	if line := r.eventLine(ev); !strings.Contains(line, "\x1b[") {
+		t.Fatalf("no colour on a terminal: %q", line)
+	}
+	r.noColour = true
+	if line := r.eventLine(ev); strings.Contains(line, "\x1b") || !strings.Contains(line, "#abcd1234") {
+		t.Fatalf("NO_COLOR line %q still has escapes or lost the thread", line)
+	}
+}
