@@ -62,7 +62,7 @@ func run(runs, lines, bot int) error {
 		return err
 	}
 	defer srv.Stop()
-	for _, u := range []string{"me", "alice"} {
+	for _, u := range []string{"me", "alice", "bob", "carol", "dave"} {
 		if err := srv.Register(u, "bench-"+u); err != nil {
 			return err
 		}
@@ -177,18 +177,25 @@ func botLoad(jab string, srv *prosody.Server, env []string, tmp string, n, conc 
 	if err != nil {
 		return err
 	}
+	// One sender per worker: each contact is one conversation, and one
+	// conversation's replies are handled in order by one worker.
+	senders := []string{"alice", "bob", "carol", "dave"}[:conc]
 	var replies atomic.Int64
-	cfg := session.Config{JID: session.JID{Local: "alice", Domain: srv.Domain}, Password: "bench-alice",
-		Server: srv.Addr, Resource: fmt.Sprintf("flood-%d", conc), Timeout: 30 * time.Second, ExtraCAs: poolFrom(pem)}
-	s, err := session.OpenHandler(context.Background(), cfg, func(v any) {
-		if m, ok := v.(*session.Message); ok && strings.HasPrefix(m.Body, "load ") {
-			replies.Add(1)
+	var sessions []*session.Session
+	for _, u := range senders {
+		cfg := session.Config{JID: session.JID{Local: u, Domain: srv.Domain}, Password: "bench-" + u,
+			Server: srv.Addr, Resource: fmt.Sprintf("flood-%d", conc), Timeout: 30 * time.Second, ExtraCAs: poolFrom(pem)}
+		s, err := session.OpenHandler(context.Background(), cfg, func(v any) {
+			if m, ok := v.(*session.Message); ok && strings.HasPrefix(m.Body, "load ") {
+				replies.Add(1)
+			}
+		})
+		if err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
+		defer s.Close()
+		sessions = append(sessions, s)
 	}
-	defer s.Close()
 	var peakRSS atomic.Int64
 	stopSampling := make(chan struct{})
 	go func() {
@@ -205,15 +212,19 @@ func botLoad(jab string, srv *prosody.Server, env []string, tmp string, n, conc 
 	}()
 	to := "me@" + srv.Domain
 	start := time.Now()
-	s.Conn().Hold()
+	for _, s := range sessions {
+		s.Conn().Hold()
+	}
 	for i := 0; i < n; i++ {
 		m := &session.Message{To: to, Type: "chat", ID: session.NewID(), Body: fmt.Sprintf("load %d", i)}
-		if err := s.Conn().Send(m); err != nil {
+		if err := sessions[i%len(sessions)].Conn().Send(m); err != nil {
 			return err
 		}
 	}
-	if err := s.Conn().Release(); err != nil {
-		return err
+	for _, s := range sessions {
+		if err := s.Conn().Release(); err != nil {
+			return err
+		}
 	}
 	sent := time.Since(start)
 	deadline = time.Now().Add(10 * time.Minute)
@@ -230,7 +241,7 @@ func botLoad(jab string, srv *prosody.Server, env []string, tmp string, n, conc 
 		return fmt.Errorf("bot exited: %v: %s", werr, stderr.String())
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("\nbot load: %d chat messages to `jab listen --exec cat --exec-concurrency %d`:\n", n, conc)
+	fmt.Printf("\nbot load: %d chat messages from %d contacts to `jab listen --exec cat --exec-concurrency %d`:\n", n, conc, conc)
 	fmt.Printf("  all sent in %s (%.0f msg/s offered); last reply after %s: %.0f replies/s\n",
 		sent.Round(time.Millisecond), float64(n)/sent.Seconds(), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
 	fmt.Printf("  bot CPU %s; max RSS %.1f MiB (largest sampled VmRSS %.1f MiB); every message answered\n",
