@@ -640,22 +640,31 @@ func TestDidYouMean(t *testing.T) {
 	tests := []struct {
 		args       []string
 		error, tip string
+		usage      string
 	}{
-		{[]string{"sned", "alice@example.org", "hi"}, `unknown command "sned"`, `did you mean "send"?`},
-		{[]string{"lsiten"}, `unknown command "lsiten"`, `did you mean "listen"?`},
-		{[]string{"thread", "list"}, `unknown command "thread"`, `did you mean "threads"?`},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "run 'jab --help' for the list of commands"},
-		{[]string{"threads", "lsit"}, `unknown threads command "lsit"`, `did you mean "list"?`},
-		{[]string{"send", "--jsno", "a@b", "x"}, "unknown flag --jsno", `did you mean "--json"?`},
-		{[]string{"--jdi", "me@example.net", "send"}, "unknown flag --jdi", `did you mean "--jid"?`},
-		{[]string{"threads", "show", "--al", "x"}, "unknown flag --al", `did you mean "--all"?`},
-		{[]string{"send", "--zzzzzz", "a@b", "x"}, "unknown flag --zzzzzz", "see 'jab send --help'"},
-		{[]string{"threads", "prune", "--older-than"}, "flag needs an argument: -older-than", "see 'jab threads prune --help'"},
+		{[]string{"sned", "alice@example.org", "hi"}, `unknown command "sned"`, `did you mean "send"?`, "jab [global options] COMMAND [options] [arguments...]"},
+		{[]string{"lsiten"}, `unknown command "lsiten"`, `did you mean "listen"?`, "jab [global options] COMMAND [options] [arguments...]"},
+		{[]string{"thread", "list"}, `unknown command "thread"`, `did you mean "threads"?`, "jab [global options] COMMAND [options] [arguments...]"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "run 'jab --help' for the list of commands", "jab [global options] COMMAND [options] [arguments...]"},
+		{[]string{"threads", "lsit"}, `unknown threads command "lsit"`, `did you mean "list"?`, "jab threads COMMAND [options] [arguments...]"},
+		{[]string{"send", "--jsno", "a@b", "x"}, "unknown flag --jsno", `did you mean "--json"?`, "jab send [options] [JID...] [--] [TEXT...]"},
+		{[]string{"--jdi", "me@example.net", "send"}, "unknown flag --jdi", `did you mean "--jid"?`, "jab send [options] [JID...] [--] [TEXT...]"},
+		{[]string{"threads", "show", "--al", "x"}, "unknown flag --al", `did you mean "--all"?`, ""},
+		{[]string{"send", "--zzzzzz", "a@b", "x"}, "unknown flag --zzzzzz", "see 'jab send --help'", "jab send [options] [JID...] [--] [TEXT...]"},
+		{[]string{"threads", "prune", "--older-than"}, "flag needs an argument: -older-than", "see 'jab threads prune --help'", "jab threads prune [options]"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			code, out, errs := runApp(t, "", nil, tt.args...)
 			want := "jab: error: " + tt.error + "\njab: hint: " + tt.tip + "\n"
+			if tt.usage != "" {
+				want += "jab: usage: " + tt.usage + "\n"
+			} else if !strings.Contains(errs, "jab: usage: jab threads show ") {
+				t.Errorf("no usage line for threads show: %s", errs)
+			}
+			if tt.usage == "" {
+				errs = errs[:strings.Index(errs, "jab: usage: ")]
+			}
 			if code != ExitUsage || out != "" || errs != want {
 				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 2 and:\n%s", code, out, errs, want)
 			}

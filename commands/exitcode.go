@@ -35,21 +35,28 @@ var exitStatuses = []struct {
 	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
 	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID, missing account or password source, empty message, invalid UTF-8. Nothing was sent."},
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
-	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced)"},
+	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced)"},
 	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},
 	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
 }
 
 // usageError is misuse the user must fix; nothing was sent.
 type usageError struct {
-	msg  string
-	hint string
+	msg    string
+	hint   string
+	syntax bool // print the usage line after it
 }
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(hint, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
+}
+
+// syntaxf is a usage error in the command line itself (an unknown command
+// or flag, a flag without its value): the command's usage line follows it.
+func syntaxf(hint, format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint, syntax: true}
 }
 
 // signalError records which signal stopped the command.

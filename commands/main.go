@@ -15,9 +15,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
 
@@ -73,7 +75,8 @@ func Main(args []string, stdin, stdout, stderr *os.File) int {
 
 // Run runs the app with an injected environment.
 func Run(ctx context.Context, env *Env, args []string) int {
-	err := newApp(env).RunContext(ctx, args)
+	app := newApp(env)
+	err := app.RunContext(ctx, args)
 	if cause := context.Cause(ctx); cause != nil && err != nil {
 		var se *signalError
 		if errors.As(cause, &se) {
@@ -89,8 +92,39 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		if h := hintFor(err); h != "" {
 			fmt.Fprintf(env.Stderr, "jab: hint: %s\n", h)
 		}
+		var ue *usageError
+		if errors.As(err, &ue) && ue.syntax {
+			fmt.Fprintf(env.Stderr, "jab: usage: %s\n", usageLine(app, args))
+		}
 	}
 	return exitCode(err)
+}
+
+// usageLine is the synopsis of the (sub)command named in args, for the
+// usage line printed after a usage error.
+func usageLine(app *cli.App, args []string) string {
+	path, cmds := "jab", app.Commands
+	var cur *cli.Command
+	for _, a := range args[min(1, len(args)):] {
+		if a == "--" {
+			break
+		}
+		for _, c := range cmds {
+			if c.Name == a || slices.Contains(c.Aliases, a) {
+				cur, path, cmds = c, path+" "+c.Name, c.Subcommands
+				break
+			}
+		}
+	}
+	switch {
+	case cur == nil:
+		return "jab [global options] COMMAND [options] [arguments...]"
+	case slices.ContainsFunc(cur.Subcommands, func(c *cli.Command) bool { return c.Name != "help" }) && cur.ArgsUsage == "":
+		return path + " COMMAND [options] [arguments...]"
+	case cur.ArgsUsage != "":
+		return path + " [options] " + cur.ArgsUsage
+	}
+	return path + " [options]"
 }
 
 // isTerminal reports whether f is a terminal. A character device is not
