@@ -41,6 +41,7 @@ const (
 	flagDirectTLS    = "direct-tls"
 	flagTLSMin       = "tls-min"
 	flagNoPlain      = "no-plain"
+	flagNoFAST       = "no-fast"
 	flagInsecure     = "insecure-skip-verify"
 )
 
@@ -62,6 +63,7 @@ var envOf = map[string]string{
 	flagDirectTLS:    "JAB_DIRECT_TLS",
 	flagTLSMin:       "JAB_TLS_MIN",
 	flagNoPlain:      "JAB_NO_PLAIN",
+	flagNoFAST:       "JAB_NO_FAST",
 	flagInsecure:     "JAB_INSECURE_SKIP_VERIFY",
 }
 
@@ -86,6 +88,7 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: flagDirectTLS, Usage: "TLS from the first byte (XEP-0368; port 5223, SRV _xmpps-client) instead of STARTTLS" + e(flagDirectTLS)},
 		&cli.StringFlag{Name: flagTLSMin, Usage: "lowest TLS `VERSION` accepted: 1.2 (default) or 1.3" + e(flagTLSMin)},
 		&cli.BoolFlag{Name: flagNoPlain, Usage: "refuse SASL PLAIN even inside TLS (SCRAM only)" + e(flagNoPlain)},
+		&cli.BoolFlag{Name: flagNoFAST, Usage: "neither use nor store a FAST login token (XEP-0484), even where the server offers it" + e(flagNoFAST)},
 		&cli.BoolFlag{Name: flagInsecure, Usage: "DANGEROUS: do not verify the server's certificate (warns on every run)" + e(flagInsecure)},
 		&cli.StringFlag{Name: flagResource, Usage: "resource `NAME` of the long-running observer (listen); default: a stable name kept in the state file" + e(flagResource)},
 		&cli.StringFlag{Name: flagStateDir, Usage: "state directory `DIR` (default $XDG_STATE_HOME/jab or ~/.local/state/jab)" + e(flagStateDir)},
@@ -175,9 +178,9 @@ func unknownCommand(c *cli.Context, parent string) error {
 		hint = fmt.Sprintf("did you mean %q?", m)
 	}
 	if parent != "" {
-		return usagef(hint, "unknown %s command %q", parent, name)
+		return syntaxf(hint, "unknown %s command %q", parent, name)
 	}
-	return usagef(hint, "unknown command %q", name)
+	return syntaxf(hint, "unknown command %q", name)
 }
 
 // closestName is the command or flag name closest to a mistyped one, or
@@ -220,7 +223,7 @@ func flagError(c *cli.Context, err error) error {
 	// Go's flag package: "flag provided but not defined: -NAME".
 	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
 	if !ok {
-		return usagef(hint, "%v", err)
+		return syntaxf(hint, "%v", err)
 	}
 	if c.Command != nil {
 		var names []string
@@ -235,7 +238,7 @@ func flagError(c *cli.Context, err error) error {
 			hint = fmt.Sprintf("did you mean %q?", dashed(m))
 		}
 	}
-	return usagef(hint, "unknown flag %s", dashed(name))
+	return syntaxf(hint, "unknown flag %s", dashed(name))
 }
 
 // commandFlags adds the global flags to a subcommand's own.
@@ -339,6 +342,15 @@ func (o *options) sessionConfig(env *Env, resource string) session.Config {
 	if o.debug {
 		cfg.Debug = env.Stderr
 	}
+	cfg.Now = env.Now
+	if !o.login.noFAST {
+		// The token file lives in the state directory. If it cannot be
+		// opened the command itself reports that when it opens its
+		// state; the login just goes without a token.
+		if store, err := statefile.Open(o.stateDir); err == nil {
+			cfg.FAST = store
+		}
+	}
 	return cfg
 }
 
@@ -408,8 +420,12 @@ func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time
 	return def, false, nil
 }
 
-// resolve reads the global options. Nothing is contacted and no file is
-// written; a missing or bad option is a usage error.
+// resolve reads the global options and, with needPassword, then gets
+// ready to connect (see readyToConnect). Nothing is contacted and no file
+// is written; a missing or bad option is a usage error. A command that
+// has flags or arguments of its own resolves without the password, checks
+// them, and only then calls readyToConnect, so that a usage error never
+// runs a password command or prompts.
 func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (*options, error) {
 	// A config file that cannot be read, or an unknown --account, ends
 	// the run here; later lookups use the cached result.
@@ -466,15 +482,28 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 			return nil, err
 		}
 	}
-	if err := loginOptions(c, env, o, needPassword); err != nil {
+	// The --insecure-skip-verify warning is readyToConnect's.
+	if err := loginOptions(c, env, o, false); err != nil {
 		return nil, err
 	}
 	if needPassword {
-		if o.password, err = password(ctx, c, env, o.timeout); err != nil {
+		if err := o.readyToConnect(ctx, c, env); err != nil {
 			return nil, err
 		}
 	}
 	return o, nil
+}
+
+// readyToConnect is the last step before a command connects, once its
+// flags and arguments are checked: the --insecure-skip-verify warning,
+// then the password, which may run a command or prompt.
+func (o *options) readyToConnect(ctx context.Context, c *cli.Context, env *Env) error {
+	if o.login.insecure {
+		fmt.Fprintln(env.Stderr, insecureWarning)
+	}
+	var err error
+	o.password, err = password(ctx, c, env, o.timeout)
+	return err
 }
 
 func loadCA(path string) (*x509.CertPool, error) {
@@ -526,15 +555,29 @@ func passwordFromFile(path string) (string, error) {
 	return p, nil
 }
 
-// passwordFromCmd runs the command with sh -c, bounded by --timeout.
+// passwordCmdWaitDelay bounds the wait for a password command's output
+// once it has exited or been killed: a background child may hold it.
+const passwordCmdWaitDelay = time.Second
+
+// passwordFromCmd runs the command with sh -c, bounded by --timeout: on
+// expiry its whole process group is killed, and a child that escaped the
+// group and holds stdout is waited for no longer than
+// passwordCmdWaitDelay.
 func passwordFromCmd(ctx context.Context, env *Env, command string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Stdin = nil
 	cmd.Stderr = env.Stderr
+	setProcessGroup(cmd)
+	cmd.WaitDelay = passwordCmdWaitDelay
 	out, err := cmd.Output()
-	if err != nil {
+	// A command that exited 0 but left a child holding stdout (cut off
+	// by WaitDelay or the timeout) has printed what it meant to.
+	if err != nil && !(cmd.ProcessState != nil && cmd.ProcessState.Success()) {
+		if ctx.Err() == context.DeadlineExceeded {
+			return "", usagef("raise --timeout if the command needs longer", "password command timed out after %s", timeout)
+		}
 		return "", usagef("", "password command failed: %v", err)
 	}
 	line, _, _ := strings.Cut(string(out), "\n")

@@ -75,7 +75,7 @@ func cliConv(t *testing.T, j *jab, peer string) *statefile.Conversation {
 }
 
 // cliWantError checks a failed run: the exit code, exactly one
-// "jab: error:" line (plus optional hint lines), nothing on stdout, and
+// "jab: error:" line (plus optional hint, warning and usage lines), nothing on stdout, and
 // each of want in the error output (case-insensitive).
 func cliWantError(t *testing.T, r result, code int, want ...string) {
 	t.Helper()
@@ -90,7 +90,7 @@ func cliWantError(t *testing.T, r result, code int, want ...string) {
 		switch {
 		case strings.HasPrefix(l, "jab: error: "):
 			errs++
-		case strings.HasPrefix(l, "jab: hint: "), strings.HasPrefix(l, "jab: warning: "):
+		case strings.HasPrefix(l, "jab: hint: "), strings.HasPrefix(l, "jab: warning: "), strings.HasPrefix(l, "jab: usage: "):
 		default:
 			t.Errorf("unexpected stderr line %q", l)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -239,16 +240,64 @@ replace an existing file without --force.`,
 	}
 }
 
-// givenOpt is a global option given by flag or environment variable; the
-// config file being written is not read.
-func givenOpt(c *cli.Context, env *Env, name string) (any, bool) {
+// givenOpt is a global option given by flag or environment variable, as
+// the value config init writes: typed as the flag f is (a duration as its
+// string), a path made absolute. The config file being written is not
+// read.
+func givenOpt(c *cli.Context, env *Env, f cli.Flag) (any, bool, error) {
+	name := f.Names()[0]
+	var v any
 	if x := setIn(c, name); x != nil {
-		return x.Value(name), true
+		v = x.Value(name)
+	} else if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
+		// An environment value is a string; the file must hold the
+		// flag's type or jab refuses it when it reads the file.
+		s := env.Getenv(e)
+		switch flagKind(f) {
+		case kindBool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return nil, false, usagef("use 1 or 0", "%s=%q is not a boolean", e, s)
+			}
+			v = b
+		case kindInt:
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return nil, false, usagef("", "%s=%q is not a number", e, s)
+			}
+			v = n
+		case kindDuration:
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 {
+				return nil, false, usagef("use a Go duration such as 30s or 15m", "%s=%q is not a valid duration", e, s)
+			}
+			v = s
+		default:
+			v = s
+		}
+	} else {
+		return nil, false, nil
 	}
-	if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
-		return env.Getenv(e), true
+	if d, ok := v.(time.Duration); ok {
+		v = d.String()
 	}
-	return nil, false
+	// The file reads a relative path relative to its own directory; as
+	// given, it was relative to the current one.
+	if s, ok := v.(string); ok && s != "" && slices.Contains(configPathKeys, configKey(name)) {
+		abs, err := filepath.Abs(s)
+		if err != nil {
+			return nil, false, fmt.Errorf("config init: --%s: %w", name, err)
+		}
+		v = abs
+	}
+	return v, true, nil
+}
+
+// dangerousKeys are the boolean keys config init warns about when it
+// writes them true, with the comment put above them in the file.
+var dangerousKeys = map[string]string{
+	configKey(flagInsecure): "turns off the server certificate check: anyone on the network path can impersonate the server",
+	configKey(flagDebug):    "prints the XML stream (messages, contacts) on stderr on every run",
 }
 
 func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
@@ -275,10 +324,11 @@ func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
 		if name == flagConfig || name == flagAccount {
 			continue
 		}
-		if v, ok := givenOpt(c, env, name); ok {
-			if d, ok := v.(time.Duration); ok {
-				v = d.String()
-			}
+		v, ok, err := givenOpt(c, env, f)
+		if err != nil {
+			return err
+		}
+		if ok {
 			values[configKey(name)] = v
 			order = append(order, configKey(name))
 		}
@@ -316,6 +366,11 @@ func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
 	content := starterConfig(account, order, values)
 	if err := writeConfigFile(path, []byte(content), opts.force); err != nil {
 		return err
+	}
+	for _, k := range order {
+		if why, ok := dangerousKeys[k]; ok && values[k] == true {
+			fmt.Fprintf(env.Stderr, "jab: warning: %s sets %s = true, which %s\n", path, k, why)
+		}
 	}
 	_, err := fmt.Fprintln(env.Stdout, path)
 	return err
@@ -363,12 +418,18 @@ func starterConfig(account string, order []string, values map[string]any) string
 # jab account JID) and then, on a terminal, prompts.
 
 `)
+	writeValues := func() {
+		for _, k := range order {
+			if why, ok := dangerousKeys[k]; ok && values[k] == true {
+				fmt.Fprintf(&b, "# WARNING: %s = true %s.\n", k, why)
+			}
+			fmt.Fprintf(&b, "%s = %s\n", k, tomlValue(values[k]))
+		}
+	}
 	if account != "" {
 		fmt.Fprintf(&b, "default_account = %s\n\n", tomlString(account))
 	} else {
-		for _, k := range order {
-			fmt.Fprintf(&b, "%s = %s\n", k, tomlValue(values[k]))
-		}
+		writeValues()
 		if len(order) > 0 {
 			b.WriteString("\n")
 		}
@@ -390,9 +451,7 @@ func starterConfig(account string, order []string, values map[string]any) string
 	b.WriteString("\n")
 	if account != "" {
 		fmt.Fprintf(&b, "[accounts.%s]\n", tomlKey(account))
-		for _, k := range order {
-			fmt.Fprintf(&b, "%s = %s\n", k, tomlValue(values[k]))
-		}
+		writeValues()
 		return b.String()
 	}
 	b.WriteString(`# Another account, used with 'jab --account work …':

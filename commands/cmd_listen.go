@@ -219,7 +219,9 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			g, err := resolve(c.Context, c, env, true)
+			// The password comes last, once the flags are checked: a
+			// usage error must not run the password command.
+			g, err := resolve(c.Context, c, env, false)
 			if err != nil {
 				return err
 			}
@@ -266,6 +268,9 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 				if o.format, err = parseFormat(c.String("format")); err != nil {
 					return usagef("", "--format: %v", err)
 				}
+			}
+			if err := g.readyToConnect(c.Context, c, env); err != nil {
+				return err
 			}
 			return runListen(c.Context, env, g, o)
 		},

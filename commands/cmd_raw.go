@@ -40,7 +40,10 @@ stanzas do not change the locks, threads or history.`,
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			g, err := resolve(c.Context, c, env, true)
+			// The password comes last, once the arguments and stdin
+			// are checked: a usage error must not run the password
+			// command.
+			g, err := resolve(c.Context, c, env, false)
 			if err != nil {
 				return err
 			}
@@ -54,6 +57,9 @@ stanzas do not change the locks, threads or history.`,
 			}
 			stanzas, err := parseStanzas([]byte(in), o.waitIQ)
 			if err != nil {
+				return err
+			}
+			if err := g.readyToConnect(c.Context, c, env); err != nil {
 				return err
 			}
 			return runRaw(c.Context, env, g, o, stanzas)

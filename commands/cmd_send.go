@@ -117,12 +117,17 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			g, err := resolve(c.Context, c, env, true)
+			g, err := resolve(c.Context, c, env, false)
 			if err != nil {
 				return err
 			}
+			// The flags and arguments first: a usage error must not
+			// run the password command.
 			opts, err := parseSend(c.Context, c, env)
 			if err != nil {
+				return err
+			}
+			if err := g.readyToConnect(c.Context, c, env); err != nil {
 				return err
 			}
 			return runSend(c.Context, env, g, opts)

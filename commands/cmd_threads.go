@@ -44,11 +44,13 @@ Closing a thread that is already closed sends nothing and exits 0.`,
 			if c.Args().Len() != 1 {
 				return usagef("jab threads close THREAD", "threads close takes one thread id")
 			}
-			g, err := resolve(c.Context, c, env, true)
+			g, err := resolve(c.Context, c, env, false)
 			if err != nil {
 				return err
 			}
-			return runThreadsClose(c.Context, env, g, c.Args().First())
+			return runThreadsClose(c.Context, env, g, c.Args().First(), func() error {
+				return g.readyToConnect(c.Context, c, env)
+			})
 		},
 	}
 }
@@ -77,10 +79,16 @@ func lookupThread(a *statefile.Account, arg string) (*statefile.Thread, error) {
 	case 0:
 		return nil, usagef(closestHint(ids, arg), "no thread %q", arg)
 	}
+	for i := range matches {
+		matches[i] = sanitize(matches[i]) // peers choose thread ids
+	}
 	return nil, usagef("give more of the id", "thread prefix %q is ambiguous: %s", arg, strings.Join(matches, ", "))
 }
 
-func runThreadsClose(ctx context.Context, env *Env, g *options, arg string) error {
+// runThreadsClose closes the thread arg names; ready gets the password,
+// called only once the thread is found and open, so an unknown thread
+// id runs no password command and a closed one needs no password.
+func runThreadsClose(ctx context.Context, env *Env, g *options, arg string, ready func() error) error {
 	senv, err := g.sessionEnv(env)
 	if err != nil {
 		return err
@@ -97,6 +105,9 @@ func runThreadsClose(ctx context.Context, env *Env, g *options, arg string) erro
 	if t.Closed {
 		fmt.Fprintf(env.Stderr, "jab: thread %s was already closed on %s; nothing sent\n", t.ID, t.ClosedAt.UTC().Format(time.RFC3339))
 		return nil
+	}
+	if err := ready(); err != nil {
+		return err
 	}
 	base, _, err := session.StableResource(senv, account)
 	if err != nil {

@@ -154,9 +154,7 @@ func loadConfigFile(path, home string) (*configFile, error) {
 	var raw map[string]any
 	md, err := toml.NewDecoder(bufio.NewReader(fh)).Decode(&raw)
 	if err != nil {
-		// One line: ParseError's message is "toml: line N …".
-		msg := strings.Join(strings.Fields(err.Error()), " ")
-		return nil, usagef("check the TOML syntax", "config file %q: %s", path, msg)
+		return nil, tomlSyntaxError(path, err)
 	}
 	f := &configFile{path: path, top: map[string]any{}, accounts: map[string]map[string]any{}}
 	keys := configKeys()
@@ -180,6 +178,24 @@ func loadConfigFile(path, home string) (*configFile, error) {
 	// md.Keys is in file order, so the first mistake in the file is the
 	// one reported.
 	for _, key := range md.Keys() {
+		// accountTable is the checked table of accounts.NAME (key[1]),
+		// made on first sight.
+		accountTable := func() (map[string]any, error) {
+			if t, ok := f.accounts[key[1]]; ok {
+				return t, nil
+			}
+			accts, ok := raw[keyAccounts].(map[string]any)
+			if !ok {
+				return nil, usagef("write each account as a table [accounts.NAME]", "config file %q: accounts must be a table, not %s", path, tomlTypeName(raw[keyAccounts]))
+			}
+			v := accts[key[1]]
+			if _, ok := v.(map[string]any); !ok {
+				return nil, usagef("write each account as a table [accounts.NAME]", "config file %q: %s must be a table, not %s", path, toml.Key(key[:2]).String(), tomlTypeName(v))
+			}
+			t := map[string]any{}
+			f.accounts[key[1]] = t
+			return t, nil
+		}
 		switch {
 		case len(key) == 1 && key[0] == keyAccounts:
 			if _, ok := raw[keyAccounts].(map[string]any); !ok {
@@ -202,22 +218,27 @@ func loadConfigFile(path, home string) (*configFile, error) {
 			}
 			f.top[key[0]] = v
 		case key[0] == keyAccounts && len(key) == 2:
-			v := raw[keyAccounts].(map[string]any)[key[1]]
-			if _, ok := v.(map[string]any); !ok {
-				return nil, usagef("write each account as a table [accounts.NAME]", "config file %q: %s must be a table, not %s", path, key.String(), tomlTypeName(v))
+			if _, err := accountTable(); err != nil {
+				return nil, err
 			}
-			f.accounts[key[1]] = map[string]any{}
 		case key[0] == keyAccounts && len(key) == 3:
+			// A dotted key (accounts.work.jid = …, or work.jid = …
+			// under [accounts]) makes its table without a key of its
+			// own in md.Keys, so the table may not have been seen yet.
+			t, err := accountTable()
+			if err != nil {
+				return nil, err
+			}
 			kind, ok := keys[key[2]]
 			if !ok {
 				return nil, unknown(key, true)
 			}
-			val := raw[keyAccounts].(map[string]any)[key[1]].(map[string]any)[key[2]]
-			v, err := configValue(path, key, kind, val, home)
+			tbl, _ := raw[keyAccounts].(map[string]any)[key[1]].(map[string]any)
+			v, err := configValue(path, key, kind, tbl[key[2]], home)
 			if err != nil {
 				return nil, err
 			}
-			f.accounts[key[1]][key[2]] = v
+			t[key[2]] = v
 		case key[0] == keyAccounts:
 			return nil, unknown(key, true)
 		default:
@@ -246,7 +267,45 @@ func loadConfigFile(path, home string) (*configFile, error) {
 	if f.secret && fi.Mode().Perm()&0o044 != 0 {
 		return nil, usagef("chmod 600 "+shellQuote(path), "config file %q holds a password and is readable by others (mode %04o)", path, fi.Mode().Perm())
 	}
+	// As ssh does with its config file: a command jab runs must not come
+	// from a file that someone else can change.
+	if f.holds(configKey(flagPasswordCmd)) {
+		if m := fi.Mode().Perm(); m&0o022 != 0 {
+			return nil, usagef("chmod go-w "+shellQuote(path), "config file %q holds a password_cmd and is writable by others (mode %04o)", path, m)
+		}
+		if uid, ok := fileOwner(fi); ok && uid != os.Getuid() && uid != 0 {
+			return nil, usagef("make it yours: chown $(id -u) "+shellQuote(path), "config file %q holds a password_cmd and is owned by another user (uid %d)", path, uid)
+		}
+	}
 	return f, nil
+}
+
+// holds tells whether the top level or any account table sets key.
+func (f *configFile) holds(key string) bool {
+	if _, ok := f.top[key]; ok {
+		return true
+	}
+	for _, t := range f.accounts {
+		if _, ok := t[key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// tomlSyntaxError reports a TOML syntax error by file, line and the last
+// key read, never with the parser's message: that quotes the text at
+// the error, which may be part of a password (password = hunter2).
+func tomlSyntaxError(path string, err error) error {
+	const hint = `check the TOML syntax: strings are quoted, e.g. jid = "me@example.org"`
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return usagef(hint, "config file %q: invalid TOML", path)
+	}
+	if pe.LastKey != "" {
+		return usagef(hint, "config file %q: invalid TOML at line %d (key %q)", path, pe.Position.Line, pe.LastKey)
+	}
+	return usagef(hint, "config file %q: invalid TOML at line %d", path, pe.Position.Line)
 }
 
 // configMissing is a config file that does not exist.
@@ -442,22 +501,32 @@ func loadConfig(c *cli.Context, env *Env) (*config, error) {
 	// A JID (JAB_ACCOUNT in a listen --exec child is the listening
 	// account's bare JID): the table with that jid, else no table and
 	// the JID itself.
-	if j, err := session.ParseJID(name); err == nil && j.Local != "" {
-		if cf.file != nil {
-			for _, n := range cf.file.accountNames() {
-				s, _ := cf.file.accounts[n][configKey(flagJID)].(string)
-				if t, err := session.ParseJID(s); err == nil && s != "" && t.Bare() == j.Bare() {
-					cf.account = n
-					return cf, nil
-				}
-			}
-		}
-		cf.accountJID = name
-		return cf, nil
-	}
 	what := "--account"
 	if cf.accountSrc != "flag" {
 		what = envOf[flagAccount]
+	}
+	if j, err := session.ParseJID(name); err == nil && j.Local != "" {
+		var matches []string
+		if cf.file != nil {
+			for _, n := range cf.file.accountNames() {
+				s, _ := cf.file.accounts[n][configKey(flagJID)].(string)
+				if sameAccount(s, name) {
+					matches = append(matches, n)
+				}
+			}
+		}
+		switch len(matches) {
+		case 0:
+			cf.accountJID = name
+		case 1:
+			cf.account = matches[0]
+		default:
+			// Picking one would pick its password and settings by
+			// the accident of the names' order.
+			return nil, usagef("give the table name instead, e.g. --account "+matches[0],
+				"%s %q: the JID of several accounts in %s: %s", what, name, cf.file.path, strings.Join(matches, ", "))
+		}
+		return cf, nil
 	}
 	if cf.file == nil {
 		if cf.path == "" {
@@ -473,6 +542,20 @@ func loadConfig(c *cli.Context, env *Env) (*config, error) {
 		}
 	}
 	return nil, usagef(hint, "%s %q: no such account in %s", what, name, cf.file.path)
+}
+
+// sameAccount tells whether two JIDs are the same account (bare JIDs
+// equal); a JID that does not parse is the same as none.
+func sameAccount(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ja, err := session.ParseJID(a)
+	if err != nil {
+		return false
+	}
+	jb, err := session.ParseJID(b)
+	return err == nil && ja.Bare() == jb.Bare()
 }
 
 // optSource tells which layer a value came from.
@@ -592,7 +675,14 @@ func findPasswordSource(c *cli.Context, env *Env, cf *config) (passwordSource, b
 			source string
 		}{cf.file.accounts[cf.account], fmt.Sprintf("config %s [accounts.%s]", cf.file.path, cf.account)}
 	}
+	jid := stringOpt(c, env, flagJID)
 	for _, l := range layers {
+		// A layer's password belongs to the layer's jid: when --jid,
+		// JAB_JID or another layer makes the account someone else, it
+		// must not be sent to that account's server.
+		if own, _ := l.values[configKey(flagJID)].(string); own != "" && !sameAccount(own, jid) {
+			continue
+		}
 		for _, k := range []string{configKey(flagPasswordCmd), configKey(flagPasswordFile), keyPassword} {
 			if v, ok := l.values[k].(string); ok && v != "" {
 				return passwordSource{k, v, l.source}, true
@@ -645,7 +735,10 @@ func keyringPassword(ctx context.Context, env *Env, jid string, timeout time.Dur
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, tool, "lookup", "service", "jab", "account", jid).Output()
+	cmd := exec.CommandContext(ctx, tool, "lookup", "service", "jab", "account", jid)
+	setProcessGroup(cmd)
+	cmd.WaitDelay = passwordCmdWaitDelay
+	out, err := cmd.Output()
 	if err != nil {
 		return "", false
 	}

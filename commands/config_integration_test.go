@@ -37,9 +37,8 @@ jid = %q
 password = %q
 
 [accounts.byfile]
-jid = %q
 password_file = %q
-`, srv.Addr, srv.CAFile, me.JID, me.JID, me.Password, "other@"+srv.Domain, pwFile)
+`, srv.Addr, srv.CAFile, me.JID, me.JID, me.Password, pwFile)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +60,28 @@ password_file = %q
 
 	// JAB_ACCOUNT as a bare JID (what listen --exec children get) selects
 	// the table with that jid; the global option comes after the command.
-	j.extraEnv = append(j.extraEnv, "JAB_CONFIG="+cfg, "JAB_ACCOUNT="+me.JID)
+	// Here two tables have it: that is an error, not a guess.
+	env := j.extraEnv
+	j.extraEnv = append(env, "JAB_CONFIG="+cfg, "JAB_ACCOUNT="+me.JID)
+	r = j.run("", "send", alice.JID, "must not arrive")
+	cliWantError(t, r, 2, "several accounts", "bot, wrong")
+	cfg2 := filepath.Join(t.TempDir(), "config.toml")
+	conf2 := fmt.Sprintf("server = %q\nca_file = %q\n[accounts.bot]\njid = %q\npassword = %q\n", srv.Addr, srv.CAFile, me.JID, me.Password)
+	if err := os.WriteFile(cfg2, []byte(conf2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j.extraEnv = append(env, "JAB_CONFIG="+cfg2, "JAB_ACCOUNT="+me.JID)
 	r = j.run("", "send", alice.JID, "account by JID")
 	if r.Code != 0 {
 		t.Fatalf("send with JAB_ACCOUNT=%s: %s", me.JID, r)
 	}
 	phone.WaitBody(t, "account by JID")
+
+	// A table's password is for its own jid: with --jid naming another
+	// account it is not used (nor sent to that account's server).
+	j.extraEnv = append(env, "JAB_CONFIG="+cfg)
+	r = j.run("", "--account", "bot", "--jid", "other@"+srv.Domain, "send", alice.JID, "must not arrive")
+	cliWantError(t, r, 2, "no password source")
 
 	// The default account's wrong password is what is used without
 	// --account: authentication fails, so the table is really read.
@@ -74,8 +89,8 @@ password_file = %q
 	r = j.run("", "send", alice.JID, "must not arrive")
 	cliWantError(t, r, 4, "authentication")
 
-	// A password file named in the config file, for the account whose jid
-	// --jid overrides (flag > account table).
+	// A password file named in an account table without a jid, for the
+	// account --jid gives.
 	r = j.run("", "--account", "byfile", "--jid", me.JID, "send", alice.JID, "password file from config")
 	if r.Code != 0 {
 		t.Fatalf("send with --account byfile --jid: %s", r)

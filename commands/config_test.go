@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -366,12 +367,26 @@ func TestConfigErrors(t *testing.T) {
 			want: []string{"holds a password and is readable by others (mode 0640)"}, hint: "chmod 600 ", nowhere: "hunter2"},
 		{name: "world-readable with a password at the top", config: "password = \"hunter2\"\n", mode: 0o604,
 			want: []string{"readable by others"}, hint: "chmod 600 ", nowhere: "hunter2"},
-		{name: "group-readable password file", config: "password_file = \"" + pwFile + "\"\n" + good, mode: 0o644,
+		{name: "group-readable password file", config: "password_file = \"" + pwFile + "\"\n" + good, mode: 0o644, env: map[string]string{"JAB_JID": "me@example.org"},
 			want: []string{"password file", "readable by others (mode 0640)"}, hint: "chmod 600 " + pwFile, nowhere: "secret"},
 		{name: "group-readable password file from the flag", config: good, args: []string{"--password-file", pwFile},
 			want: []string{"readable by others"}, hint: "chmod 600 "},
-		{name: "password command fails", config: "password_cmd = \"exit 3\"\n" + good, want: []string{"password command failed"}},
-		{name: "password command prints nothing", config: good + "password_cmd = \"true\"\n", env: map[string]string{"JAB_ACCOUNT": "work"}, want: []string{"password command printed nothing"}},
+		{name: "password command fails", config: "password_cmd = \"exit 3\"\n" + good, env: map[string]string{"JAB_JID": "me@example.org"},
+			want: []string{"password command failed"}},
+		{name: "password command prints nothing", config: good + "password_cmd = \"true\"\n", env: map[string]string{"JAB_ACCOUNT": "work", "JAB_JID": ""},
+			want: []string{"password command printed nothing"}},
+		{name: "password command times out", config: good + "password_cmd = \"sleep 8; echo pw\"\n", env: map[string]string{"JAB_ACCOUNT": "work", "JAB_JID": "", "JAB_TIMEOUT": "300ms"},
+			want: []string{"password command timed out after 300ms"}},
+		{name: "TOML syntax error in a password", config: "jid = \"me@example.org\"\npassword = hunter2\n",
+			want: []string{"config.toml", "invalid TOML at line 2", `(key "password")`}, nowhere: "hunt"},
+		{name: "TOML syntax error after a quoted password", config: "password = 'hunter2'x\n", want: []string{"invalid TOML at line 1"}, nowhere: "x'"},
+		{name: "accounts dotted key not under a table", config: "accounts.work = 1\n", want: []string{"accounts.work must be a table, not an integer"}},
+		{name: "password_cmd in a group-writable file", config: good + "password_cmd = \"echo pw\"\n", mode: 0o620,
+			want: []string{"holds a password_cmd and is writable by others (mode 0620)"}, hint: "chmod go-w "},
+		{name: "password_cmd in a world-writable file", config: "password_cmd = \"echo pw\"\n", mode: 0o602,
+			want: []string{"writable by others (mode 0602)"}, hint: "chmod go-w "},
+		{name: "JID of two accounts", config: good + "[accounts.work2]\njid = \"Me@work.example\"\n", env: map[string]string{"JAB_ACCOUNT": "me@work.example"},
+			want: []string{`JAB_ACCOUNT "me@work.example": the JID of several accounts`, "work, work2"}, hint: "give the table name instead"},
 		{name: "missing --config file", args: []string{"--config", filepath.Join(dir, "nonexistent.toml")},
 			want: []string{"nonexistent.toml", "does not exist"}, hint: "jab config init"},
 		{name: "account name that is no JID without a config", env: map[string]string{"HOME": dir + "/nohome"},
@@ -390,6 +405,7 @@ func TestConfigErrors(t *testing.T) {
 			for k, v := range tt.env {
 				vars[k] = v
 			}
+			start := time.Now()
 			args := append(append([]string{}, tt.args...), "send", "a@example.net", "hi")
 			code, out, errs := runApp(t, "", vars, args...)
 			if code != ExitUsage {
@@ -409,6 +425,9 @@ func TestConfigErrors(t *testing.T) {
 			}
 			if tt.nowhere != "" && strings.Contains(out+errs, tt.nowhere) {
 				t.Errorf("output shows %q:\n%s", tt.nowhere, errs)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v", d)
 			}
 		})
 	}
@@ -681,4 +700,281 @@ func TestConfigPathKeys(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, f.top[k], v)
 		}
 	}
+}
+
+// TestConfigDottedAccountKeys: an account table made by a dotted key
+// (accounts.work.jid = … at the top level, or work.jid = … under
+// [accounts]) loads like an [accounts.work] table; it used to panic
+// with "assignment to entry in nil map".
+func TestConfigDottedAccountKeys(t *testing.T) {
+	for _, tt := range []struct{ name, config string }{
+		{"at the top level", "accounts.work.jid = \"a@b.c\"\naccounts.work.timeout = \"5s\"\n"},
+		{"under [accounts]", "[accounts]\nwork.jid = \"a@b.c\"\nwork.timeout = \"5s\"\n"},
+		{"beside a table", "[accounts]\nwork.jid = \"a@b.c\"\nwork.timeout = \"5s\"\n[accounts.home]\njid = \"h@b.c\"\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), tt.config, 0o600)
+			f, err := loadConfigFile(cfg, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := f.accounts["work"]; w["jid"] != "a@b.c" || w["timeout"] != 5*time.Second {
+				t.Errorf("accounts.work = %v", w)
+			}
+			code, out, errs := runApp(t, "", map[string]string{"JAB_CONFIG": cfg, "JAB_ACCOUNT": "a@b.c"}, "config", "show")
+			if code != 0 || !strings.Contains(out, `"a@b.c"`) {
+				t.Errorf("exit %d: %s%s", code, out, errs)
+			}
+		})
+	}
+}
+
+// TestPasswordOfAnotherJID: a config layer's password sources belong to
+// the layer's jid; when --jid or JAB_JID makes the account another one,
+// they are skipped, so one account's password is never sent to another
+// account's server.
+func TestPasswordOfAnotherJID(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	conf := `password = "pw-top"
+default_account = "work"
+[accounts.work]
+jid = "me@work.example"
+password_cmd = "touch ` + marker + `; echo pw-work"
+[accounts.home]
+jid = "me@home.example"
+[accounts.nojid]
+password = "pw-nojid"
+`
+	cfg := writeFile(t, filepath.Join(dir, "config.toml"), conf, 0o600)
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // "" : no password source
+	}{
+		{name: "the table's own jid", want: "pw-work"},
+		{name: "JAB_JID of the same account", env: map[string]string{"JAB_JID": "Me@Work.example/res"}, want: "pw-work"},
+		{name: "JAB_JID of another account", env: map[string]string{"JAB_JID": "other@evil.example"}, want: "pw-top"},
+		{name: "--jid of another account", args: []string{"--jid", "other@evil.example"}, want: "pw-top"},
+		{name: "top level with a jid of its own", env: map[string]string{"JAB_JID": "other@evil.example", "JAB_ACCOUNT": "home"},
+			want: "pw-top"},
+		{name: "a table without a jid", env: map[string]string{"JAB_JID": "other@evil.example", "JAB_ACCOUNT": "nojid"}, want: "pw-nojid"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(marker)
+			vars := map[string]string{"JAB_CONFIG": cfg}
+			for k, v := range tt.env {
+				vars[k] = v
+			}
+			env := testEnv(vars)
+			var got string
+			err := inContext(t, env, tt.args, func(c *cli.Context) error {
+				var err error
+				got, err = password(c.Context, c, env, 5*time.Second)
+				return err
+			})
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+			if _, err := os.Stat(marker); (err == nil) != (tt.want == "pw-work") {
+				t.Errorf("the work account's password command ran: %v", err == nil)
+			}
+		})
+	}
+	t.Run("a top-level jid guards the top-level password", func(t *testing.T) {
+		cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), "jid = \"me@example.org\"\npassword = \"pw-top\"\n", 0o600)
+		env := testEnv(map[string]string{"JAB_CONFIG": cfg, "JAB_JID": "other@evil.example"})
+		err := inContext(t, env, nil, func(c *cli.Context) error {
+			_, err := password(c.Context, c, env, 5*time.Second)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "no password source") {
+			t.Errorf("got %v, want no password source", err)
+		}
+	})
+}
+
+// TestPasswordCmdTimeout: --timeout bounds the password command even
+// when a child of it holds its stdout open.
+func TestPasswordCmdTimeout(t *testing.T) {
+	for _, tt := range []struct{ name, cmd, want, wantErr string }{
+		{name: "a child sleeps", cmd: "sleep 8; echo pw", wantErr: "password command timed out after 500ms"},
+		{name: "a pipeline", cmd: "sleep 8 | cat", wantErr: "password command timed out after 500ms"},
+		{name: "a background child keeps stdout", cmd: "echo pw; sleep 3 &", want: "pw"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(nil)
+			start := time.Now()
+			got, err := passwordFromCmd(context.Background(), env, tt.cmd, 500*time.Millisecond)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if tt.wantErr != "" {
+				if exitCode(err) != ExitUsage || !strings.Contains(fmt.Sprint(err), tt.wantErr) {
+					t.Errorf("got %q, %v; want %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestUsageErrorRunsNoPasswordCmd: a command checks its own flags and
+// arguments before it gets the password, so a usage error never runs
+// the password command.
+func TestUsageErrorRunsNoPasswordCmd(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{name: "send --type", args: []string{"send", "--type", "bogus", "a@example.net", "hi"}},
+		{name: "send without a recipient", args: []string{"send"}},
+		{name: "send empty message from stdin", args: []string{"send", "a@example.net"}},
+		{name: "listen --count", args: []string{"listen", "--count", "-1"}},
+		{name: "listen argument", args: []string{"listen", "extra"}},
+		{name: "listen --exec-timeout without --exec", args: []string{"listen", "--exec-timeout", "5s"}},
+		{name: "raw argument", args: []string{"raw", "extra"}, stdin: "<presence/>"},
+		{name: "raw bad XML", args: []string{"raw"}, stdin: "<message"},
+		{name: "repl --priority", args: []string{"repl", "--priority", "500"}},
+		{name: "roster argument", args: []string{"roster", "extra"}},
+		{name: "threads close unknown thread", args: []string{"threads", "close", "nosuchthread"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			marker := filepath.Join(dir, "ran")
+			vars := map[string]string{"JAB_JID": "me@example.net", "JAB_STATE_DIR": dir, "JAB_SERVER": "127.0.0.1:1",
+				"JAB_PASSWORD_CMD": "touch " + marker + "; echo pw", "HOME": dir}
+			code, _, errs := runApp(t, tt.stdin, vars, tt.args...)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d: %s", code, ExitUsage, errs)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Errorf("the password command ran before the usage error: %s", errs)
+			}
+		})
+	}
+}
+
+// TestConfigInitFromEnv: values from environment variables are written
+// with their option's TOML type, so the file loads; a bad one is a usage
+// error and writes nothing.
+func TestConfigInitFromEnv(t *testing.T) {
+	home := t.TempDir()
+	vars := map[string]string{"HOME": home, "JAB_JID": "me@example.org", "JAB_NO_HISTORY": "1", "JAB_HISTORY_MAX": "100",
+		"JAB_TIMEOUT": "20s", "JAB_DIRECT_TLS": "true", "JAB_SERVER": "xmpp.example.org:5223"}
+	code, out, errs := runApp(t, "", vars, "config", "init")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	f, err := loadConfigFile(strings.TrimSpace(out), home)
+	if err != nil {
+		t.Fatalf("the file written from the environment does not load: %v", err)
+	}
+	want := map[string]any{"jid": "me@example.org", "no_history": true, "history_max": 100, "timeout": 20 * time.Second,
+		"direct_tls": true, "server": "xmpp.example.org:5223"}
+	for k, v := range want {
+		if f.top[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, f.top[k], v)
+		}
+	}
+	for _, bad := range []struct{ k, v, msg string }{
+		{"JAB_NO_HISTORY", "yes please", `JAB_NO_HISTORY="yes please" is not a boolean`},
+		{"JAB_HISTORY_MAX", "lots", `JAB_HISTORY_MAX="lots" is not a number`},
+		{"JAB_LOCK_IDLE", "soon", `JAB_LOCK_IDLE="soon" is not a valid duration`},
+	} {
+		t.Run(bad.k, func(t *testing.T) {
+			home := t.TempDir()
+			code, _, errs := runApp(t, "", map[string]string{"HOME": home, "JAB_JID": "me@example.org", bad.k: bad.v}, "config", "init")
+			if code != ExitUsage || !strings.Contains(errs, bad.msg) {
+				t.Errorf("exit %d: %s", code, errs)
+			}
+			if _, err := os.Stat(filepath.Join(home, ".config", "jab", "config.toml")); err == nil {
+				t.Error("a file was written")
+			}
+		})
+	}
+}
+
+// TestConfigInitRelativePaths: a relative path given to config init is
+// relative to the current directory, and the file reads paths relative
+// to itself, so it is written absolute.
+func TestConfigInitRelativePaths(t *testing.T) {
+	home := t.TempDir()
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"HOME": home, "JAB_STATE_DIR": "st"}
+	code, out, errs := runApp(t, "", vars, "config", "init", "--jid", "me@example.org", "--password-file", "pw", "--ca-file", "./certs/ca.pem")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	f, err := loadConfigFile(strings.TrimSpace(out), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"state_dir": filepath.Join(cwd, "st"), "password_file": filepath.Join(cwd, "pw"), "ca_file": filepath.Join(cwd, "certs", "ca.pem")}
+	for k, v := range want {
+		if f.top[k] != v {
+			t.Errorf("%s = %v, want %v", k, f.top[k], v)
+		}
+	}
+}
+
+// TestConfigInitWarnsInsecure: persisting insecure_skip_verify (or
+// debug) is warned about on stderr and commented in the file.
+func TestConfigInitWarnsInsecure(t *testing.T) {
+	for _, tt := range []struct {
+		name, key string
+		vars      map[string]string
+		args      []string
+	}{
+		{"flag", "insecure_skip_verify", nil, []string{"--insecure-skip-verify"}},
+		{"environment", "insecure_skip_verify", map[string]string{"JAB_INSECURE_SKIP_VERIFY": "1"}, nil},
+		{"in an account table", "insecure_skip_verify", nil, []string{"--account", "test", "--insecure-skip-verify"}},
+		{"debug", "debug", nil, []string{"--debug"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			vars := map[string]string{"HOME": home}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			code, out, errs := runApp(t, "", vars, append([]string{"config", "init", "--jid", "me@example.org"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			if !strings.HasPrefix(errs, "jab: warning: ") || !strings.Contains(errs, tt.key+" = true") {
+				t.Errorf("no warning on stderr: %q", errs)
+			}
+			data, err := os.ReadFile(strings.TrimSpace(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(string(data), "\n")
+			for i, l := range lines {
+				if l == tt.key+" = true" {
+					if i == 0 || !strings.HasPrefix(lines[i-1], "# WARNING: ") {
+						t.Errorf("no comment above %q:\n%s", l, data)
+					}
+					if tt.key == "insecure_skip_verify" && !strings.Contains(lines[i-1], "certificate check") {
+						t.Errorf("the comment does not say it turns off certificate checks: %q", lines[i-1])
+					}
+					return
+				}
+			}
+			t.Errorf("no %s = true in:\n%s", tt.key, data)
+		})
+	}
+	t.Run("no warning when false", func(t *testing.T) {
+		code, _, errs := runApp(t, "", map[string]string{"HOME": t.TempDir()}, "config", "init", "--jid", "me@example.org", "--insecure-skip-verify=false")
+		if code != 0 || strings.Contains(errs, "warning") {
+			t.Errorf("exit %d: %q", code, errs)
+		}
+	})
 }

@@ -33,7 +33,7 @@ var exitStatuses = []struct {
 }{
 	{ExitOK, "ExitOK", "success"},
 	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
-	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID, missing account or password source, empty message, invalid UTF-8. Nothing was sent."},
+	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID, missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8. Nothing was sent."},
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
 	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced)"},
 	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},

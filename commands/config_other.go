@@ -1,0 +1,8 @@
+//go:build !unix
+
+package commands
+
+import "os"
+
+// fileOwner: without unix ownership there is no owner to check.
+func fileOwner(fi os.FileInfo) (int, bool) { return 0, false }
