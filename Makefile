@@ -45,12 +45,16 @@ deps:
 	./.ci/deps
 
 # One-shot `jab send` against go-sendxmpp on the same local Prosody:
-# medians of wall time, CPU and peak memory. A benchmark, not a test.
+# medians of wall time, CPU and peak memory; then login (Dial) and a whole
+# one-shot send against Prosody 13 with a password and with a FAST token.
+# A benchmark, not a test.
 bench:
 	./.ci/deps bench
 	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000 -bot 10000
 	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
 	$(GO) test -short -run '^$$' -bench 'Threads' -benchtime 3x ./commands
+	$(GO) test -run '^$$' -bench 'DialFAST' -benchtime 20x ./session
+	$(GO) test -run '^$$' -bench 'OneShotSend' -benchtime 10x ./commands
 
 # A short run of every fuzz target.
 fuzz:

@@ -16,6 +16,7 @@ type loginOpts struct {
 	tlsMin    uint16 // 0: session's default (TLS 1.2)
 	noPlain   bool
 	insecure  bool
+	noFAST    bool // no XEP-0484 token is used or stored
 }
 
 func (l loginOpts) apply(cfg *session.Config) {
@@ -30,7 +31,7 @@ func (l loginOpts) apply(cfg *session.Config) {
 const insecureWarning = "jab: warning: --insecure-skip-verify: the server's certificate is not checked; " +
 	"anyone on the network path can impersonate the server and read the session (and, with PLAIN, the password)"
 
-// loginOptions reads --direct-tls, --tls-min, --no-plain and
+// loginOptions reads --direct-tls, --tls-min, --no-plain, --no-fast and
 // --insecure-skip-verify (flags, else their environment variables) into
 // o.login. A run that will connect with --insecure-skip-verify gets the
 // warning on stderr.
@@ -41,6 +42,9 @@ func loginOptions(c *cli.Context, env *Env, o *options, connects bool) error {
 		return err
 	}
 	if l.noPlain, err = boolOpt(c, env, flagNoPlain); err != nil {
+		return err
+	}
+	if l.noFAST, err = boolOpt(c, env, flagNoFAST); err != nil {
 		return err
 	}
 	if l.insecure, err = boolOpt(c, env, flagInsecure); err != nil {

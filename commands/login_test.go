@@ -3,10 +3,13 @@ package commands
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 func TestParseTLSMin(t *testing.T) {
@@ -57,6 +60,10 @@ func TestLoginFlags(t *testing.T) {
 			wantCode: ExitUsage, want: []string{`"TLSv1.3"`}},
 		{name: "bad JAB_NO_PLAIN", env: base("JAB_NO_PLAIN", "maybe"), args: []string{"send", "a@b", "x"},
 			wantCode: ExitUsage, want: []string{"JAB_NO_PLAIN"}},
+		{name: "bad JAB_NO_FAST", env: base("JAB_NO_FAST", "nah"), args: []string{"send", "a@b", "x"},
+			wantCode: ExitUsage, want: []string{"JAB_NO_FAST"}},
+		{name: "--no-fast reaches the network", env: base(), args: []string{"send", "--no-fast", "a@b", "x"},
+			wantCode: ExitTimeout, want: []string{"127.0.0.1:1"}},
 		{name: "bad JAB_DIRECT_TLS", env: base("JAB_DIRECT_TLS", "yes please"), args: []string{"send", "a@b", "x"},
 			wantCode: ExitUsage, want: []string{"JAB_DIRECT_TLS"}},
 		{name: "bad JAB_INSECURE_SKIP_VERIFY", env: base("JAB_INSECURE_SKIP_VERIFY", "sure"), args: []string{"send", "a@b", "x"},
@@ -110,5 +117,24 @@ func TestHintNoUsableMechanism(t *testing.T) {
 	}
 	if h := hintFor(&session.AuthError{Condition: "not-authorized"}); !strings.Contains(h, "password") {
 		t.Errorf("hint for a wrong password %q", h)
+	}
+}
+
+// TestSessionConfigFAST: the login gets the state directory as its FAST
+// token store, and none with --no-fast.
+func TestSessionConfigFAST(t *testing.T) {
+	env := &Env{Now: time.Now, Stderr: io.Discard}
+	o := &options{stateDir: t.TempDir()}
+	cfg := o.sessionConfig(env, "r")
+	store, ok := cfg.FAST.(*statefile.Store)
+	if !ok || store.Dir() != o.stateDir {
+		t.Errorf("FAST store %#v, want the state directory %s", cfg.FAST, o.stateDir)
+	}
+	if cfg.Now == nil {
+		t.Error("no clock for token expiry")
+	}
+	o.login.noFAST = true
+	if cfg := o.sessionConfig(env, "r"); cfg.FAST != nil {
+		t.Errorf("--no-fast still gives a token store: %#v", cfg.FAST)
 	}
 }

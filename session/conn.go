@@ -86,6 +86,14 @@ type Config struct {
 	// Features are advertised in disco#info besides ping (for example
 	// NSReceipts when the session answers receipt requests).
 	Features []string
+	// FAST keeps the account's XEP-0484 token: when the server offers
+	// SASL2 (XEP-0388) with FAST, a login with a stored token uses it,
+	// and one without asks for one. nil: no token is used or asked for.
+	FAST TokenStore
+	// Now is the clock for token expiry; nil means time.Now.
+	Now func() time.Time
+
+	noFASTUse bool // the server refused the stored token on this Dial
 }
 
 // Conn is one authenticated XMPP client stream. Writes are safe from
@@ -165,6 +173,20 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
+	c, err := dialOnce(ctx, cfg, ts)
+	var refused *fastRefusedError
+	if errors.As(err, &refused) {
+		// XEP-0484: the refused token is gone; log in with the password on
+		// a new stream (a server need not allow a second SASL attempt
+		// after a failed one, and Prosody's FAST handler loses the
+		// channel binding data when it does).
+		cfg.noFASTUse = true
+		c, err = dialOnce(ctx, cfg, ts)
+	}
+	return c, err
+}
+
+func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 	raw, t, err := dialTargets(ctx, ts)
 	if err != nil {
 		return nil, err
@@ -202,7 +224,9 @@ type streamFeatures struct {
 	XMLName    xml.Name `xml:"http://etherx.jabber.org/streams features"`
 	StartTLS   *Empty   `xml:"urn:ietf:params:xml:ns:xmpp-tls starttls"`
 	Mechanisms []string `xml:"urn:ietf:params:xml:ns:xmpp-sasl mechanisms>mechanism"`
-	Bind       *Empty   `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+	// XEP-0388: SASL2, preferred to RFC 6120 SASL when offered.
+	SASL2 *sasl2Features `xml:"urn:xmpp:sasl:2 authentication"`
+	Bind  *Empty         `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
 	// XEP-0440: the channel binding types the server supports.
 	ChannelBinding *struct {
 		Types []struct {
@@ -238,10 +262,18 @@ func (e *StreamError) Error() string {
 	return "stream error: " + e.Condition()
 }
 
-func (c *Conn) openStream(domain string) (*streamFeatures, error) {
+// openStream sends a stream header and reads the server's header and
+// features. from is the account's bare JID once TLS protects the stream
+// (RFC 6120 §4.7.1), "" before: XEP-0484 servers offer FAST to a stream
+// that says whose it is.
+func (c *Conn) openStream(domain, from string) (*streamFeatures, error) {
 	c.dec = xml.NewDecoder(debugReader{c.raw, c})
-	header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s' xmlns='%s' xmlns:stream='%s' version='1.0'>",
-		xmlEscape(domain), nsClient, nsStream)
+	fromAttr := ""
+	if from != "" {
+		fromAttr = " from='" + xmlEscape(from) + "'"
+	}
+	header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s'%s xmlns='%s' xmlns:stream='%s' version='1.0'>",
+		xmlEscape(domain), fromAttr, nsClient, nsStream)
 	if err := c.write([]byte(header)); err != nil {
 		return nil, err
 	}
@@ -261,6 +293,12 @@ func (c *Conn) openStream(domain string) (*streamFeatures, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stream features: %w", err)
 	}
+	return c.decodeFeatures(se)
+}
+
+// decodeFeatures decodes the stream features (or stream error) that se
+// starts.
+func (c *Conn) decodeFeatures(se xml.StartElement) (*streamFeatures, error) {
 	switch {
 	case se.Name.Space == nsStream && se.Name.Local == "features":
 		var f streamFeatures
@@ -296,7 +334,7 @@ func (c *Conn) nextStart() (xml.StartElement, error) {
 func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error {
 	domain := cfg.JID.Domain
 	if !directTLS {
-		f, err := c.openStream(domain)
+		f, err := c.openStream(domain, "")
 		if err != nil {
 			return err
 		}
@@ -320,7 +358,7 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 		return &TLSError{Err: err}
 	}
 	c.raw = tc
-	f, err := c.openStream(domain)
+	f, err := c.openStream(domain, cfg.JID.Bare())
 	if err != nil {
 		return err
 	}
@@ -332,10 +370,19 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 		}
 	}
 	cs := tc.ConnectionState()
-	if err := c.authenticate(cfg, f.Mechanisms, cbOffered, cs); err != nil {
+	if f.Limits != nil && f.Limits.MaxBytes > 0 {
+		c.maxBytes = f.Limits.MaxBytes
+	}
+	if f.SASL2 != nil {
+		return c.loginSASL2(cfg, f, cbOffered, cs)
+	}
+	c.redact = true
+	err = c.authenticate(cfg, f.Mechanisms, cbOffered, cs, sasl1{c})
+	c.redact = false
+	if err != nil {
 		return err
 	}
-	if f, err = c.openStream(domain); err != nil {
+	if f, err = c.openStream(domain, cfg.JID.Bare()); err != nil {
 		return err
 	}
 	if f.Limits != nil && f.Limits.MaxBytes > 0 {
@@ -347,24 +394,24 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	return c.bind(cfg.Resource)
 }
 
-func (c *Conn) authenticate(cfg Config, mechs, cbOffered []string, cs tls.ConnectionState) error {
+// authenticate runs the password mechanism chooseMechanism picks over
+// the SASL profile w. The caller sets c.redact around it.
+func (c *Conn) authenticate(cfg Config, mechs, cbOffered []string, cs tls.ConnectionState, w saslWire) error {
 	have := channelBindings(cs)
 	choice, err := chooseMechanism(mechs, cbOffered, have, cs.Version, cfg.NoPlain)
 	if err != nil {
 		return err
 	}
 	user := cfg.JID.Local
-	c.redact = true
-	defer func() { c.redact = false }()
 	if choice.mech != "PLAIN" {
-		return c.scram(choice, user, cfg.Password, have[choice.cbType])
+		return c.scram(w, choice, user, cfg.Password, have[choice.cbType])
 	}
 	// PLAIN only inside TLS, which negotiate has already required.
 	msg := "\x00" + user + "\x00" + cfg.Password
-	if err := c.writeAuth("<auth xmlns='"+nsSASL+"' mechanism='PLAIN'>"+base64.StdEncoding.EncodeToString([]byte(msg))+"</auth>", "<auth mechanism='PLAIN'>"); err != nil {
+	if err := w.start("PLAIN", "", []byte(msg)); err != nil {
 		return err
 	}
-	if _, err := c.saslStep(); !errors.Is(err, errSuccess) {
+	if _, err := w.step(); !errors.Is(err, errSuccess) {
 		if err == nil {
 			err = errors.New("authenticate: unexpected challenge for PLAIN")
 		}

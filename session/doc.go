@@ -76,8 +76,8 @@
 // thread's parent, which bounce detection and threads need, and it can
 // deadlock on the next Recv after a decode error. So this package speaks
 // the stream itself with encoding/xml (RFC 6120: STARTTLS, SCRAM-SHA-1/
-// 256/512 or PLAIN inside TLS, resource binding) and builds every stanza
-// as a typed struct.
+// 256/512 or PLAIN inside TLS, or the same over SASL2 with FAST tokens,
+// resource binding) and builds every stanza as a typed struct.
 //
 // # Login
 //
@@ -90,4 +90,22 @@
 // variant whenever the server offers one jab can bind; PLAIN last, and
 // never with NoPlain). They are pure or take injected resolvers, so unit
 // tests need no DNS and no server.
+//
+// When the server offers the Extensible SASL Profile (XEP-0388, "SASL2"),
+// sasl2.go runs the same mechanisms inside <authenticate/>, with no stream
+// restart, and then binds the resource with RFC 6120 binding; Bind 2
+// (XEP-0386) is not used, because it derives the resource from the stable
+// user-agent id, and concurrent one-shot runs of one account need
+// resources of their own. With Config.FAST set and FAST offered (XEP-0484)
+// the first login asks for a token and stores it (statefile's
+// fast-<key>.json); later logins authenticate with the HT-SHA-256 mechanism
+// the token was issued for in one round trip, and check the server's
+// answer. fast.go decides, as a pure function of the stored token, the
+// clock and the offer (planFAST), whether to use the token, ask for a new
+// one or drop it, and which channel binding the token's mechanism uses
+// (chooseHT: tls-exporter on TLS 1.3, tls-unique on TLS 1.2, then
+// tls-server-end-point, -NONE last). A refused token is deleted and Dial
+// logs in with the password on a fresh connection. The debug output never
+// shows the initial response or the server's success, which carries the
+// token.
 package session

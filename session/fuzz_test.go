@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/base64"
+	"encoding/xml"
 	"strings"
 	"testing"
 )
@@ -49,3 +50,22 @@ func FuzzParseJID(f *testing.F) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// FuzzSASL2Step: whatever the server answers an XEP-0388 <authenticate/>
+// with, reading it never panics, and only a <success/> counts as one.
+func FuzzSASL2Step(f *testing.F) {
+	f.Add("<success xmlns='urn:xmpp:sasl:2'><additional-data>dj1hYmM=</additional-data><token xmlns='urn:xmpp:fast:0' token='t' expiry='2026-01-01T00:00:00Z'/></success>")
+	f.Add("<failure xmlns='urn:xmpp:sasl:2'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/><text>x</text></failure>")
+	f.Add("<challenge xmlns='urn:xmpp:sasl:2'>cj14</challenge>")
+	f.Add("<continue xmlns='urn:xmpp:sasl:2'/>")
+	f.Add("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+	f.Fuzz(func(t *testing.T, in string) {
+		c := &Conn{}
+		c.dec = xml.NewDecoder(strings.NewReader(in))
+		w := &sasl2{c: c}
+		_, err := w.step()
+		if err == errSuccess && w.success == nil {
+			t.Fatalf("success without a <success/> element from %q", in)
+		}
+	})
+}

@@ -131,7 +131,7 @@ func (s *scramClient) hmac(key []byte, msg string) []byte {
 	return m.Sum(nil)
 }
 
-func (c *Conn) scram(choice saslChoice, user, password string, cbData []byte) error {
+func (c *Conn) scram(w saslWire, choice saslChoice, user, password string, cbData []byte) error {
 	nb := make([]byte, 24)
 	rand.Read(nb)
 	mech := choice.mech
@@ -140,17 +140,11 @@ func (c *Conn) scram(choice saslChoice, user, password string, cbData []byte) er
 		return err
 	}
 	sc.setBinding(choice.gs2, cbData)
-	b64 := base64.StdEncoding.EncodeToString
 	// The debug output names the mechanism and the binding, nothing else.
-	shown := "<auth mechanism='" + mech + "'>"
-	if choice.cbType != "" {
-		shown = "<auth mechanism='" + mech + "' channel-binding='" + choice.cbType + "'>"
-	}
-	if err := c.writeAuth("<auth xmlns='"+nsSASL+"' mechanism='"+mech+"'>"+b64([]byte(sc.first()))+"</auth>",
-		shown); err != nil {
+	if err := w.start(mech, choice.cbType, []byte(sc.first())); err != nil {
 		return err
 	}
-	challenge, err := c.saslStep()
+	challenge, err := w.step()
 	if err != nil {
 		if errors.Is(err, errSuccess) {
 			return errors.New("authenticate: server skipped the SCRAM exchange")
@@ -161,10 +155,10 @@ func (c *Conn) scram(choice saslChoice, user, password string, cbData []byte) er
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
-	if err := c.writeAuth("<response xmlns='"+nsSASL+"'>"+b64([]byte(final))+"</response>", "<response>"); err != nil {
+	if err := w.respond([]byte(final)); err != nil {
 		return err
 	}
-	data, err := c.saslStep()
+	data, err := w.step()
 	switch {
 	case errors.Is(err, errSuccess):
 	case err != nil:
@@ -172,10 +166,10 @@ func (c *Conn) scram(choice saslChoice, user, password string, cbData []byte) er
 	default:
 		// Some servers send the signature as a last challenge and then an
 		// empty success.
-		if err := c.writeAuth("<response xmlns='"+nsSASL+"'/>", "<response>"); err != nil {
+		if err := w.respond(nil); err != nil {
 			return err
 		}
-		if _, err := c.saslStep(); !errors.Is(err, errSuccess) {
+		if _, err := w.step(); !errors.Is(err, errSuccess) {
 			if err == nil {
 				err = errors.New("authenticate: unexpected extra challenge")
 			}

@@ -12,11 +12,13 @@
 //	state.json             the state (State), replaced whole on every change
 //	state.json.lock        empty sidecar file that writers flock; never removed
 //	observer-<key>.json    one record per account of a running "jab listen"
+//	fast-<key>.json        the XEP-0484 FAST token of an account (FAST)
 //	history.jsonl          the message history (History), one record a line
 //	history.jsonl.lock     empty sidecar file that history writers flock
 //	history.count          cached record count of history.jsonl
 //	.state-*.tmp           a write in progress, or left behind by a crash
 //	.observer-*.tmp        likewise, for an observer record
+//	.fast-*.tmp            likewise, for a FAST token file
 //	.history.jsonl-*.tmp   likewise, for a rewrite of the history
 //
 // # File format
@@ -93,6 +95,16 @@
 // reader treats a stale, unreadable or corrupt record as no observer at all.
 // Liveness is judged by heartbeat age and, on the same host, by whether the
 // recorded process still exists (Observer.Live).
+//
+// FAST token files (ReadFAST, WriteFAST, RemoveFAST) take no lock either. A
+// login reads the file, and writes it only when the server issued a new
+// token or refused the stored one; every write replaces the whole file by
+// rename. Two logins that race lose at most a token, which costs the next
+// login one normal (password) authentication. A corrupt token file counts
+// as none and is replaced by the next login: it caches something the server
+// issues again on request, unlike state.json. It holds a password
+// substitute, hence 0600 like every file here, and is kept apart from
+// state.json so a login never rewrites the shared state.
 //
 // # Crashes
 //

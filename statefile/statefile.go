@@ -346,7 +346,7 @@ func (s *Store) removeStaleTemps(now time.Time) {
 		}
 		switch {
 		case strings.HasPrefix(name, ".state-"):
-		case strings.HasPrefix(name, ".observer-"):
+		case strings.HasPrefix(name, ".observer-"), strings.HasPrefix(name, ".fast-"):
 			info, err := e.Info()
 			if err != nil || now.Sub(info.ModTime()) < staleTempAge {
 				continue

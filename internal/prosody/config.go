@@ -19,6 +19,9 @@ type configParams struct {
 	Authentication    string
 	DisableMechanisms []string
 	TLSProtocol       string
+	Prosody13         bool // also load mod_sasl2 and mod_sasl2_fast
+	NoNagle           bool
+	Settings          []string // extra global lines
 }
 
 // luaString quotes s as a Lua string literal.
@@ -51,6 +54,10 @@ func configText(p configParams) string {
 	modules := []string{"roster", "saslauth", "tls", "disco", "ping", "offline", "carbons"}
 	if p.Limits {
 		modules = append(modules, "limits")
+	}
+	if p.Prosody13 {
+		// Community modules, unpacked into Prosody 13's plugin directory.
+		modules = append(modules, "sasl2", "sasl2_fast")
 	}
 	quoted := make([]string, len(modules))
 	for i, m := range modules {
@@ -109,6 +116,12 @@ allow_registration = false
 	if p.Limits {
 		b.WriteString(`limits = { c2s = { rate = "10kb/s"; burst = "2s"; }; }
 `)
+	}
+	if p.NoNagle {
+		b.WriteString("network_settings = { nagle = false }\n")
+	}
+	for _, line := range p.Settings {
+		b.WriteString(line + "\n")
 	}
 	fmt.Fprintf(&b, "modules_enabled = { %s }\n", strings.Join(quoted, "; "))
 	b.WriteString(`modules_disabled = { "s2s" }

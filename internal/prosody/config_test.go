@@ -38,3 +38,21 @@ func TestConfigTextOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigTextProsody13: the Prosody 13 server loads the SASL2 and FAST
+// community modules; the default one does not.
+func TestConfigTextProsody13(t *testing.T) {
+	base := configParams{Dir: "/d", Domain: "example.test", Port: 5999, LogFile: "/d/l", LogLevel: "info", CertFile: "/c", KeyFile: "/k"}
+	if def := configText(base); strings.Contains(def, "sasl2") {
+		t.Errorf("default config loads SASL2:\n%s", def)
+	}
+	base.Prosody13 = true
+	base.NoNagle = true
+	base.Settings = []string{"sasl2_fast_token_min_ttl = 0"}
+	got := configText(base)
+	for _, want := range []string{`"sasl2"; "sasl2_fast" }`, "network_settings = { nagle = false }\n", "\nsasl2_fast_token_min_ttl = 0\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Prosody 13 config lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -8,7 +8,11 @@
 // servers (and a system Prosody) can run side by side.
 //
 // The package only uses the standard library and the prosody/prosodyctl
-// binaries (Debian package "prosody", which pulls in "lua-sec").
+// binaries (Debian package "prosody", which pulls in "lua-sec"). With
+// Options.Prosody13 it runs instead the Prosody 13 that .ci/deps unpacks
+// from bookworm-backports into Prosody13Dir, with the community modules
+// mod_sasl2 and mod_sasl2_fast, for the SASL2/FAST tests; the system
+// Prosody stays 0.12.
 package prosody
 
 import (
@@ -69,6 +73,52 @@ type Options struct {
 	// SCRAM -PLUS mechanisms with tls-unique); "" is Prosody's default
 	// ("tlsv1_2+").
 	TLSProtocol string
+	// Prosody13 runs the private Prosody 13 tree that .ci/deps unpacks
+	// (see Prosody13Dir) instead of the system Prosody, with the
+	// community modules mod_sasl2 (XEP-0388) and mod_sasl2_fast
+	// (XEP-0484) enabled.
+	Prosody13 bool
+	// NoNagle sets TCP_NODELAY on client connections (network_settings
+	// nagle = false). By default Prosody leaves Nagle's algorithm on, and
+	// its stream features after TLS then wait about 40 ms for the
+	// client's delayed ACK, which hides what a login itself costs; the
+	// login benchmarks turn it off.
+	NoNagle bool
+	// Settings are extra global config lines, as Lua, e.g.
+	// "sasl2_fast_token_min_ttl = 0".
+	Settings []string
+}
+
+// Prosody13Dir is where .ci/deps unpacks Prosody 13 and prosody-modules
+// from bookworm-backports: $JAB_PROSODY13_DIR, else
+// /var/cache/jab-prosody13. The system Prosody stays 0.12.
+func Prosody13Dir() string {
+	if d := os.Getenv("JAB_PROSODY13_DIR"); d != "" {
+		return d
+	}
+	return "/var/cache/jab-prosody13"
+}
+
+// Available13 reports whether the private Prosody 13 tree is unpacked,
+// with mod_sasl2 and mod_sasl2_fast. The error says how to get it.
+func Available13() error {
+	dir := Prosody13Dir()
+	for _, f := range []string{".complete", "usr/bin/prosody", "usr/bin/prosodyctl",
+		"usr/lib/prosody/modules/mod_sasl2/mod_sasl2.lua", "usr/lib/prosody/modules/mod_sasl2_fast/mod_sasl2_fast.lua"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("prosody 13 test server unavailable (%v); unpack it with: sudo .ci/deps", err)
+		}
+	}
+	return checkLuaSec(filepath.Join(dir, "usr/bin/prosody"))
+}
+
+// binaries returns the prosody and prosodyctl to run.
+func (o Options) binaries() (prosody, prosodyctl string) {
+	if o.Prosody13 {
+		dir := Prosody13Dir()
+		return filepath.Join(dir, "usr/bin/prosody"), filepath.Join(dir, "usr/bin/prosodyctl")
+	}
+	return "prosody", "prosodyctl"
 }
 
 // Server is a throwaway Prosody for integration tests.
@@ -85,6 +135,7 @@ type Server struct {
 	// ("conference." + Domain).
 	MUCDomain string
 
+	prosodyctl  string
 	configFile  string
 	logFile     string
 	consoleFile string
@@ -163,7 +214,11 @@ func Start(opts Options) (*Server, error) {
 	if !validDomain(domain) {
 		return nil, fmt.Errorf("prosody: invalid domain %q", opts.Domain)
 	}
-	if err := Available(); err != nil {
+	avail := Available
+	if opts.Prosody13 {
+		avail = Available13
+	}
+	if err := avail(); err != nil {
 		return nil, err
 	}
 	debug := opts.Debug || os.Getenv("PROSODY_DEBUG") == "1"
@@ -191,7 +246,9 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 	}
 	// s must not be a named result: "return nil, err" would clear it
 	// before the cleanup below runs.
+	bin, ctl := opts.binaries()
 	s := &Server{
+		prosodyctl:  ctl,
 		Domain:      domain,
 		MUCDomain:   "conference." + domain,
 		Dir:         dir,
@@ -250,6 +307,9 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		Authentication:    opts.Authentication,
 		DisableMechanisms: opts.DisableMechanisms,
 		TLSProtocol:       opts.TLSProtocol,
+		Prosody13:         opts.Prosody13,
+		NoNagle:           opts.NoNagle,
+		Settings:          opts.Settings,
 	})
 	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)
@@ -263,7 +323,7 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 
 	// -F: stay in the foreground (the config option "daemonize" is
 	// deprecated in 0.12).
-	cmd := exec.Command("prosody", "-F", "--config", s.configFile)
+	cmd := exec.Command(bin, "-F", "--config", s.configFile)
 	cmd.Dir = dir
 	cmd.Stdin = nil
 	cmd.Stdout = console
@@ -378,7 +438,7 @@ func (s *Server) Register(user, password string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "prosodyctl", "--config", s.configFile, "register", user, s.Domain, password)
+	cmd := exec.CommandContext(ctx, s.prosodyctl, "--config", s.configFile, "register", user, s.Domain, password)
 	cmd.Dir = s.Dir
 	cmd.Stdin = nil
 	out, err := cmd.CombinedOutput()

@@ -90,6 +90,12 @@ func (c *client) openStream(domain string) features {
 	c.t.Helper()
 	c.send("<?xml version='1.0'?><stream:stream to='" + domain +
 		"' xmlns='jabber:client' xmlns:stream='" + nsStream + "' version='1.0'>")
+	return c.readFeatures()
+}
+
+// readFeatures reads the server's stream header and stream features.
+func (c *client) readFeatures() features {
+	c.t.Helper()
 	c.dec = xml.NewDecoder(c.conn)
 	for {
 		se := c.nextStart()
