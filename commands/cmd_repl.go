@@ -31,6 +31,9 @@ import (
 //     runs the clock-driven decisions (paused, inactive, auto-away).
 //
 // r.mu guards the in-memory view; the state file has its own lock.
+// Standalone chat states and presence go out only while a session is up:
+// offline nothing is recorded as sent, and a new session announces the
+// current presence again (setSession).
 
 type replOptions struct {
 	to            string
@@ -153,6 +156,22 @@ type pendingThread struct {
 	fork      bool
 }
 
+// peerState is the conversee's last chat state, shown in the prompt until
+// it expires, the sender goes offline, or a message replaces it.
+type peerState struct {
+	state, from string
+	at          time.Time
+}
+
+// peerStateTTL: a peer's chat state older than this is no longer shown
+// (a client that lost its connection never sends the state that ends
+// <composing/>).
+const peerStateTTL = 30 * time.Second
+
+// stanzaSender writes one stanza; the session's *session.Conn, or a fake
+// in unit tests.
+type stanzaSender interface{ Send(v any) error }
+
 type repl struct {
 	noColour bool // NO_COLOR is set
 	ctx      context.Context
@@ -167,13 +186,16 @@ type repl struct {
 	errw     io.Writer // diagnostics (stderr), safe for concurrent use
 	jobs     chan func()
 
+	// The maps keyed by conversation are keyed as the state file keys
+	// conversations (convKey): the bare JID, or a MUC occupant's full JID.
 	mu       sync.Mutex
 	sess     *session.Session
-	peer     session.JID // the current conversee; zero when none
+	conn     stanzaSender // sess's writer; nil when offline
+	peer     session.JID  // the current conversee; zero when none
 	pending  map[string]pendingThread
 	states   map[string]*session.ChatStates
 	presence map[string]map[string]seenPresence // bare JID -> resource -> last seen
-	status   map[string]string                  // bare JID -> its last chat state (transient)
+	status   map[string]peerState               // conversation -> its last chat state (transient)
 	roster   []string
 	away     *session.AutoAway
 	myShow   string
@@ -209,7 +231,7 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	now := env.Now()
 	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, senv: senv, account: account, globals: globals,
 		jobs: make(chan func(), 256), pending: map[string]pendingThread{}, states: map[string]*session.ChatStates{},
-		presence: map[string]map[string]seenPresence{}, status: map[string]string{},
+		presence: map[string]map[string]seenPresence{}, status: map[string]peerState{},
 		away: session.NewAutoAway(now, o.autoAway, o.autoXA)}
 	if o.to != "" {
 		r.peer, _ = session.ParseJID(o.to)
@@ -252,9 +274,11 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
 		ChatStates: true, OnSession: func(s *session.Session) {
-			r.mu.Lock()
-			r.sess = s
-			r.mu.Unlock()
+			var c stanzaSender
+			if s != nil {
+				c = s.Conn()
+			}
+			r.setSession(s, c)
 			if s != nil {
 				select {
 				case online <- struct{}{}:
@@ -302,7 +326,13 @@ loop:
 					next <- struct{}{}
 					continue
 				}
-				break loop // EOF: Ctrl-D on an empty line, or the end of the input
+				// EOF: Ctrl-D on an empty line, or the end of the input.
+				// Anything else (a line over the reader's limit, a broken
+				// terminal) is a failure, not a quit.
+				if !errors.Is(lr.err, io.EOF) {
+					result = fmt.Errorf("read input: %w", lr.err)
+				}
+				break loop
 			}
 			err := r.handleLine(lr.line)
 			if errors.Is(err, errQuit) {
@@ -391,21 +421,57 @@ func (r *repl) session() (*session.Session, error) {
 	}
 }
 
-// machine returns the chat-state machine of a conversee (bare JID); r.mu
-// must be held.
-func (r *repl) machine(bare string) *session.ChatStates {
-	m := r.states[bare]
+// setSession records a new session (nil: the connection is lost). A new
+// session after a lost one sends our presence again: Listen announced
+// plain availability, and the show and status the user set, or auto-away's,
+// must not be lost to a reconnect.
+func (r *repl) setSession(s *session.Session, c stanzaSender) {
+	r.mu.Lock()
+	r.sess, r.conn = s, c
+	resend := c != nil && (r.myShow != "" || r.myStatus != "" || r.away.Show() != "")
+	r.mu.Unlock()
+	if resend {
+		r.do(func() {
+			r.mu.Lock()
+			show := r.away.Show()
+			r.mu.Unlock()
+			r.sendPresence(show, "")
+		})
+	}
+}
+
+// convKey is the key of peer's conversation in the state file
+// (session.ConversationKey): a MUC occupant's full JID, else the bare JID
+// (D-12).
+func (r *repl) convKey(peer session.JID) string {
+	if !peer.IsFull() {
+		return peer.Bare()
+	}
+	c := r.conversation(peer.String())
+	return session.ConversationKey(peer, c != nil && c.Occupant)
+}
+
+// occupant reports whether peer is a MUC occupant we have a conversation
+// with (XEP-0045 §7.5, D-12).
+func (r *repl) occupant(peer session.JID) bool {
+	if !peer.IsFull() {
+		return false
+	}
+	c := r.conversation(peer.String())
+	return c != nil && c.Occupant
+}
+
+// machine returns the chat-state machine of a conversation (its convKey);
+// r.mu must be held.
+func (r *repl) machine(key string) *session.ChatStates {
+	m := r.states[key]
 	if m == nil {
 		off := r.o.noChatStates
-		if st, err := r.senv.Store.Load(); err == nil {
-			if a := st.Accounts[r.account]; a != nil {
-				if c := a.Conversations[bare]; c != nil && c.Occupant {
-					off = true // XEP-0085 §5.4: never to a room
-				}
-			}
+		if c := r.conversation(key); c != nil && c.Occupant {
+			off = true // XEP-0085 §5.5, D-12: none in a MUC, PMs included
 		}
 		m = session.NewChatStates(r.env.Now(), off, r.o.pausedAfter, r.o.inactiveAfter)
-		r.states[bare] = m
+		r.states[key] = m
 	}
 	return m
 }
@@ -457,62 +523,111 @@ func (r *repl) call(f func() error) error {
 	}
 }
 
+// tick runs the clock: paused and inactive, auto-away, and the expiry of
+// the conversee's chat state in the prompt. Offline, the machines are not
+// run: what they decide could not go out, and is decided again online.
 func (r *repl) tick() {
 	now := r.env.Now()
-	type out struct{ peer, state string }
+	type out struct {
+		peer  session.JID
+		state string
+	}
 	var states []out
+	var show string
+	expired := false
 	r.mu.Lock()
-	for peer, m := range r.states {
-		if s := m.Tick(now); s != "" {
-			states = append(states, out{peer, s})
+	cur := r.peer
+	if r.conn != nil {
+		for key, m := range r.states {
+			if s := m.Tick(now); s != "" {
+				j, _ := session.ParseJID(key)
+				states = append(states, out{j, s})
+			}
+		}
+		show = r.away.Tick(now)
+	}
+	for key, st := range r.status {
+		if now.Sub(st.at) >= peerStateTTL {
+			delete(r.status, key)
+			expired = true
 		}
 	}
-	show := r.away.Tick(now)
 	r.mu.Unlock()
 	for _, o := range states {
+		// The current conversee as addressed (a forced full JID, an
+		// occupant), so the state goes where its next message goes.
+		if cur.Domain != "" && r.convKey(cur) == r.convKey(o.peer) {
+			o.peer = cur
+		}
 		r.sendState(o.peer, o.state)
 	}
 	if show != "" {
 		r.sendPresence(show, "")
 	}
+	if expired {
+		r.promptChanged()
+	}
 }
 
-// sendState sends a standalone chat state to a conversee along its route,
-// with its current thread (§5.6: the thread is required when the
-// conversation uses one). It does not ping a stale lock: a chat state is
-// not worth a round trip. Runs on the writer.
-func (r *repl) sendState(bare, state string) {
-	s := r.currentSession()
-	if s == nil {
+// sendState sends a standalone chat state to a conversee; if it cannot go
+// out (offline) it is not recorded as sent. Runs on the writer.
+func (r *repl) sendState(peer session.JID, state string) {
+	if m := r.stateMessage(peer, state); m != nil && r.write(m) {
 		return
 	}
-	to, thread := bare, ""
-	if j, err := session.ParseJID(bare); err == nil {
-		if p, err := session.NewPlanner(r.senv, session.SendOptions{Account: r.g.account, To: []session.JID{j},
-			Type: "chat", LockIdle: r.g.lockIdle}); err == nil {
-			rt := p.Preview()[0]
-			to = rt.To
-			if c := r.conversation(bare); c != nil {
-				thread = c.Thread
-			}
-		}
+	key := r.convKey(peer)
+	r.mu.Lock()
+	if m := r.states[key]; m != nil {
+		m.Unsent(state)
 	}
+	r.mu.Unlock()
+}
+
+// stateMessage is the standalone chat state for peer, addressed where the
+// next message to peer goes (a full JID given by the user, the lock, the
+// bare JID), in the thread that message goes in (§5.6: the thread is
+// required when the conversation uses one; none when a new one is about
+// to start); nil for a MUC occupant (XEP-0085 §5.5, D-12). It does not
+// ping a stale lock: a chat state is not worth a round trip.
+func (r *repl) stateMessage(peer session.JID, state string) *session.Message {
+	if r.occupant(peer) {
+		return nil
+	}
+	if c := r.conversation(r.convKey(peer)); c != nil && c.Occupant {
+		return nil
+	}
+	to := peer.String()
+	if p, err := session.NewPlanner(r.senv, session.SendOptions{Account: r.g.account, To: []session.JID{peer},
+		Type: "chat", LockIdle: r.g.lockIdle}); err == nil {
+		to = p.Preview()[0].To
+	}
+	thread := r.currentThread(peer)
+	r.mu.Lock()
+	if r.pending[r.convKey(peer)].fork {
+		thread = "" // a child thread starts with the next message
+	}
+	r.mu.Unlock()
 	m := &session.Message{To: to, Type: "chat", ID: session.NewID()}
 	if thread != "" {
 		m.Thread = &session.Thread{Value: thread}
 	}
 	m.SetChatState(state)
-	// A failed write shows up as a lost connection in Listen.
-	_ = s.Conn().Send(m)
+	return m
+}
+
+// write sends one stanza on the current connection; false when offline
+// or the write failed (which Listen sees as a lost connection).
+func (r *repl) write(v any) bool {
+	r.mu.Lock()
+	c := r.conn
+	r.mu.Unlock()
+	return c != nil && c.Send(v) == nil
 }
 
 // sendPresence broadcasts presence; show "" is available with the user's
-// own show and status (after auto-away). Runs on the writer.
+// own show and status (after auto-away). Offline it sends nothing: a new
+// session sends the current presence (setSession). Runs on the writer.
 func (r *repl) sendPresence(show, status string) {
-	s := r.currentSession()
-	if s == nil {
-		return
-	}
 	r.mu.Lock()
 	if show == "" {
 		show, status = r.myShow, r.myStatus
@@ -521,7 +636,7 @@ func (r *repl) sendPresence(show, status string) {
 	}
 	r.mu.Unlock()
 	prio := r.o.priority
-	_ = s.Conn().Send(&session.Presence{Show: show, Status: status, Priority: &prio})
+	r.write(&session.Presence{Show: show, Status: status, Priority: &prio})
 }
 
 func (r *repl) currentSession() *session.Session {
@@ -530,14 +645,15 @@ func (r *repl) currentSession() *session.Session {
 	return r.sess
 }
 
-// conversation reads the persisted conversation with a bare JID, or nil.
-func (r *repl) conversation(bare string) *statefile.Conversation {
+// conversation reads the persisted conversation with key (a bare JID, or
+// an occupant's full JID), or nil.
+func (r *repl) conversation(key string) *statefile.Conversation {
 	st, err := r.senv.Store.Load()
 	if err != nil {
 		return nil
 	}
 	if a := st.Accounts[r.account]; a != nil {
-		return a.Conversations[bare]
+		return a.Conversations[key]
 	}
 	return nil
 }
@@ -562,32 +678,40 @@ func (r *repl) onKey(line []rune, key rune) {
 		return
 	}
 	r.userInput()
-	r.mu.Lock()
-	peer := r.peer
-	var state string
-	if peer.Domain != "" && !(len(line) > 0 && line[0] == '/' && !(len(line) > 1 && line[1] == '/')) {
-		state = r.machine(peer.Bare()).Key(r.env.Now(), len(line) == 0)
-	}
-	r.mu.Unlock()
-	if state != "" {
-		bare := peer.Bare()
-		r.do(func() { r.sendState(bare, state) })
+	if !(len(line) > 0 && line[0] == '/' && !(len(line) > 1 && line[1] == '/')) {
+		r.keyed(len(line) == 0)
 	}
 }
 
 // onInterrupt: Ctrl-C cleared the line.
 func (r *repl) onInterrupt() {
 	r.userInput()
+	r.keyed(true)
+}
+
+// keyed feeds a key to the current conversation's chat-state machine and
+// sends what it decides to the current conversee as addressed (the full
+// JID when the user gave one), where the next message goes. Offline the
+// key only counts as use: a state decided now could not go out.
+func (r *repl) keyed(empty bool) {
 	r.mu.Lock()
 	peer := r.peer
+	r.mu.Unlock()
+	if peer.Domain == "" {
+		return
+	}
+	key := r.convKey(peer)
+	now := r.env.Now()
+	r.mu.Lock()
 	var state string
-	if peer.Domain != "" {
-		state = r.machine(peer.Bare()).Key(r.env.Now(), true)
+	if m := r.machine(key); r.conn == nil {
+		m.Touch(now)
+	} else {
+		state = m.Key(now, empty)
 	}
 	r.mu.Unlock()
 	if state != "" {
-		bare := peer.Bare()
-		r.do(func() { r.sendState(bare, state) })
+		r.do(func() { r.sendState(peer, state) })
 	}
 }
 
@@ -595,27 +719,35 @@ func (r *repl) onInterrupt() {
 func (r *repl) onEvent(ev session.Event) error {
 	from, err := session.ParseJID(ev.From)
 	bare := session.BareOf(ev.From)
+	key := bare
+	if err == nil {
+		key = r.convKey(from)
+	}
 	if ev.Kind == session.KindPresence {
+		r.mu.Lock()
 		if err == nil && from.IsFull() {
-			r.mu.Lock()
 			if r.presence[bare] == nil {
 				r.presence[bare] = map[string]seenPresence{}
 			}
 			r.presence[bare][from.Resource] = seenPresence{typ: ev.Type, show: ev.Show, status: ev.Status, at: ev.Time}
-			r.mu.Unlock()
 		}
+		// The resource that was typing has gone: it will not finish.
+		if st, ok := r.status[key]; ok && ev.Type == "unavailable" && (st.from == ev.From || !from.IsFull()) {
+			delete(r.status, key)
+		}
+		r.mu.Unlock()
 		r.promptChanged()
 		return nil
 	}
 	content := ev.Body != "" || ev.Subject != ""
 	if ev.Type == "chat" && ev.Error == "" {
 		r.mu.Lock()
-		r.machine(bare).Received(content, ev.ChatState)
+		r.machine(key).Received(content, ev.ChatState)
 		switch {
 		case ev.ChatState != "":
-			r.status[bare] = ev.ChatState
+			r.status[key] = peerState{state: ev.ChatState, from: ev.From, at: r.env.Now()}
 		case content:
-			delete(r.status, bare)
+			delete(r.status, key)
 		}
 		r.mu.Unlock()
 	}
@@ -698,13 +830,21 @@ func shortID(id string) string {
 // the conversee's last chat state.
 func (r *repl) prompt() string {
 	r.mu.Lock()
-	peer, pend, status := r.peer, r.pending[r.peer.Bare()], r.status[r.peer.Bare()]
+	peer := r.peer
 	r.mu.Unlock()
 	if peer.Domain == "" {
 		return "jab> "
 	}
+	key := r.convKey(peer)
+	r.mu.Lock()
+	pend, st := r.pending[key], r.status[key]
+	r.mu.Unlock()
+	status := st.state
+	if r.env.Now().Sub(st.at) >= peerStateTTL {
+		status = ""
+	}
 	addr := peer.String()
-	c := r.conversation(peer.Bare())
+	c := r.conversation(key)
 	if !peer.IsFull() {
 		if p, err := session.NewPlanner(r.senv, session.SendOptions{Account: r.g.account, To: []session.JID{peer},
 			Type: "chat", LockIdle: r.g.lockIdle}); err == nil {

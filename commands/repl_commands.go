@@ -28,7 +28,7 @@ func init() {
 		{"to", "JID", "talk to JID from now on (the old conversation's thread is kept)", (*repl).cmdTo},
 		{"thread", "[new|ID]", "show the current thread; 'new' starts one with the next message; ID resumes one", (*repl).cmdThread},
 		{"fork", "", "the next message starts a child thread of the current one (XEP-0201 §3.3)", (*repl).cmdFork},
-		{"close", "", "end the current thread: <gone/> and the XEP-0155 terminate; the next message starts a new one", (*repl).cmdClose},
+		{"close", "", "end the current thread: the XEP-0155 terminate, and <gone/> in a chat thread; the next message starts a new one", (*repl).cmdClose},
 		{"lock", "", "say where the next message goes and why (XEP-0296)", (*repl).cmdLock},
 		{"who", "", "presence of the conversee's resources as last seen", (*repl).cmdWho},
 		{"status", "[away|xa|dnd|chat|online] [TEXT]", "set (or show) our presence", (*repl).cmdStatus},
@@ -185,12 +185,12 @@ func (r *repl) send(peer session.JID, body string, original *statefile.Record, i
 	if err != nil {
 		return err
 	}
-	bare := peer.Bare()
+	key := r.convKey(peer)
 	return r.call(func() error {
 		now := r.env.Now()
 		r.mu.Lock()
-		pend := r.pending[bare]
-		m := r.machine(bare)
+		pend := r.pending[key]
+		m := r.machine(key)
 		saved := *m
 		r.mu.Unlock()
 		o := session.SendOptions{Account: r.g.account, To: []session.JID{peer}, Type: "chat", LockIdle: r.g.lockIdle,
@@ -212,21 +212,33 @@ func (r *repl) send(peer session.JID, body string, original *statefile.Record, i
 			*m = saved
 			var tl *session.StanzaTooLargeError
 			if errors.As(err, &tl) {
-				return usagef("the line is kept in the history (Up arrow) to shorten or split",
-					"message not sent: %v", err)
+				hint := "shorten or split the line"
+				if r.term != nil {
+					hint = "the line is kept in the history (Up arrow) to shorten or split"
+				}
+				return usagef(hint, "message not sent: %v", err)
 			}
 			return err
 		}
-		if original == nil {
-			delete(r.pending, bare)
-		}
-		if peer.IsFull() && original == nil && r.peer == peer {
-			// The forced lock (D-2) is in the state now; later messages
-			// follow the lock rules.
-			r.peer, _ = session.ParseJID(bare)
-		}
+		r.sentTo(peer, key, original != nil)
 		return nil
 	})
+}
+
+// sentTo updates the conversee after a message to peer went out; r.mu must
+// be held. A message ends the pending thread change (a reply, which goes
+// in the original's thread, leaves it). A full JID the user gave is a
+// forced lock (D-2), in the state now: later messages follow the lock
+// rules from the bare JID. A MUC occupant is no resource of the room:
+// its messages always go to its full JID, never to the room (D-12).
+func (r *repl) sentTo(peer session.JID, key string, reply bool) {
+	if reply {
+		return
+	}
+	delete(r.pending, key)
+	if peer.IsFull() && r.peer == peer && !r.occupant(peer) {
+		r.peer, _ = session.ParseJID(peer.Bare())
+	}
 }
 
 func (r *repl) cmdTo(args []string, _ string) error {
@@ -237,11 +249,12 @@ func (r *repl) cmdTo(args []string, _ string) error {
 	if err != nil {
 		return err
 	}
+	key := r.convKey(j)
 	r.mu.Lock()
 	r.peer = j
-	r.machine(j.Bare()).Touch(r.env.Now())
+	r.machine(key).Touch(r.env.Now())
 	r.mu.Unlock()
-	c := r.conversation(j.Bare())
+	c := r.conversation(key)
 	if c != nil && c.Thread != "" {
 		r.info("talking to %s, thread %s", sanitize(j.String()), sanitize(c.Thread))
 	} else {
@@ -253,8 +266,9 @@ func (r *repl) cmdTo(args []string, _ string) error {
 // currentThread is the thread the next message goes in: a pending one,
 // or the conversation's ("" when a new one starts).
 func (r *repl) currentThread(peer session.JID) string {
+	key := r.convKey(peer)
 	r.mu.Lock()
-	pend := r.pending[peer.Bare()]
+	pend := r.pending[key]
 	r.mu.Unlock()
 	if pend.thread != "" {
 		return pend.thread
@@ -262,7 +276,7 @@ func (r *repl) currentThread(peer session.JID) string {
 	if pend.newThread {
 		return ""
 	}
-	if c := r.conversation(peer.Bare()); c != nil {
+	if c := r.conversation(key); c != nil {
 		return c.Thread
 	}
 	return ""
@@ -286,8 +300,9 @@ func (r *repl) cmdThread(args []string, _ string) error {
 			return err
 		}
 		id := r.currentThread(peer)
+		key := r.convKey(peer)
 		r.mu.Lock()
-		pend := r.pending[peer.Bare()]
+		pend := r.pending[key]
 		r.mu.Unlock()
 		if id == "" {
 			r.info("no current thread: the next message starts a new one")
@@ -301,7 +316,7 @@ func (r *repl) cmdThread(args []string, _ string) error {
 		if a != nil && a.Threads[id] != nil {
 			t := a.Threads[id]
 			if t.Parent != "" {
-				line += " (child of " + sanitize(shortThread(t.Parent)) + ")"
+				line += " (child of " + shortThread(t.Parent) + ")"
 			}
 			line += fmt.Sprintf(", %d messages", t.Count)
 			if t.Subject != "" {
@@ -319,8 +334,9 @@ func (r *repl) cmdThread(args []string, _ string) error {
 		if err != nil {
 			return err
 		}
+		key := r.convKey(peer)
 		r.mu.Lock()
-		r.pending[peer.Bare()] = pendingThread{newThread: true}
+		r.pending[key] = pendingThread{newThread: true}
 		r.mu.Unlock()
 		r.info("the next message starts a new thread")
 		return nil
@@ -340,12 +356,19 @@ func (r *repl) cmdThread(args []string, _ string) error {
 	if err != nil {
 		return err
 	}
+	if !r.occupant(j) {
+		j, _ = session.ParseJID(j.Bare())
+	}
+	key := r.convKey(j)
 	r.mu.Lock()
-	switched := r.peer.Bare() != j.Bare()
+	cur := r.peer
+	r.mu.Unlock()
+	switched := cur.Domain == "" || r.convKey(cur) != key
+	r.mu.Lock()
 	if switched {
 		r.peer = j
 	}
-	r.pending[j.Bare()] = pendingThread{thread: t.ID}
+	r.pending[key] = pendingThread{thread: t.ID}
 	r.mu.Unlock()
 	if switched {
 		r.info("talking to %s, resuming thread %s", sanitize(j.String()), sanitize(t.ID))
@@ -367,8 +390,9 @@ func (r *repl) cmdFork(args []string, _ string) error {
 	if cur == "" {
 		return usagef("send a message first, or /thread ID", "no current thread to fork")
 	}
+	key := r.convKey(peer)
 	r.mu.Lock()
-	r.pending[peer.Bare()] = pendingThread{thread: cur, fork: true}
+	r.pending[key] = pendingThread{thread: cur, fork: true}
 	r.mu.Unlock()
 	r.info("the next message starts a child thread of %s", sanitize(cur))
 	return nil
@@ -390,12 +414,23 @@ func (r *repl) cmdClose(args []string, _ string) error {
 	if err != nil {
 		return err
 	}
-	bare := peer.Bare()
+	key := r.convKey(peer)
+	// XEP-0085 is about chat: CloseThreadGone sends <gone/> only in a chat
+	// thread, and only then may the machine record it.
+	chat := false
+	if a, err := r.loadAccount(); err == nil && a != nil && a.Threads[id] != nil {
+		chat = a.Threads[id].Type == "chat"
+	}
 	return r.call(func() error {
 		r.mu.Lock()
-		m := r.machine(bare)
+		m := r.machine(key)
 		saved := *m
-		gone := m.Close(r.env.Now()) != ""
+		gone := false
+		if chat {
+			gone = m.Close(r.env.Now()) != ""
+		} else {
+			m.Touch(r.env.Now())
+		}
 		r.mu.Unlock()
 		// D-6: <gone/> only here, on an explicit close.
 		to, err := session.CloseThreadGone(r.ctx, s, r.senv, r.account, id, session.NewBounces(), gone)
@@ -405,8 +440,8 @@ func (r *repl) cmdClose(args []string, _ string) error {
 			*m = saved
 		}
 		if err == nil || errors.Is(err, session.ErrAlreadyClosed) {
-			delete(r.pending, bare)
-			delete(r.status, bare) // the peer's last state was about the closed thread
+			delete(r.pending, key)
+			delete(r.status, key) // the peer's last state was about the closed thread
 		}
 		r.mu.Unlock()
 		if errors.Is(err, session.ErrAlreadyClosed) {
@@ -443,9 +478,11 @@ func (r *repl) cmdLock(args []string, _ string) error {
 		return err
 	}
 	now := r.env.Now()
-	c := r.conversation(peer.Bare())
+	c := r.conversation(r.convKey(peer))
 	ts := func(t time.Time) string { return t.Local().Format("15:04:05") }
 	switch {
+	case c != nil && c.Occupant:
+		r.info("%s is a room occupant: messages go to it, never to the room (XEP-0045 §7.5)", sanitize(c.Peer))
 	case peer.IsFull():
 		r.info("the next message goes to %s as you asked, and locks there (forced)", sanitize(peer.String()))
 	case c == nil || (c.LockedTo == "" && c.UnlockReason == ""):
@@ -813,9 +850,7 @@ func (r *repl) knownJIDs() []string {
 	delete(set, r.account)
 	out := make([]string, 0, len(set))
 	for k := range set {
-		if !strings.ContainsFunc(k, func(c rune) bool { return c <= ' ' || c == 0x7f }) {
-			out = append(out, k)
-		}
+		out = append(out, k)
 	}
 	return out
 }

@@ -159,6 +159,12 @@ func (c *replCompleter) Do(line []rune, pos int) ([][]rune, int) {
 	var out [][]rune
 	seen := map[string]bool{}
 	for _, cand := range cands {
+		// Peers choose JIDs, thread and message ids: a candidate that
+		// would put a control character on the line, or split it, is not
+		// offered.
+		if !completable(cand) {
+			continue
+		}
 		if strings.HasPrefix(cand, prefix) && !seen[cand] {
 			seen[cand] = true
 			out = append(out, []rune(cand[len(prefix):]+" "))

@@ -69,6 +69,10 @@ func closestHint(candidates []string, x string) string {
 	if len(c) == 0 {
 		return ""
 	}
+	// The candidates are peers' thread and message ids.
+	for i := range c {
+		c[i] = sanitize(c[i])
+	}
 	return "closest: " + strings.Join(c, ", ")
 }
 

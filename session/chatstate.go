@@ -40,15 +40,16 @@ const (
 // conversee. The zero value is not usable: make it with NewChatStates.
 type ChatStates struct {
 	pausedAfter, inactiveAfter time.Duration
-	off                        bool // --no-chat-states, or a MUC room/occupant (§5.4)
+	off                        bool // --no-chat-states, or a MUC room/occupant (§5.5, D-12)
 	support                    int
 	last                       string    // the last state sent, standalone or in a message
+	prev                       string    // last before the latest standalone state, for Unsent
 	lastKey                    time.Time // the last key typed into a non-empty line
 	lastUse                    time.Time // the last interaction with the conversation
 }
 
 // NewChatStates makes the machine of a conversation that starts now. off
-// disables every chat state (XEP-0085 §5.2, §9: the user's switch; §5.4:
+// disables every chat state (XEP-0085 §5.2, §9: the user's switch; §5.5:
 // never to a MUC room). Zero delays take the defaults.
 func NewChatStates(now time.Time, off bool, pausedAfter, inactiveAfter time.Duration) *ChatStates {
 	if pausedAfter <= 0 {
@@ -71,8 +72,17 @@ func (c *ChatStates) standalone(s string) string {
 	if !c.allowed() || c.last == s {
 		return ""
 	}
-	c.last = s
+	c.prev, c.last = c.last, s
 	return s
+}
+
+// Unsent says the standalone state s, returned by Key or Tick, could not
+// be written (no connection): it is not recorded as sent, so the same
+// state is decided again and goes out once online.
+func (c *ChatStates) Unsent(s string) {
+	if s != "" && c.last == s {
+		c.last = c.prev
+	}
 }
 
 // Key records a key typed into the input line; empty says the line is

@@ -133,6 +133,35 @@ func TestChatStatesNeverRepeatStandalone(t *testing.T) {
 	}
 }
 
+// TestChatStatesUnsent: a state that could not be written (offline) is not
+// recorded as sent, so the machine decides it again and it goes out once
+// online; a paused that was never written does not stop inactive either.
+func TestChatStatesUnsent(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	c := NewChatStates(t0, false, 2*time.Second, 10*time.Second)
+	if got := c.Key(t0, false); got != StateComposing {
+		t.Fatalf("key: %q", got)
+	}
+	c.Unsent(StateComposing)
+	if got := c.Key(t0.Add(time.Second), false); got != StateComposing {
+		t.Fatalf("after an unsent composing, the next key should compose again, got %q", got)
+	}
+	if got := c.Tick(t0.Add(4 * time.Second)); got != StatePaused {
+		t.Fatalf("tick: %q", got)
+	}
+	c.Unsent(StatePaused)
+	if c.Last() != StateComposing {
+		t.Fatalf("after an unsent paused the last sent is %q, want composing", c.Last())
+	}
+	if got := c.Tick(t0.Add(5 * time.Second)); got != StatePaused {
+		t.Fatalf("the unsent paused should be decided again, got %q", got)
+	}
+	c.Unsent(StateComposing) // not the last: no effect
+	if c.Last() != StatePaused {
+		t.Fatalf("Unsent of an older state changed the last to %q", c.Last())
+	}
+}
+
 func TestAutoAway(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	const m = time.Minute
