@@ -397,6 +397,14 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	}
 	s := d.s
 	defer s.Close()
+	if waiter != nil {
+		// Online before the question goes out, so a quick answer to our
+		// bare JID reaches us instead of offline storage; anything the
+		// server stores for us arrives now, delayed, and is no answer.
+		if err := s.SendPresence(0); err != nil {
+			return err
+		}
+	}
 	// D-9: a lock nobody has watched since it was recorded is used only if
 	// the locked resource answers a ping.
 	for _, c := range planner.Checks() {

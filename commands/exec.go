@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -73,9 +74,10 @@ func flagEnviron(c *cli.Context) []string {
 	return out
 }
 
-// execJob is one message for CMD.
+// execJob is one message for CMD, with the session it arrived on.
 type execJob struct {
 	ev session.Event
+	s  *session.Session
 }
 
 // bot runs CMD for messages and sends the replies over the observer's
@@ -91,6 +93,9 @@ type bot struct {
 	queues []chan execJob
 	wg     sync.WaitGroup // jobs queued or running
 	done   sync.WaitGroup // workers
+
+	cancel context.CancelFunc // ends the workers' waits and CMDs (stop)
+	skipped atomic.Int64       // messages dropped unhandled by stop
 
 	mu      sync.Mutex
 	s       *session.Session
@@ -112,13 +117,16 @@ func newBot(o execOptions, env *Env, senv session.Env, account session.JID, lock
 
 // start runs the workers until ctx ends or stop is called.
 func (b *bot) start(ctx context.Context) {
+	ctx, b.cancel = context.WithCancel(ctx)
 	for _, q := range b.queues {
 		b.done.Add(1)
 		go func() {
 			defer b.done.Done()
 			for job := range q {
 				if ctx.Err() == nil {
-					b.run(ctx, job.ev)
+					b.run(ctx, job)
+				} else {
+					b.skipped.Add(1)
 				}
 				b.wg.Done()
 			}
@@ -126,7 +134,9 @@ func (b *bot) start(ctx context.Context) {
 	}
 }
 
-// stop ends the workers after the queued jobs.
+// stop ends the bot when listen ends: the session is gone, so CMDs still
+// running are killed and queued messages are not handled; it says how
+// many were left (they are in the history, and were printed).
 func (b *bot) stop() {
 	b.mu.Lock()
 	if b.stopped {
@@ -135,10 +145,16 @@ func (b *bot) stop() {
 	}
 	b.stopped = true
 	b.mu.Unlock()
+	if b.cancel != nil {
+		b.cancel()
+	}
 	for _, q := range b.queues {
 		close(q)
 	}
 	b.done.Wait()
+	if n := b.skipped.Load(); n > 0 {
+		b.warn("exec: listen ended with %d messages not answered (CMD was stopped or never ran for them)", n)
+	}
 }
 
 // setSession is ListenOptions.OnSession.
@@ -205,9 +221,12 @@ func (b *bot) enqueue(ctx context.Context, ev session.Event) error {
 	h := fnv.New32a()
 	io.WriteString(h, from.Bare())
 	q := b.queues[int(h.Sum32()%uint32(len(b.queues)))]
+	b.mu.Lock()
+	job := execJob{ev: ev, s: b.s}
+	b.mu.Unlock()
 	b.wg.Add(1)
 	select {
-	case q <- execJob{ev}:
+	case q <- job:
 		b.mu.Lock()
 		b.full = false
 		b.mu.Unlock()
@@ -221,7 +240,7 @@ func (b *bot) enqueue(ctx context.Context, ev session.Event) error {
 	}
 	b.mu.Unlock()
 	select {
-	case q <- execJob{ev}:
+	case q <- job:
 		return nil
 	case <-ctx.Done():
 		b.wg.Done()
@@ -233,12 +252,17 @@ func (b *bot) enqueue(ctx context.Context, ev session.Event) error {
 func (b *bot) drain() { b.wg.Wait() }
 
 // run runs CMD for one message and sends its reply.
-func (b *bot) run(ctx context.Context, ev session.Event) {
+func (b *bot) run(ctx context.Context, job execJob) {
+	ev := job.ev
 	limit := 256 * 1024
 	if s, err := b.session(ctx); err == nil && s.Conn().MaxStanza() > 0 {
 		limit = s.Conn().MaxStanza()
 	}
 	res := runExec(ctx, b.o.command, b.o.timeout, ev.Body, b.childEnv(ev), limit)
+	if ctx.Err() != nil {
+		b.skipped.Add(1)
+		return
+	}
 	if res.stderr != "" && res.err == nil {
 		// CMD's diagnostics go where jab's go.
 		io.WriteString(b.env.Stderr, res.stderr)
@@ -259,20 +283,39 @@ func (b *bot) run(ctx context.Context, ev session.Event) {
 		b.warn("exec for message %s: %v; not sent", orDash(ev.ID), err)
 		return
 	}
-	s, err := b.session(ctx)
-	if err != nil {
-		return
-	}
 	from, _ := session.ParseJID(ev.From)
-	so := session.SendOptions{Account: b.account, To: []session.JID{{Local: from.Local, Domain: from.Domain}}, Type: ev.Type,
-		Thread: ev.Thread, LockIdle: b.lockIdle, Trust: true}
-	if _, err := session.SendOne(ctx, b.senv, s, so, session.Outgoing{Body: reply, InReplyTo: ev.ID}); err != nil {
-		var tl *session.StanzaTooLargeError
-		if errors.As(err, &tl) {
-			b.warn("exec for message %s: the reply is %v; not sent", orDash(ev.ID), err)
+	to := session.JID{Local: from.Local, Domain: from.Domain}
+	if ev.Occupant {
+		// D-12: a MUC private message is answered to the occupant,
+		// never to the room.
+		to = from
+	}
+	for attempt := 0; ; attempt++ {
+		s, err := b.session(ctx)
+		if err != nil {
+			b.skipped.Add(1)
 			return
 		}
+		// The lock is vouched for only on the session the message came
+		// in on, and only if the message could lock (not delayed, D-15):
+		// after a reconnect, or for an old message, D-9 applies as usual.
+		so := session.SendOptions{Account: b.account, To: []session.JID{to}, Type: ev.Type,
+			Thread: ev.Thread, LockIdle: b.lockIdle, Trust: s == job.s && !ev.Delayed}
+		_, err = session.SendOne(ctx, b.senv, s, so, session.Outgoing{Body: reply, InReplyTo: ev.ID})
+		if err == nil {
+			return
+		}
+		var tl *session.StanzaTooLargeError
+		switch {
+		case errors.As(err, &tl):
+			b.warn("exec for message %s: the reply is %v; not sent", orDash(ev.ID), err)
+			return
+		case attempt == 0 && s.Err() != nil:
+			// The connection was lost under us: send it on the next one.
+			continue
+		}
 		b.warn("exec for message %s: reply not sent: %v", orDash(ev.ID), err)
+		return
 	}
 }
 

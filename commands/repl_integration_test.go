@@ -730,6 +730,7 @@ func TestReplReceipts(t *testing.T) {
 	t.Parallel()
 	for _, off := range []bool{false, true} {
 		me, alice, j, phone := meAndAlice(t)
+		allowPresence(t, j, alice, phone)
 		args := []string{alice.JID}
 		if off {
 			args = append([]string{"--no-receipts"}, args...)

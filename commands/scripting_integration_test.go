@@ -218,15 +218,24 @@ func TestSendWaitReply(t *testing.T) {
 	needServer(t)
 	t.Parallel()
 	me, alice, j, phone := meAndAlice(t)
+	bob := newAccount(t, "bob").connect(t, "pc")
+	// An old answer waiting in offline storage is not the answer.
+	chatWithID(t, phone, me.JID, "stale yes", "")
+	phone.Sync(t)
 	done := make(chan result, 1)
 	go func() {
 		r, _ := j.exec("", "send", "--wait-reply", "20s", alice.JID, "Deploy 4.2? yes/no")
 		done <- r
 	}()
 	q := phone.WaitBody(t, "Deploy 4.2? yes/no")
-	// A message in another thread is not the answer.
+	// A message in another thread is not the answer, nor is one from
+	// another contact, an error or a headline.
 	chatWithID(t, phone, q.From, "unrelated", "other-thread")
+	chatWithID(t, bob, q.From, "yes from bob", "")
+	phone.Send(t, &session.Message{To: q.From, Type: "headline", ID: session.NewID(), Body: "yes headline"})
+	phone.Send(t, &session.Message{To: q.From, Type: "error", ID: session.NewID(), Body: "yes error", Thread: &session.Thread{Value: q.ThreadValue()}})
 	phone.Sync(t)
+	bob.Sync(t)
 	// The answer goes to our bare JID: it reaches the waiting send only
 	// because it is online as a live observer.
 	chatWithID(t, phone, me.JID, "yes", q.ThreadValue())
@@ -313,46 +322,80 @@ func TestSendReceipt(t *testing.T) {
 	if m := phone.WaitBody(t, "plain"); m.Request != nil {
 		t.Fatalf("a plain send asked for a receipt")
 	}
+	// A message to a full JID is confirmed only by that resource.
+	laptop := alice.connect(t, "laptop")
+	go func() {
+		r, _ := j.exec("", "--timeout", "2s", "send", "--receipt", phone.JID, "to the phone")
+		done <- r
+	}()
+	m = phone.WaitBody(t, "to the phone")
+	laptop.Send(t, session.ReceiptFor(m))
+	if r := <-done; r.Code != 5 || !strings.Contains(r.Stderr, "0 of 1 messages confirmed") {
+		t.Fatalf("a receipt from another resource was accepted; %s", r)
+	}
 }
 
-// TestListenAnswersReceipts: listen acknowledges receipt requests, from its
-// full JID, naming the message, and advertises the feature; with
-// --no-receipts it does neither.
+// allowPresence makes alice a contact who may see our presence: she asks
+// to subscribe and we approve (RFC 6121 §3), so our roster has her with
+// subscription "from".
+func allowPresence(t *testing.T, j *jab, alice account, p interface {
+	Presence(testing.TB, string, string, string)
+	Sync(testing.TB)
+}) {
+	t.Helper()
+	p.Presence(t, j.acct.JID, "subscribe", "")
+	p.Sync(t)
+	j.mustRun("<presence to='"+alice.JID+"' type='subscribed'/>", "raw")
+}
+
+// TestListenAnswersReceipts: listen acknowledges receipt requests of
+// contacts allowed to see its presence, from its full JID, naming the
+// message, and advertises the feature; a stranger gets no receipt
+// (XEP-0184 §8); with --no-receipts nobody does and the feature is not
+// advertised.
 func TestListenAnswersReceipts(t *testing.T) {
 	needServer(t)
 	t.Parallel()
 	for _, off := range []bool{false, true} {
 		t.Run(fmt.Sprintf("no-receipts=%v", off), func(t *testing.T) {
-			me, _, j, phone := meAndAlice(t)
-			args := []string{"--count", "1"}
+			me, alice, j, phone := meAndAlice(t)
+			stranger := newAccount(t, "bob").connect(t, "pc")
+			allowPresence(t, j, alice, phone)
+			args := []string{"--count", "2"}
 			if off {
 				args = append(args, "--no-receipts")
 			}
 			l := j.startListen(args...)
 			m := &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Body: "got it?", Request: &session.Empty{}}
 			phone.Send(t, m)
+			sm := &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Body: "me too?", Request: &session.Empty{}}
+			stranger.Send(t, sm)
+			isReceipt := func(id string) func(r *session.Message) bool {
+				return func(r *session.Message) bool { return r.Received != nil && r.Received.ID == id }
+			}
+			full := me.JID + "/" + readObserverResource(t, j)
+			disco := phone.Request(t, &session.IQ{To: full, Type: "get",
+				Payload: &session.RawElement{XMLName: xml.Name{Space: "http://jabber.org/protocol/disco#info", Local: "query"}}})
 			if code := l.wait(10 * time.Second); code != 0 {
 				t.Fatalf("listen exit %d; stderr: %s", code, l.Stderr())
 			}
-			isReceipt := func(r *session.Message) bool { return r.Received != nil && r.Received.ID == m.ID }
+			stranger.NoMessage(t, 300*time.Millisecond, isReceipt(sm.ID))
+			advertised := disco.Type == "result" && strings.Contains(string(disco.Payload.Inner), session.NSReceipts)
 			if off {
-				phone.NoMessage(t, 500*time.Millisecond, isReceipt)
+				phone.NoMessage(t, 300*time.Millisecond, isReceipt(m.ID))
+				if advertised {
+					t.Fatalf("--no-receipts still advertises %s", session.NSReceipts)
+				}
 				return
 			}
-			r := phone.WaitMessage(t, 10*time.Second, isReceipt)
-			if !strings.HasPrefix(r.From, me.JID+"/") {
-				t.Fatalf("receipt from %q, want listen's full JID", r.From)
+			r := phone.WaitMessage(t, 10*time.Second, isReceipt(m.ID))
+			if r.From != full {
+				t.Fatalf("receipt from %q, want listen's full JID %s", r.From, full)
+			}
+			if !advertised {
+				t.Fatalf("disco#info answer lacks %s: %+v", session.NSReceipts, disco)
 			}
 		})
-	}
-	// disco#info of a running listen lists urn:xmpp:receipts.
-	me, _, j, phone := meAndAlice(t)
-	j.startListen()
-	full := readObserverResource(t, j)
-	iq := phone.Request(t, &session.IQ{To: me.JID + "/" + full, Type: "get",
-		Payload: &session.RawElement{XMLName: xml.Name{Space: "http://jabber.org/protocol/disco#info", Local: "query"}}})
-	if iq.Type != "result" || !strings.Contains(string(iq.Payload.Inner), session.NSReceipts) {
-		t.Fatalf("disco#info answer lacks %s: %+v", session.NSReceipts, iq)
 	}
 }
 
@@ -427,4 +470,48 @@ func TestScriptingBadInput(t *testing.T) {
 			t.Errorf("bad input wrote the state file: %s", data)
 		}
 	}
+}
+
+// TestListenUnknownIQ: an IQ listen does not understand gets a well-formed
+// service-unavailable error, and listen stays online (a malformed error
+// would make the server close its stream, so any contact could end it).
+func TestListenUnknownIQ(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, _, j, phone := meAndAlice(t)
+	l := j.startListen("--count", "1")
+	full := me.JID + "/" + readObserverResource(t, j)
+	r := phone.Request(t, &session.IQ{To: full, Type: "get",
+		Payload: &session.RawElement{XMLName: xml.Name{Space: "jabber:iq:version", Local: "query"}}})
+	if r.Type != "error" || r.Error.Cond() != "service-unavailable" {
+		t.Fatalf("answer %+v, want a service-unavailable error", r)
+	}
+	chatWithID(t, phone, me.JID, "still there?", "")
+	l.waitLine("still there?", 10*time.Second)
+	if code := l.wait(10 * time.Second); code != 0 {
+		t.Fatalf("listen exit %d; stderr: %s", code, l.Stderr())
+	}
+}
+
+// TestExecStopsWithListen: when listen ends (here its --timeout) while CMD
+// still runs, CMD is killed, listen exits with its own status at once and
+// says how many messages were left unanswered.
+func TestExecStopsWithListen(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, _, j, phone := meAndAlice(t)
+	l := j.startListen("--timeout", "2s", "--exec", "sleep 30; echo late")
+	chatWithID(t, phone, me.JID, "slow one", "")
+	l.waitLine("slow one", 10*time.Second)
+	start := time.Now()
+	if code := l.wait(15 * time.Second); code != 5 {
+		t.Fatalf("listen exit %d, want 5 (--timeout); stderr: %s", code, l.Stderr())
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Fatalf("listen took %s to end after its timeout: it waited for CMD", d)
+	}
+	if !strings.Contains(l.Stderr(), "1 messages not answered") {
+		t.Fatalf("no word of the unanswered message: %s", l.Stderr())
+	}
+	phone.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool { return m.Body == "late" })
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -42,7 +43,9 @@ func (w *replyWaiter) expect(thread string) {
 // kept.
 func (w *replyWaiter) offer(v any, ev session.Event) bool {
 	m, ok := v.(*session.Message)
-	if !ok || ev.Kind != session.KindMessage || ev.Error != "" || ev.Body == "" {
+	if !ok || ev.Kind != session.KindMessage || ev.Error != "" || ev.Body == "" || ev.Delayed {
+		// A delayed message was stored before we asked: an old "yes"
+		// left in offline storage must not answer a new question.
 		return false
 	}
 	if ev.Type != "chat" && ev.Type != "normal" {
@@ -67,9 +70,13 @@ func (w *replyWaiter) offer(v any, ev session.Event) bool {
 }
 
 // waitForReply makes the one-shot session a live observer of the account,
-// as listen is (available presence, so a reply to our bare JID reaches us,
-// and the observer record, so the locks it records are trusted), until the
-// reply comes or wait ends. Apply has recorded the reply's effect (the
+// as listen is (runSend sent available presence before the question, so a
+// reply to our bare JID reaches us; and the observer record, so the locks
+// it records are trusted), until the
+// reply comes or wait ends. When a live listen is already the account's
+// observer its record is left alone. Like listen it pings its server, so
+// a half-open connection neither waits for ever nor keeps a stale record
+// alive. Apply has recorded the reply's effect (the
 // lock, the thread, the history) before it is offered, so it is persisted
 // before jab exits.
 func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Session, account string,
@@ -79,21 +86,40 @@ func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Se
 		return ev, nil
 	default:
 	}
-	if err := s.SendPresence(0); err != nil {
-		return session.Event{}, err
-	}
 	rec := statefile.Observer{Account: account, PID: os.Getpid(), Host: env.Host, Resource: s.JID().Resource,
 		ConnectedSince: env.Now(), Heartbeat: env.Now()}
-	if err := senv.Store.WriteObserver(rec); err != nil {
-		return session.Event{}, err
+	observer := true
+	if o, err := senv.Store.ReadObserver(account); err == nil && o != nil && o.PID != rec.PID &&
+		o.Live(env.Now(), session.ObserverMaxAge, env.Host, statefile.PIDAlive) {
+		observer = false // a running listen keeps the locks true already
 	}
-	defer senv.Store.RemoveObserver(account, rec.PID)
+	if observer {
+		if err := senv.Store.WriteObserver(rec); err != nil {
+			return session.Event{}, err
+		}
+		defer senv.Store.RemoveObserver(account, rec.PID)
+	}
 	beat := time.NewTicker(session.ObserverBeat)
 	defer beat.Stop()
+	keepalive := time.NewTicker(2 * session.ObserverBeat)
+	defer keepalive.Stop()
+	pingFailed := make(chan error, 1)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
+		case err := <-pingFailed:
+			return session.Event{}, fmt.Errorf("waiting for the reply: the server did not answer a keepalive ping: %w", err)
+		case <-keepalive.C:
+			go func() {
+				var iqe *session.IQError
+				if err := s.Ping(ctx, ""); err != nil && ctx.Err() == nil && !errors.As(err, &iqe) {
+					select {
+					case pingFailed <- err:
+					default:
+					}
+				}
+			}()
 		case ev := <-w.got:
 			return ev, nil
 		case <-t.C:
@@ -103,6 +129,9 @@ func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Se
 		case <-s.Done():
 			return session.Event{}, fmt.Errorf("waiting for the reply: connection lost: %w", s.Err())
 		case <-beat.C:
+			if !observer {
+				continue
+			}
 			rec.Heartbeat = env.Now()
 			if err := senv.Store.WriteObserver(rec); err != nil {
 				return session.Event{}, err

@@ -609,10 +609,23 @@ func (c *Conn) Read() (any, error) {
 // CloseStream sends the closing tag; the server answers by closing its
 // side, which the reader sees as ErrClosed.
 func (c *Conn) CloseStream() error {
-	err := c.write([]byte("</stream:stream>"))
 	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	// Under one lock with the write, so no stanza another goroutine sends
+	// can follow the closing tag.
 	c.closed = true
-	c.wmu.Unlock()
+	data := append(c.held, "</stream:stream>"...)
+	c.held, c.holding = nil, false
+	if c.debug != nil {
+		fmt.Fprintf(c.debug, "SEND </stream:stream>\n")
+	}
+	if c.timeout > 0 {
+		c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	_, err := c.raw.Write(data)
 	return err
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jab-xmpp/jab/statefile"
@@ -30,6 +32,9 @@ type Event struct {
 	InReplyTo string
 	Show      string
 	Status    string
+	// Occupant marks a MUC private message (it carries muc#user): its
+	// conversation is the occupant's full JID, never the room (D-12).
+	Occupant bool
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -197,6 +202,28 @@ const keepaliveEvery = 2 * ObserverBeat
 
 func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *dedup, emit func(Event) error, idle <-chan time.Time) error {
 	account := o.Account.Bare()
+	var auth *receiptAuth
+	if o.Receipts {
+		// XEP-0184 §8: receipts only to those allowed to see our
+		// presence, so the roster is needed; it is fetched before the
+		// initial presence (RFC 6121 §2.2) and kept up to date by pushes.
+		// It is also cached for shell completion.
+		auth = &receiptAuth{account: account, ok: map[string]bool{}}
+		s.OnRosterPush(auth.update)
+		items, err := FetchRoster(ctx, s)
+		var iqe *IQError
+		switch {
+		case err == nil:
+			auth.update(items)
+			if err := env.Store.WriteRoster(statefile.Roster{Account: account, Fetched: env.Now().UTC(), Items: items}); err != nil {
+				return err
+			}
+		case errors.As(err, &iqe):
+			// No roster service: receipts go to our own resources only.
+		default:
+			return &connLost{err}
+		}
+	}
 	if err := s.SendPresence(o.Priority); err != nil {
 		return &connLost{err}
 	}
@@ -227,12 +254,13 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			return &connLost{fmt.Errorf("server did not answer a keepalive ping: %w", err)}
 		case <-keepalive.C:
 			go func() {
-				before := s.Reads()
+				before := s.Stalls()
 				if err := s.Ping(ctx, ""); err != nil && ctx.Err() == nil {
-					if s.Reads() > before || s.Backlogged() {
-						// Stanzas kept coming, or we are the ones not
-						// reading (emit is slow: bot mode's backpressure):
-						// the answer is late, not lost.
+					if s.Stalls() > before || s.Backlogged() {
+						// We were the ones not reading (emit is slow: bot
+						// mode's backpressure), so the answer is late,
+						// not lost. A dead connection is noticed by the
+						// first ping after the backlog drains.
 						return
 					}
 					var iqe *IQError
@@ -260,7 +288,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			if m, ok := v.(*Message); ok && o.Receipts {
 				// Answered once the message is recorded, whether or not a
 				// filter prints it: the client has received it.
-				if r := ReceiptFor(m); r != nil {
+				if r := ReceiptFor(m); r != nil && auth.allows(m.From) {
 					if err := s.Conn().Send(r); err != nil {
 						return &connLost{err}
 					}
@@ -302,7 +330,8 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		}
 		ev = Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID,
 			OriginID: originID(m), Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject,
-			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To")}
+			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To"),
+			Occupant: m.MUCUser != nil}
 		if m.Error != nil || ev.Type == "error" {
 			ev.Error = m.Error.Cond()
 		}
@@ -341,8 +370,23 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 	in.From = from
 	key := ConversationKey(from, in.Occupant)
 	var after statefile.Conversation
+	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
+		if in.Kind == KindMessage && ev.ID != "" && MessageType(in.Type) != "error" {
+			// Recorded already by another of our processes (listen and a
+			// waiting send both get what goes to the bare JID) or before
+			// a reconnect: the effect is there, record nothing twice.
+			seen := ev.From + " " + ev.ID
+			if slices.Contains(a.Seen, seen) {
+				dup = true
+				return errNoChange
+			}
+			a.Seen = append(a.Seen, seen)
+			if len(a.Seen) > statefile.MaxSeen {
+				a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
+			}
+		}
 		var c statefile.Conversation
 		exists := false
 		if p := a.Conversations[key]; p != nil {
@@ -373,13 +417,23 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 				}
 			}
 		}
-		if !changed {
+		if !changed && (in.Kind != KindMessage || ev.ID == "" || MessageType(in.Type) == "error") {
 			return errNoChange
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
 		return ev, false, err
+	}
+	if dup {
+		if ev.Kind == KindMessage && ev.Thread == "" && in.Content && MessageType(in.Type) == "chat" {
+			if st, err := env.Store.Load(); err == nil {
+				if c := st.Account(account).Conversations[key]; c != nil {
+					ev.Thread = c.Thread
+				}
+			}
+		}
+		return ev, show, nil
 	}
 	if ev.Kind == KindMessage && ev.Thread == "" && in.Content && MessageType(in.Type) == "chat" {
 		// Show which conversation thread a thread-less chat was attached to.
@@ -391,6 +445,42 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		}
 	}
 	return ev, show, nil
+}
+
+// receiptAuth says who may get a receipt: our own account, and contacts
+// with a "from" or "both" subscription, who may see our presence anyway
+// (XEP-0184 §8: a receipt would otherwise tell a stranger we are online).
+type receiptAuth struct {
+	account string
+	mu      sync.Mutex
+	ok      map[string]bool // bare JID -> may see our presence
+}
+
+// update applies roster items (the result or a push).
+func (a *receiptAuth) update(items []statefile.RosterItem) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, it := range items {
+		switch it.Subscription {
+		case "from", "both":
+			a.ok[BareOf(it.JID)] = true
+		default: // none, to, remove
+			delete(a.ok, BareOf(it.JID))
+		}
+	}
+}
+
+func (a *receiptAuth) allows(from string) bool {
+	if a == nil {
+		return false
+	}
+	bare := BareOf(from)
+	if bare == a.account {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ok[bare]
 }
 
 // ReceiptFor is the XEP-0184 receipt for m, or nil when m asks for none or

@@ -160,3 +160,48 @@ func TestPlannerLockSeen(t *testing.T) {
 		})
 	}
 }
+
+// XEP-0184 §8: receipts go to our own account and to contacts who may see
+// our presence (subscription from or both), not to strangers; roster
+// pushes change that.
+func TestReceiptAuth(t *testing.T) {
+	var none *receiptAuth
+	if none.allows("alice@example.org/phone") {
+		t.Fatal("no roster allows everyone")
+	}
+	a := &receiptAuth{account: "me@example.net", ok: map[string]bool{}}
+	a.update([]statefile.RosterItem{{JID: "alice@example.org", Subscription: "both"}, {JID: "bob@example.org", Subscription: "to"},
+		{JID: "carol@example.org", Subscription: "from"}})
+	for from, want := range map[string]bool{"alice@example.org/phone": true, "carol@example.org": true, "bob@example.org/pc": false,
+		"eve@example.org/x": false, "me@example.net/laptop": true} {
+		if got := a.allows(from); got != want {
+			t.Errorf("allows(%s) = %v, want %v", from, got, want)
+		}
+	}
+	a.update([]statefile.RosterItem{{JID: "alice@example.org", Subscription: "remove"}})
+	if a.allows("alice@example.org/phone") {
+		t.Error("a removed contact still gets receipts")
+	}
+}
+
+// ReceiptFor: none for a message without an id, of type error or
+// groupchat, or that is itself a receipt (XEP-0184 §5).
+func TestReceiptFor(t *testing.T) {
+	base := func() *Message {
+		return &Message{From: "alice@example.org/phone", ID: "m1", Type: "chat", Body: "x", Request: &Empty{}}
+	}
+	if r := ReceiptFor(base()); r == nil || r.To != "alice@example.org/phone" || r.Received.ID != "m1" || r.Type != "chat" {
+		t.Fatalf("receipt %+v", r)
+	}
+	for name, f := range map[string]func(*Message){
+		"no request": func(m *Message) { m.Request = nil }, "no id": func(m *Message) { m.ID = "" },
+		"error": func(m *Message) { m.Type = "error" }, "groupchat": func(m *Message) { m.Type = "groupchat" },
+		"a receipt": func(m *Message) { m.Received = &ReceiptElem{ID: "z"} }, "no from": func(m *Message) { m.From = "" },
+	} {
+		m := base()
+		f(m)
+		if r := ReceiptFor(m); r != nil {
+			t.Errorf("%s: got a receipt %+v", name, r)
+		}
+	}
+}

@@ -539,7 +539,12 @@ func (r *Receipts) Handle(v any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	to, ok := r.asked[id]
-	if !ok || r.got[id] || BareOf(m.From) != BareOf(to) {
+	if !ok || r.got[id] {
+		return
+	}
+	// From the resource the message went to; a message to the bare JID
+	// may be confirmed by any of the contact's resources.
+	if t, err := ParseJID(to); err != nil || (t.IsFull() && m.From != to) || (!t.IsFull() && BareOf(m.From) != t.Bare()) {
 		return
 	}
 	r.got[id] = true

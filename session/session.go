@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 // NewID returns a random version-4 UUID from crypto/rand. It is used for
@@ -48,15 +50,19 @@ type Session struct {
 	ignoreIQ bool
 	features []string // disco#info features beyond discoFeatures
 
+	rosterPush atomic.Pointer[func([]statefile.RosterItem)]
+
 	mu      sync.Mutex
 	pending map[string]chan *IQ
 
-	reads atomic.Int64 // stanzas read so far
+	stalls atomic.Int64 // times the reader found Events full and waited
 }
 
-// Reads counts the stanzas read so far: evidence that the connection is
-// alive even when an answer is late.
-func (s *Session) Reads() int64 { return s.reads.Load() }
+// Stalls counts the times the reader had to wait for Events to be
+// drained. While it waits nothing is read, IQ answers included, so an
+// answer that comes late during a stall was held up by us, not the
+// network.
+func (s *Session) Stalls() int64 { return s.stalls.Load() }
 
 // Backlogged reports whether the reader is waiting for Events to be
 // drained: then nothing more is read, IQ answers included, until the
@@ -125,7 +131,6 @@ func (s *Session) readLoop() {
 			s.mu.Unlock()
 			return
 		}
-		s.reads.Add(1)
 		if iq, ok := v.(*IQ); ok {
 			s.handleIQ(iq)
 			continue
@@ -133,6 +138,9 @@ func (s *Session) readLoop() {
 		if s.handler != nil {
 			s.handler(v)
 			continue
+		}
+		if len(s.events) == cap(s.events) {
+			s.stalls.Add(1)
 		}
 		s.events <- v
 	}
@@ -158,6 +166,19 @@ func (s *Session) handleIQ(iq *IQ) {
 	}
 	reply := &IQ{To: iq.From, ID: iq.ID, Type: "result"}
 	switch {
+	case iq.Type == "set" && iq.Payload != nil && iq.Payload.XMLName.Space == nsRoster && iq.Payload.XMLName.Local == "query":
+		// RFC 6121 §2.1.6: a roster push comes from our own account and
+		// is acknowledged; one from anyone else is refused (§2.1.6, 8.3).
+		if iq.From != "" && BareOf(iq.From) != s.JID().Bare() {
+			reply.Type = "error"
+			reply.Error = &StanzaError{Type: "cancel", Condition: []xml.Name{{Space: nsStanzas, Local: "service-unavailable"}}}
+			break
+		}
+		if f := s.rosterPush.Load(); f != nil {
+			if items, err := ParseRoster(iq); err == nil {
+				(*f)(items)
+			}
+		}
 	case iq.Type == "get" && iq.Payload != nil && iq.Payload.XMLName.Space == nsPing:
 		// XEP-0199: answer pings, so our own liveness checks work both ways.
 	case iq.Type == "get" && iq.Payload != nil && iq.Payload.XMLName.Space == nsDiscoInfo:
@@ -167,9 +188,9 @@ func (s *Session) handleIQ(iq *IQ) {
 		}
 		reply.Payload = &RawElement{XMLName: xml.Name{Space: nsDiscoInfo, Local: "query"}, Inner: []byte(inner)}
 	default:
-		// RFC 6120 §8.4: an IQ we do not understand gets an error.
+		// RFC 6120 §8.4: an IQ we do not understand gets an error. The
+		// request's payload is not echoed (§8.3.1 makes that optional).
 		reply.Type = "error"
-		reply.Payload = iq.Payload
 		reply.Error = &StanzaError{Type: "cancel", Condition: []xml.Name{{Space: nsStanzas, Local: "service-unavailable"}}}
 	}
 	// A failed write surfaces as a read error soon after.
@@ -248,6 +269,10 @@ func (s *Session) PingThread(ctx context.Context, to, thread string) error {
 	_, err := s.Request(ctx, &IQ{To: to, Type: "get", Payload: ping})
 	return err
 }
+
+// OnRosterPush sets the function called, in the reader, with the items
+// of each roster push (RFC 6121 §2.1.6); pushes are acknowledged either way.
+func (s *Session) OnRosterPush(f func([]statefile.RosterItem)) { s.rosterPush.Store(&f) }
 
 // SendPresence broadcasts available presence with the given priority.
 func (s *Session) SendPresence(priority int) error {

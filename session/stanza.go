@@ -63,6 +63,32 @@ type StanzaError struct {
 	Text      string     `xml:"text"`
 }
 
+// MarshalXML writes <error type='…'><condition xmlns='…stanzas'/>
+// [<text>…</text>]</error> (RFC 6120 §8.3.2); the field tags serve
+// decoding only.
+func (e *StanzaError) MarshalXML(enc *xml.Encoder, start xml.StartElement) error {
+	start = xml.StartElement{Name: xml.Name{Local: "error"}, Attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: e.Type}}}
+	if err := enc.EncodeToken(start); err != nil {
+		return err
+	}
+	for _, c := range e.Condition {
+		el := xml.StartElement{Name: xml.Name{Space: c.Space, Local: c.Local}}
+		if err := enc.EncodeToken(el); err != nil {
+			return err
+		}
+		if err := enc.EncodeToken(el.End()); err != nil {
+			return err
+		}
+	}
+	if e.Text != "" {
+		text := xml.StartElement{Name: xml.Name{Space: nsStanzas, Local: "text"}}
+		if err := enc.EncodeElement(e.Text, text); err != nil {
+			return err
+		}
+	}
+	return enc.EncodeToken(start.End())
+}
+
 // Cond returns the defined condition, e.g. "service-unavailable".
 func (e *StanzaError) Cond() string {
 	if e == nil {

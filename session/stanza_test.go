@@ -228,3 +228,23 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorReplyWellFormed: an IQ we do not understand gets a well-formed
+// error (a malformed one would make the server close our stream: any
+// contact could then throw us off).
+func TestErrorReplyWellFormed(t *testing.T) {
+	iq := &IQ{To: "a@b/c", ID: "x1", Type: "error", Error: &StanzaError{Type: "cancel",
+		Condition: []xml.Name{{Space: nsStanzas, Local: "service-unavailable"}}}}
+	data, err := xml.Marshal(iq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<iq to="a@b/c" id="x1" type="error"><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"></service-unavailable></error></iq>`
+	if string(data) != want {
+		t.Fatalf("got  %s\nwant %s", data, want)
+	}
+	var back IQ
+	if err := xml.Unmarshal(data, &back); err != nil || back.Error.Cond() != "service-unavailable" {
+		t.Fatalf("round trip: %v %+v", err, back.Error)
+	}
+}

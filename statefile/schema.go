@@ -25,7 +25,14 @@ type Account struct {
 	// make it grow, so it is capped per peer and overall (session prunes
 	// the least recently active).
 	Threads map[string]*Thread `json:"threads,omitempty"`
+	// Seen holds the last MaxSeen received messages as "from id", so a
+	// message two of our processes both receive (listen and a waiting
+	// send, or a redelivery after a reconnect) is recorded once.
+	Seen []string `json:"seen,omitempty"`
 }
+
+// MaxSeen bounds Account.Seen.
+const MaxSeen = 64
 
 // Thread is one XEP-0201 thread as the index keeps it.
 type Thread struct {

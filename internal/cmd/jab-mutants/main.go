@@ -52,7 +52,7 @@ var mutants = []mutant{
 	{"bot: CMD runs for headlines", `if ev.Type != "chat" && ev.Type != "normal" {`, `if ev.Type == "groupchat" {`, "TestExecSkips", "commands/exec.go"},
 	{"bot: the timeout kills CMD but not its process group", `return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)`, `return cmd.Process.Kill()`, "TestExecFailureAndTimeout", "commands/exec_unix.go"},
 	{"wait-reply: a message in another thread is taken", `if t := m.ThreadValue(); t != "" && !w.threads[t] {`, `if t := m.ThreadValue(); t == "\x00" && !w.threads[t] {`, "TestSendWaitReply$", "commands/wait_reply.go"},
-	{"wait-reply: not online while waiting", `if err := s.SendPresence(0); err != nil {`, `if err := error(nil); err != nil {`, "TestSendWaitReply$", "commands/wait_reply.go"},
+	{"wait-reply: not online while waiting", `if err := s.SendPresence(0); err != nil {`, `if err := error(nil); err != nil {`, "TestSendWaitReply$", "commands/cmd_send.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
 
