@@ -94,7 +94,7 @@ type bot struct {
 	wg     sync.WaitGroup // jobs queued or running
 	done   sync.WaitGroup // workers
 
-	cancel context.CancelFunc // ends the workers' waits and CMDs (stop)
+	cancel  context.CancelFunc // ends the workers' waits and CMDs (stop)
 	skipped atomic.Int64       // messages dropped unhandled by stop
 
 	mu      sync.Mutex
