@@ -194,6 +194,22 @@ func (b *bot) session(ctx context.Context) (*session.Session, error) {
 	}
 }
 
+// sessionAfter is session, but never dead: listen may not have let go of
+// a lost connection yet.
+func (b *bot) sessionAfter(ctx context.Context, dead *session.Session) (*session.Session, error) {
+	for {
+		s, err := b.session(ctx)
+		if err != nil || dead == nil || s != dead {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // eligible says whether CMD runs for ev: never for errors, headlines,
 // group chat, presence, empty bodies, our own account's messages, or
 // delayed (offline) ones unless --include-delayed.
@@ -290,8 +306,9 @@ func (b *bot) run(ctx context.Context, job execJob) {
 		// never to the room.
 		to = from
 	}
+	var dead *session.Session
 	for attempt := 0; ; attempt++ {
-		s, err := b.session(ctx)
+		s, err := b.sessionAfter(ctx, dead)
 		if err != nil {
 			b.skipped.Add(1)
 			return
@@ -312,6 +329,7 @@ func (b *bot) run(ctx context.Context, job execJob) {
 			return
 		case attempt == 0 && s.Err() != nil:
 			// The connection was lost under us: send it on the next one.
+			dead = s
 			continue
 		}
 		b.warn("exec for message %s: reply not sent: %v", orDash(ev.ID), err)

@@ -48,7 +48,7 @@ var mutants = []mutant{
 		h, err := xml.Marshal`, "TestThreadsPingThreadID", "session/session.go"},
 	{"XEP-0184: listen answers no receipt request", `if r := ReceiptFor(m); r != nil {`, `if r := ReceiptFor(m); r != nil && false {`, "TestListenAnswersReceipts", "session/listen.go"},
 	{"XEP-0184: send --receipt does not wait", `if err := receipts.Wait(ctx, g.timeout); err != nil {`, `if err := error(nil); err != nil {`, "TestSendReceipt", "commands/cmd_send.go"},
-	{"bot: the reply leaves the thread", `Thread: ev.Thread, LockIdle: b.lockIdle, Trust: true}`, `LockIdle: b.lockIdle, Trust: true}`, "TestExecBotReplies", "commands/exec.go"},
+	{"bot: the reply leaves the thread", `Thread: ev.Thread, LockIdle: b.lockIdle, Trust: s == job.s && !ev.Delayed}`, `LockIdle: b.lockIdle, Trust: s == job.s && !ev.Delayed}`, "TestExecBotReplies", "commands/exec.go"},
 	{"bot: CMD runs for headlines", `if ev.Type != "chat" && ev.Type != "normal" {`, `if ev.Type == "groupchat" {`, "TestExecSkips", "commands/exec.go"},
 	{"bot: the timeout kills CMD but not its process group", `return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)`, `return cmd.Process.Kill()`, "TestExecFailureAndTimeout", "commands/exec_unix.go"},
 	{"wait-reply: a message in another thread is taken", `if t := m.ThreadValue(); t != "" && !w.threads[t] {`, `if t := m.ThreadValue(); t == "\x00" && !w.threads[t] {`, "TestSendWaitReply$", "commands/wait_reply.go"},
