@@ -69,16 +69,15 @@ func (w *replyWaiter) offer(v any, ev session.Event) bool {
 	return true
 }
 
-// waitForReply makes the one-shot session a live observer of the account,
-// as listen is (runSend sent available presence before the question, so a
-// reply to our bare JID reaches us; and the observer record, so the locks
-// it records are trusted), until the
-// reply comes or wait ends. When a live listen is already the account's
-// observer its record is left alone. Like listen it pings its server, so
-// a half-open connection neither waits for ever nor keeps a stale record
-// alive. Apply has recorded the reply's effect (the
-// lock, the thread, the history) before it is offered, so it is persisted
-// before jab exits.
+// waitForReply makes the one-shot session a live observer of the account
+// as listen is, until the reply comes or wait ends. runSend sent available
+// presence before the question, so a reply to our bare JID reaches us; the
+// observer record makes the locks recorded meanwhile trusted, unless a
+// live listen already is the account's observer, whose record is left
+// alone. Like listen it pings its server, so a half-open connection
+// neither waits for ever nor keeps a stale record alive. Apply has
+// recorded the reply's effect (the lock, the thread, the history) before
+// it is offered, so it is persisted before jab exits.
 func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Session, account string,
 	w *replyWaiter, wait time.Duration) (session.Event, error) {
 	select {
