@@ -20,7 +20,8 @@ func rosterCommand(env *Env) *cli.Command {
 		Description: `Fetches the roster (RFC 6121 §2.2) over a one-shot session that sends no
 presence, prints one contact per line (JID, subscription, name, groups; or
 JSON Lines with --json) and caches the JIDs in the state directory, where shell
-completion finds them without connecting. jab repl refreshes the cache too.`,
+completion finds them without connecting. jab listen and jab repl refresh the
+cache when they log in (unless --no-receipts).`,
 		Flags:        commandFlags(&cli.BoolFlag{Name: "json", Usage: "print one JSON object per contact"}),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {

@@ -396,7 +396,7 @@ func TestRulesPresenceTypes(t *testing.T) {
 	l1 := j.startListen("--resource", rulesListener)
 	rulesLock(t, l1, me, phone, "lock", "")
 	// Prosody keeps the request pending and hands it to listen at its next
-	// login (listen does not fetch the roster, so it is not pushed live).
+	// login, even though listen fetches the roster (and so gets it live too).
 	phone.Presence(t, me.JID, "subscribe", "")
 	phone.Sync(t)
 	l1.stop()
