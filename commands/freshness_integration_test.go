@@ -63,6 +63,32 @@ func TestRulesFreshnessRestartedListen(t *testing.T) {
 	}
 }
 
+// TestRulesFreshnessLockSeen: D-9 with lock_seen. A lock older than the
+// restarted listen is trusted again, without a ping, once the locked
+// resource has written since the listen connected: the listen has watched
+// every presence since that message.
+func TestRulesFreshnessLockSeen(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	// It never answers a ping: a ping would time out and send the
+	// message to the bare JID.
+	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
+	phone.Available(t)
+	l := j.startListen()
+	rulesLock(t, l, me, phone, "lock", "T-seen")
+	l.stop()
+	l.wait(5 * time.Second)
+	l2 := j.startListen()
+	rulesLock(t, l2, me, phone, "again", "T-seen")
+	j.send(alice.JID, "after-seen", "--timeout", "2s")
+	rulesTo(t, "D-9 (a lock confirmed since the observer connected is trusted)", phone.WaitBody(t, "after-seen"), phone.JID)
+	if n := len(phone.IQs()); n != 0 {
+		t.Fatalf("D-9: send pinged a lock the observer had seen confirmed (%d IQs)", n)
+	}
+}
+
 // pipedSend is `jab send --lines` fed through a pipe, line by line.
 type pipedSend struct {
 	cmd    *exec.Cmd

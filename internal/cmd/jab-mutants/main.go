@@ -46,13 +46,19 @@ var mutants = []mutant{
 	{"0.3 §7: liveness pings carry no ThreadID", `if thread != "" {
 		h, err := xml.Marshal`, `if false {
 		h, err := xml.Marshal`, "TestThreadsPingThreadID", "session/session.go"},
-	{"XEP-0184: listen answers no receipt request", `if r := ReceiptFor(m); r != nil {`, `if r := ReceiptFor(m); r != nil && false {`, "TestListenAnswersReceipts", "session/listen.go"},
+	{"XEP-0184: listen answers no receipt request", `if r := ReceiptFor(m); r != nil && auth.allows(m.From) {`, `if r := ReceiptFor(m); r != nil && false {`, "TestListenAnswersReceipts", "session/listen.go"},
 	{"XEP-0184: send --receipt does not wait", `if err := receipts.Wait(ctx, g.timeout); err != nil {`, `if err := error(nil); err != nil {`, "TestSendReceipt", "commands/cmd_send.go"},
 	{"bot: the reply leaves the thread", `Thread: ev.Thread, LockIdle: b.lockIdle, Trust: s == job.s && !ev.Delayed}`, `LockIdle: b.lockIdle, Trust: s == job.s && !ev.Delayed}`, "TestExecBotReplies", "commands/exec.go"},
 	{"bot: CMD runs for headlines", `if ev.Type != "chat" && ev.Type != "normal" {`, `if ev.Type == "groupchat" {`, "TestExecSkips", "commands/exec.go"},
 	{"bot: the timeout kills CMD but not its process group", `return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)`, `return cmd.Process.Kill()`, "TestExecFailureAndTimeout", "commands/exec_unix.go"},
 	{"wait-reply: a message in another thread is taken", `if t := m.ThreadValue(); t != "" && !w.threads[t] {`, `if t := m.ThreadValue(); t == "\x00" && !w.threads[t] {`, "TestSendWaitReply$", "commands/wait_reply.go"},
 	{"wait-reply: not online while waiting", `if err := s.SendPresence(0); err != nil {`, `if err := error(nil); err != nil {`, "TestSendWaitReply$", "commands/cmd_send.go"},
+	{"XEP-0184 §8: receipts go to strangers", `return a.ok[bare]`, `return true`, "TestListenAnswersReceipts", "session/listen.go"},
+	{"D-9: lock_seen does not confirm the lock", `func LockTime(c statefile.Conversation) time.Time { return latest(c.LockedAt, c.LockSeen) }`, `func LockTime(c statefile.Conversation) time.Time { return c.LockedAt }`, "TestRulesFreshnessLockSeen", ""},
+	{"bot: listen waits for CMD when it ends", `	if b.cancel != nil {
+		b.cancel()
+	}`, ``, "TestExecStopsWithListen", "commands/exec.go"},
+	{"wait-reply: an old offline answer is taken", `|| ev.Body == "" || ev.Delayed {`, `|| ev.Body == "" {`, "TestSendWaitReply$", "commands/wait_reply.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
 
