@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -564,28 +565,39 @@ const passwordCmdWaitDelay = time.Second
 // group and holds stdout is waited for no longer than
 // passwordCmdWaitDelay.
 func passwordFromCmd(ctx context.Context, env *Env, command string, timeout time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Stdin = nil
-	cmd.Stderr = env.Stderr
-	setProcessGroup(cmd)
-	cmd.WaitDelay = passwordCmdWaitDelay
-	out, err := cmd.Output()
-	// A command that exited 0 but left a child holding stdout (cut off
-	// by WaitDelay or the timeout) has printed what it meant to.
-	if err != nil && !(cmd.ProcessState != nil && cmd.ProcessState.Success()) {
-		if ctx.Err() == context.DeadlineExceeded {
-			return "", usagef("raise --timeout if the command needs longer", "password command timed out after %s", timeout)
-		}
+	line, err := firstLineOf(ctx, timeout, env.Stderr, "sh", "-c", command)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "", usagef("raise --timeout if the command needs longer", "password command timed out after %s", timeout)
+	case err != nil:
 		return "", usagef("", "password command failed: %v", err)
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	line = strings.TrimSuffix(line, "\r")
-	if line == "" {
+	case line == "":
 		return "", usagef("", "password command printed nothing")
 	}
 	return line, nil
+}
+
+// firstLineOf runs a command in a process group of its own, bounded by
+// timeout (the group is killed), and returns the first line of its
+// stdout. A command that exited 0 but left a child holding stdout (cut off
+// by WaitDelay or the timeout) has printed what it meant to. A timeout is
+// reported as context.DeadlineExceeded.
+func firstLineOf(ctx context.Context, timeout time.Duration, stderr io.Writer, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stderr = stderr
+	setProcessGroup(cmd)
+	cmd.WaitDelay = passwordCmdWaitDelay
+	out, err := cmd.Output()
+	if err != nil && !(cmd.ProcessState != nil && cmd.ProcessState.Success()) {
+		if ctx.Err() == context.DeadlineExceeded {
+			return "", context.DeadlineExceeded
+		}
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSuffix(line, "\r"), nil
 }
 
 // readAllStdin reads the whole of stdin; on a terminal it first says how

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -733,18 +732,8 @@ func keyringPassword(ctx context.Context, env *Env, jid string, timeout time.Dur
 	if tool == "" {
 		return "", false
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tool, "lookup", "service", "jab", "account", jid)
-	setProcessGroup(cmd)
-	cmd.WaitDelay = passwordCmdWaitDelay
-	out, err := cmd.Output()
-	if err != nil {
-		return "", false
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	line = strings.TrimSuffix(line, "\r")
-	return line, line != ""
+	line, err := firstLineOf(ctx, timeout, nil, tool, "lookup", "service", "jab", "account", jid)
+	return line, err == nil && line != ""
 }
 
 // lookPath finds an executable on the PATH of env (not of the process, so

@@ -215,11 +215,26 @@ type proc struct {
 // start runs jab in the background, collecting stdout lines.
 func (j *jab) start(args ...string) *proc {
 	j.t.Helper()
+	p, _ := j.startPiped(false, args...)
+	return p
+}
+
+// startPiped is start, with a pipe to the process's stdin when withStdin
+// (closed at cleanup).
+func (j *jab) startPiped(withStdin bool, args ...string) (*proc, io.WriteCloser) {
+	j.t.Helper()
 	cmd := exec.Command(jabBin, args...)
 	cmd.Env = j.env()
 	p := &proc{t: j.t, cmd: cmd, done: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	var stdin io.WriteCloser
+	if withStdin {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			j.t.Fatal(err)
+		}
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		j.t.Fatal(err)
@@ -246,8 +261,13 @@ func (j *jab) start(args ...string) *proc {
 		p.cond.Broadcast()
 		p.mu.Unlock()
 	}()
-	j.t.Cleanup(func() { p.stop() })
-	return p
+	j.t.Cleanup(func() {
+		if stdin != nil {
+			stdin.Close()
+		}
+		p.stop()
+	})
+	return p, stdin
 }
 
 type lockedWriter struct {
@@ -266,19 +286,27 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 func (j *jab) startListen(args ...string) *proc {
 	j.t.Helper()
 	p := j.start(append([]string{"listen"}, args...)...)
+	waitObserver(j.t, j.stateDir, p.done, p.Stderr)
+	return p
+}
+
+// waitObserver waits until a jab process (listen, repl) is online as the
+// account's observer: its observer record exists in stateDir. done (nil
+// when unknown) closes if the process exits first.
+func waitObserver(t *testing.T, stateDir string, done <-chan struct{}, stderr func() string) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		if m, _ := filepath.Glob(filepath.Join(j.stateDir, "observer-*.json")); len(m) > 0 {
-			return p
+		if m, _ := filepath.Glob(filepath.Join(stateDir, "observer-*.json")); len(m) > 0 {
+			return
 		}
 		select {
-		case <-p.done:
-			j.t.Fatalf("listen exited early (%d): %s", p.code, p.Stderr())
+		case <-done:
+			t.Fatalf("jab exited before coming online: %s", stderr())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	j.t.Fatalf("listen did not come online: %s", p.Stderr())
-	return nil
+	t.Fatalf("jab did not come online: %s", stderr())
 }
 
 // Stderr returns what the process wrote to stderr so far.

@@ -6,7 +6,6 @@ package commands_test
 // capture-pane. Every test asserts on what the peer received.
 
 import (
-	"bufio"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,60 +31,9 @@ type replPipe struct {
 
 func (j *jab) startReplPipe(args ...string) *replPipe {
 	j.t.Helper()
-	cmd := exec.Command(jabBin, append([]string{"repl"}, args...)...)
-	cmd.Env = j.env()
-	p := &proc{t: j.t, cmd: cmd, done: make(chan struct{})}
-	p.cond = sync.NewCond(&p.mu)
-	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		j.t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		j.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		j.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1024*1024), 1024*1024)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.cond.Broadcast()
-			p.mu.Unlock()
-		}
-		err := cmd.Wait()
-		p.mu.Lock()
-		if ee, ok := err.(*exec.ExitError); ok {
-			p.code = ee.ExitCode()
-		}
-		close(p.done)
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	}()
-	j.t.Cleanup(func() { stdin.Close(); p.stop() })
-	waitObserver(j, p.done, p.Stderr)
+	p, stdin := j.startPiped(true, append([]string{"repl"}, args...)...)
+	waitObserver(j.t, j.stateDir, p.done, p.Stderr)
 	return &replPipe{proc: p, stdin: stdin}
-}
-
-// waitObserver waits until the REPL is online as the account's observer.
-func waitObserver(j *jab, done <-chan struct{}, stderr func() string) {
-	j.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if m, _ := filepath.Glob(filepath.Join(j.stateDir, "observer-*.json")); len(m) > 0 {
-			return
-		}
-		select {
-		case <-done:
-			j.t.Fatalf("repl exited early: %s", stderr())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	j.t.Fatalf("repl did not come online: %s", stderr())
 }
 
 func (r *replPipe) line(s string) {
@@ -372,7 +319,7 @@ func (j *jab) startReplTmux(args ...string) *tmuxRepl {
 	})
 	tr.tmux("-f", "/dev/null", "new-session", "-d", "-s", "repl", "-x", "200", "-y", "50", "sh "+shellQuote(script))
 	tr.tmux("set-option", "-t", "repl", "remain-on-exit", "on")
-	waitObserver(j, nil, tr.screen)
+	waitObserver(j.t, j.stateDir, nil, tr.screen)
 	return tr
 }
 

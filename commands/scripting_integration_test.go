@@ -86,13 +86,34 @@ func TestExecEnvironment(t *testing.T) {
 	needServer(t)
 	t.Parallel()
 	me, alice, j, phone := meAndAlice(t)
-	l := j.startListen("--exec", `printf '%s|%s|%s|%s|%s|%s|' "$JAB_FROM" "$JAB_FROM_BARE" "$JAB_TYPE" "$JAB_THREAD" "$JAB_ACCOUNT" "$JAB_ID"; cat`, "--count", "1")
-	id := chatWithID(t, phone, me.JID, "body on stdin", "T1")
-	want := strings.Join([]string{phone.JID, alice.JID, "chat", "T1", me.JID, id, "body on stdin"}, "|")
+	l := j.startListen("--exec", `printf '%s|%s|%s|%s|%s|%s|%s|' "$JAB_FROM" "$JAB_FROM_BARE" "$JAB_TYPE" "$JAB_THREAD" "$JAB_ACCOUNT" "$JAB_ID" "$JAB_SUBJECT"; cat`, "--count", "1")
+	m := &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Subject: "the subject", Body: "body on stdin",
+		Thread: &session.Thread{Value: "T1"}}
+	phone.Send(t, m)
+	want := strings.Join([]string{phone.JID, alice.JID, "chat", "T1", me.JID, m.ID, "the subject", "body on stdin"}, "|")
 	phone.WaitBody(t, want)
 	if code := l.wait(10 * time.Second); code != 0 {
 		t.Fatalf("listen exit %d; stderr: %s", code, l.Stderr())
 	}
+}
+
+// TestExecFilters: CMD runs only for messages that pass listen's filters.
+func TestExecFilters(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, _, j, phone := meAndAlice(t)
+	l := j.startListen("--thread", "T-yes", "--type", "chat", "--exec", `echo "r:$JAB_THREAD:$JAB_TYPE"`, "--count", "1")
+	chatWithID(t, phone, me.JID, "other thread", "T-no")
+	phone.Send(t, &session.Message{To: me.JID, Type: "normal", ID: session.NewID(), Body: "other type",
+		Thread: &session.Thread{Value: "T-yes"}})
+	chatWithID(t, phone, me.JID, "this one", "T-yes")
+	phone.WaitBody(t, "r:T-yes:chat")
+	if code := l.wait(10 * time.Second); code != 0 {
+		t.Fatalf("listen exit %d; stderr: %s", code, l.Stderr())
+	}
+	phone.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool {
+		return strings.HasPrefix(m.Body, "r:") && m.Body != "r:T-yes:chat"
+	})
 }
 
 // TestExecFailureAndTimeout: a CMD exiting non-zero sends nothing and
@@ -424,16 +445,7 @@ func TestExecFlagsReachCMD(t *testing.T) {
 	me, _, j, phone := meAndAlice(t)
 	dir := filepath.Join(t.TempDir(), "other-state")
 	l := j.start("listen", "--state-dir", dir, "--lock-idle", "7m", "--exec", `echo "$JAB_STATE_DIR $JAB_LOCK_IDLE"`, "--count", "1")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if m, _ := filepath.Glob(filepath.Join(dir, "observer-*.json")); len(m) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listen did not come online: %s", l.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitObserver(t, dir, l.done, l.Stderr)
 	chatWithID(t, phone, me.JID, "where?", "")
 	phone.WaitBody(t, dir+" 7m0s")
 	l.wait(10 * time.Second)

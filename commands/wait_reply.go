@@ -3,7 +3,6 @@ package commands
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -100,25 +99,15 @@ func waitForReply(ctx context.Context, env *Env, senv session.Env, s *session.Se
 	}
 	beat := time.NewTicker(session.ObserverBeat)
 	defer beat.Stop()
-	keepalive := time.NewTicker(2 * session.ObserverBeat)
-	defer keepalive.Stop()
-	pingFailed := make(chan error, 1)
+	kctx, stopKeepalive := context.WithCancel(ctx)
+	defer stopKeepalive()
+	pingFailed := session.Keepalive(kctx, s, session.KeepaliveEvery)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
 		case err := <-pingFailed:
-			return session.Event{}, fmt.Errorf("waiting for the reply: the server did not answer a keepalive ping: %w", err)
-		case <-keepalive.C:
-			go func() {
-				var iqe *session.IQError
-				if err := s.Ping(ctx, ""); err != nil && ctx.Err() == nil && !errors.As(err, &iqe) {
-					select {
-					case pingFailed <- err:
-					default:
-					}
-				}
-			}()
+			return session.Event{}, fmt.Errorf("waiting for the reply: %w", err)
 		case ev := <-w.got:
 			return ev, nil
 		case <-t.C:

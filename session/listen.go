@@ -195,10 +195,42 @@ func isConnectionLoss(err error) bool {
 	return errors.As(err, &cl)
 }
 
-// keepaliveEvery is how often listen pings its server: a half-open TCP
-// connection must not keep the observer record, and so the trust in
-// persisted locks, alive.
-const keepaliveEvery = 2 * ObserverBeat
+// Keepalive pings s's server every d until ctx ends or the stream does,
+// and reports on the returned channel, once, a ping that went unanswered:
+// the connection is presumed half-open. An error answer is still an
+// answer. An answer held up because we were the ones not reading (Events
+// full: bot mode's backpressure) is late, not lost; a dead connection is
+// then noticed by the first ping after the backlog drains.
+func Keepalive(ctx context.Context, s *Session, d time.Duration) <-chan error {
+	lost := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.Done():
+				return
+			case <-t.C:
+			}
+			before := s.Stalls()
+			err := s.Ping(ctx, "")
+			var iqe *IQError
+			if err == nil || ctx.Err() != nil || errors.As(err, &iqe) || s.Stalls() > before || s.Backlogged() {
+				continue
+			}
+			lost <- fmt.Errorf("server did not answer a keepalive ping: %w", err)
+			return
+		}
+	}()
+	return lost
+}
+
+// KeepaliveEvery is how often an observer (listen, a waiting send) pings
+// its server: a half-open TCP connection must not keep the observer
+// record, and so the trust in persisted locks, alive.
+const KeepaliveEvery = 2 * ObserverBeat
 
 func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *dedup, emit func(Event) error, idle <-chan time.Time) error {
 	account := o.Account.Bare()
@@ -241,9 +273,9 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	}
 	beat := time.NewTicker(ObserverBeat)
 	defer beat.Stop()
-	keepalive := time.NewTicker(keepaliveEvery)
-	defer keepalive.Stop()
-	pingFailed := make(chan error, 1)
+	kctx, stopKeepalive := context.WithCancel(ctx)
+	defer stopKeepalive()
+	pingFailed := Keepalive(kctx, s, KeepaliveEvery)
 	for {
 		select {
 		case <-ctx.Done():
@@ -251,27 +283,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		case <-idle:
 			return fmt.Errorf("%w: no message within %s", ErrTimeout, o.Idle)
 		case err := <-pingFailed:
-			return &connLost{fmt.Errorf("server did not answer a keepalive ping: %w", err)}
-		case <-keepalive.C:
-			go func() {
-				before := s.Stalls()
-				if err := s.Ping(ctx, ""); err != nil && ctx.Err() == nil {
-					if s.Stalls() > before || s.Backlogged() {
-						// We were the ones not reading (emit is slow: bot
-						// mode's backpressure), so the answer is late,
-						// not lost. A dead connection is noticed by the
-						// first ping after the backlog drains.
-						return
-					}
-					var iqe *IQError
-					if !errors.As(err, &iqe) { // an error answer is still an answer
-						select {
-						case pingFailed <- err:
-						default:
-						}
-					}
-				}
-			}()
+			return &connLost{err}
 		case <-beat.C:
 			rec.Heartbeat = env.Now()
 			if err := env.Store.WriteObserver(rec); err != nil {

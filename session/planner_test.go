@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -204,4 +206,66 @@ func TestReceiptFor(t *testing.T) {
 			t.Errorf("%s: got a receipt %+v", name, r)
 		}
 	}
+}
+
+// pipeSession is a Session over net.Pipe with a fake server on the other
+// end: serve gets each ping id we send and says whether to answer it.
+func pipeSession(t *testing.T, events int, serve func(id string, srv net.Conn) bool) *Session {
+	t.Helper()
+	a, b := net.Pipe()
+	s := &Session{conn: &Conn{raw: a, dec: xml.NewDecoder(a)}, timeout: 200 * time.Millisecond,
+		events: make(chan any, events), done: make(chan struct{}), pending: map[string]chan *IQ{}}
+	go s.readLoop()
+	go func() {
+		d := xml.NewDecoder(b)
+		for {
+			var iq IQ
+			if err := d.Decode(&iq); err != nil {
+				return
+			}
+			if serve(iq.ID, b) {
+				fmt.Fprintf(b, "<iq xmlns='jabber:client' type='result' id='%s'/>", iq.ID)
+			}
+		}
+	}()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return s
+}
+
+// TestKeepalive: an answered ping, or an error answer, keeps the
+// connection; an unanswered one is reported once; an answer held up
+// behind our own full Events queue (bot backpressure) is not a loss.
+func TestKeepalive(t *testing.T) {
+	wait := func(lost <-chan error, d time.Duration) error {
+		select {
+		case err := <-lost:
+			return err
+		case <-time.After(d):
+			return nil
+		}
+	}
+	t.Run("answered", func(t *testing.T) {
+		s := pipeSession(t, 4, func(string, net.Conn) bool { return true })
+		if err := wait(Keepalive(context.Background(), s, 20*time.Millisecond), 600*time.Millisecond); err != nil {
+			t.Fatalf("answered pings reported a loss: %v", err)
+		}
+	})
+	t.Run("unanswered", func(t *testing.T) {
+		s := pipeSession(t, 4, func(string, net.Conn) bool { return false })
+		if err := wait(Keepalive(context.Background(), s, 20*time.Millisecond), 2*time.Second); err == nil {
+			t.Fatal("an unanswered ping was not reported")
+		}
+	})
+	t.Run("backlogged", func(t *testing.T) {
+		// The server sends two messages first; with room for one event
+		// and nobody draining Events, the reader stalls before the answer.
+		s := pipeSession(t, 1, func(id string, srv net.Conn) bool {
+			io.WriteString(srv, "<message xmlns='jabber:client' from='a@b/c'><body>1</body></message>"+
+				"<message xmlns='jabber:client' from='a@b/c'><body>2</body></message>")
+			return true
+		})
+		if err := wait(Keepalive(context.Background(), s, 20*time.Millisecond), 1500*time.Millisecond); err != nil {
+			t.Fatalf("a ping held up by our own backlog was reported as a loss: %v", err)
+		}
+	})
 }

@@ -1,13 +1,10 @@
 package statefile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -35,10 +32,7 @@ func (f *FAST) HasToken() bool { return f != nil && f.Token != "" && f.Mechanism
 
 // fastPath names the token file of account, hashed like an observer record
 // (see observerPath).
-func (s *Store) fastPath(account string) string {
-	sum := sha256.Sum256([]byte(account))
-	return filepath.Join(s.dir, "fast-"+hex.EncodeToString(sum[:16])+".json")
-}
+func (s *Store) fastPath(account string) string { return s.accountFile("fast-", account) }
 
 // FASTPath returns the path of account's token file, for messages and
 // tests.

@@ -31,9 +31,13 @@ type Observer struct {
 // system, while a hash is fixed-length, safe, and collision-free in practice.
 // The record itself holds the JID for humans and is checked on read.
 // Callers pass the JID in one canonical form; the hash does not fold case.
-func (s *Store) observerPath(account string) string {
+func (s *Store) observerPath(account string) string { return s.accountFile("observer-", account) }
+
+// accountFile names a per-account file (observer record, roster cache,
+// FAST token) in the state directory, as described at observerPath.
+func (s *Store) accountFile(prefix, account string) string {
 	sum := sha256.Sum256([]byte(account))
-	return filepath.Join(s.dir, "observer-"+hex.EncodeToString(sum[:16])+".json")
+	return filepath.Join(s.dir, prefix+hex.EncodeToString(sum[:16])+".json")
 }
 
 // WriteObserver writes o as the observer record of o.Account, replacing any

@@ -1,13 +1,10 @@
 package statefile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -31,10 +28,7 @@ type RosterItem struct {
 // MaxRosterItems bounds the cache; a server may send any number.
 const MaxRosterItems = 10000
 
-func (s *Store) rosterPath(account string) string {
-	sum := sha256.Sum256([]byte(account))
-	return filepath.Join(s.dir, "roster-"+hex.EncodeToString(sum[:16])+".json")
-}
+func (s *Store) rosterPath(account string) string { return s.accountFile("roster-", account) }
 
 // WriteRoster replaces the cached roster of r.Account atomically (0600).
 func (s *Store) WriteRoster(r Roster) error {
