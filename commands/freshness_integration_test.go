@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jab-xmpp/jab/internal/peer"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -23,10 +22,7 @@ import (
 func TestRulesFreshnessTrusted(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
-	phone.Available(t)
+	me, alice, j, phone := meAndSilentAlice(t)
 	l := j.startListen()
 	rulesLock(t, l, me, phone, "lock", "T-trusted")
 	j.send(alice.JID, "trusted", "--timeout", "2s")
@@ -41,10 +37,7 @@ func TestRulesFreshnessTrusted(t *testing.T) {
 func TestRulesFreshnessRestartedListen(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
-	phone.Available(t)
+	me, alice, j, phone := meAndSilentAlice(t)
 	l := j.startListen()
 	rulesLock(t, l, me, phone, "lock", "T-restart")
 	l.stop()
@@ -70,12 +63,9 @@ func TestRulesFreshnessRestartedListen(t *testing.T) {
 func TestRulesFreshnessLockSeen(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	// It never answers a ping: a ping would time out and send the
+	// phone never answers a ping: a ping would time out and send the
 	// message to the bare JID.
-	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
-	phone.Available(t)
+	me, alice, j, phone := meAndSilentAlice(t)
 	l := j.startListen()
 	rulesLock(t, l, me, phone, "lock", "T-seen")
 	l.stop()

@@ -116,6 +116,18 @@ func meAndAlice(t *testing.T) (me, alice account, j *jab, phone *peer.Peer) {
 	return me, alice, j, phone
 }
 
+// meAndSilentAlice is meAndAlice with a "phone" that never answers an IQ,
+// so a ping to it times out: it tells whether jab checked a lock at all,
+// and a checked lock falls back to the bare JID.
+func meAndSilentAlice(t *testing.T) (me, alice account, j *jab, phone *peer.Peer) {
+	t.Helper()
+	me, alice = newAccount(t, "me"), newAccount(t, "alice")
+	j = newJab(t, me)
+	phone = peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
+	phone.Available(t)
+	return me, alice, j, phone
+}
+
 // jab runs the real binary as one account with its own state directory.
 type jab struct {
 	t        *testing.T

@@ -816,10 +816,7 @@ func TestReplPipeConversation(t *testing.T) {
 func TestReplOneShotSendTrustsLock(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
-	phone.Available(t)
+	me, alice, j, phone := meAndSilentAlice(t)
 	r := j.startReplPipe(alice.JID)
 	phone.Chat(t, me.JID, "lock me", "T-oneshot")
 	r.waitLine("lock me", 10*time.Second)

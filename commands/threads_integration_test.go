@@ -684,10 +684,7 @@ func TestThreadsFork(t *testing.T) {
 func TestThreadsPingThreadID(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
-	phone := peer.ConnectSilent(t, peerServer(), alice.User, alice.Password, "phone")
-	phone.Available(t)
+	me, alice, j, phone := meAndSilentAlice(t)
 	l := j.startListen()
 	j.send(alice.JID, "ping-start")
 	thread := phone.WaitBody(t, "ping-start").ThreadValue()
