@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -88,7 +89,7 @@ func (f *listenFilter) pass(ev session.Event) bool {
 	if ev.Kind != session.KindMessage {
 		return !f.messageOnly()
 	}
-	if len(f.types) > 0 && !contains(f.types, ev.Type) {
+	if len(f.types) > 0 && !slices.Contains(f.types, ev.Type) {
 		return false
 	}
 	if f.thread != "" && ev.Thread != f.thread {
@@ -98,15 +99,6 @@ func (f *listenFilter) pass(ev session.Event) bool {
 		return false
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // repeated is a repeatable string flag that, unlike cli.StringSliceFlag,
