@@ -195,9 +195,13 @@ func TestExecSkips(t *testing.T) {
 	// With --include-delayed the offline message is answered.
 	chatWithID(t, phone, me.JID, "offline again", "")
 	phone.Sync(t)
-	l2 := j.startListen("--exec", "echo answer:$(cat)", "--include-delayed", "--count", "1")
+	// Not startListen: with the message already waiting, this listen may
+	// answer it and exit before its observer record is ever seen.
+	l2 := j.start("listen", "--exec", "echo answer:$(cat)", "--include-delayed", "--count", "1")
 	phone.WaitBody(t, "answer:offline again")
-	l2.wait(10 * time.Second)
+	if code := l2.wait(10 * time.Second); code != 0 {
+		t.Fatalf("listen exit %d; stderr: %s", code, l2.Stderr())
+	}
 }
 
 // TestExecOrder: one conversation's replies leave in the order its
