@@ -65,6 +65,19 @@ func ConversationKey(j JID, occupant bool) string {
 	return j.Bare()
 }
 
+// KeyIn is the key of the conversation with j among an account's
+// conversations: j's full JID when a MUC occupant's conversation is kept
+// under it (D-12), else the bare JID. Every front end looks conversations
+// up through it.
+func KeyIn(convs map[string]*statefile.Conversation, j JID) string {
+	if j.IsFull() {
+		if c := convs[j.String()]; c != nil && c.Occupant {
+			return j.String()
+		}
+	}
+	return j.Bare()
+}
+
 func unlock(c *statefile.Conversation, reason string, now time.Time) {
 	if c.LockedTo == "" || c.Occupant {
 		return

@@ -175,12 +175,7 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 	var c statefile.Conversation
 	exists := false
 	if a := st.Accounts[account]; a != nil {
-		key := to.Bare()
-		if occ := a.Conversations[to.String()]; to.IsFull() && occ != nil && occ.Occupant {
-			// A MUC occupant's conversation is keyed by its full JID (D-12).
-			key = to.String()
-		}
-		if conv := a.Conversations[key]; conv != nil {
+		if conv := a.Conversations[KeyIn(a.Conversations, to)]; conv != nil {
 			c, exists = *conv, true
 		}
 	}
