@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -337,273 +336,98 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	if err != nil {
 		return err
 	}
-	account := g.account.Bare()
 	if o.replyTo != "" {
 		// Found before connecting: an unknown id sends nothing.
-		if err := findOriginal(env, senv, account, o); err != nil {
+		if err := findOriginal(env, senv, g.account.Bare(), o); err != nil {
 			return err
 		}
 	}
-	// The state is read once: for the stable resource and for the plan.
-	st, err := senv.Store.Load()
+	waiting := o.waitReply != 0
+	sd, err := session.StartSend(ctx, senv, session.OneShot{
+		Config: g.sessionConfig(env, ""),
+		Send: session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
+			NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original},
+		WaitReply: waiting,
+		Received: func(ev session.Event) {
+			fmt.Fprintf(env.Stderr, "jab: received while sending (jab listen shows replies): %s\n", textRecord(ev))
+		},
+		Warn: func(err error) { fmt.Fprintf(env.Stderr, "jab: warning: %v\n", err) },
+	})
+	var np *session.NoParentError
+	if errors.As(err, &np) {
+		return usagef("start the conversation first, or name the parent with --thread ID", "%s", np)
+	}
 	if err != nil {
 		return err
 	}
-	base, stored := session.ResourceFrom(st, account)
-	// Log in while the routes are previewed. A one-shot
-	// send never binds the observer's resource (the server would
-	// disconnect the observer) and never collides with a concurrent send.
-	bounces := session.NewBounces()
-	receipts := session.NewReceipts()
-	var waiter *replyWaiter
-	if o.waitReply != 0 {
-		waiter = newReplyWaiter(o.to[0].Bare())
-	}
-	// What reaches this one-shot resource besides bounces (a contact
-	// answering our full JID while a long --lines runs) still changes the
-	// conversation (a lock, an unlock on error, D-5) and is shown on
-	// stderr rather than lost.
-	inbound := func(v any) {
-		bounces.Handle(v)
-		receipts.Handle(v)
-		ev, show, err := session.Apply(ctx, senv, account, v)
-		switch {
-		case err != nil:
-			fmt.Fprintf(env.Stderr, "jab: warning: could not record a received stanza: %v\n", err)
-		case waiter != nil && show && waiter.offer(v, ev):
-			// The awaited reply: printed on stdout by runSend.
-		case show && ev.Kind == session.KindMessage && ev.Type != "error":
-			fmt.Fprintf(env.Stderr, "jab: received while sending (jab listen shows replies): %s\n", textRecord(ev))
-		}
-	}
-	type dialed struct {
-		s   *session.Session
-		err error
-	}
-	dialc := make(chan dialed, 1)
-	go func() {
-		s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), inbound)
-		dialc <- dialed{s, err}
-	}()
-	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
-		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original}
-	if !stored {
-		so.Resource = base
-	}
-	planner := session.PlannerFrom(senv, so, st)
-	d := <-dialc
-	if d.err != nil {
-		return d.err
-	}
-	s := d.s
-	defer s.Close()
-	if waiter != nil {
-		// Online before the question goes out, so a quick answer to our
-		// bare JID reaches us instead of offline storage; anything the
-		// server stores for us arrives now, delayed, and is no answer.
-		if err := s.SendPresence(0); err != nil {
-			return err
-		}
-	}
-	// D-9: a lock nobody has watched since it was recorded is used only if
-	// the locked resource answers a ping.
-	for _, c := range planner.Checks() {
-		planner.Verified(c.JID, s.PingThread(ctx, c.JID, c.Thread) == nil)
-	}
-	if o.fork {
-		for _, r := range planner.Preview() {
-			if r.Parent == "" {
-				return usagef("start the conversation first, or name the parent with --thread ID", "--fork: %s has no thread to fork from", r.To)
-			}
-		}
-	}
-
+	defer sd.Close()
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
-	// The plan is recorded just before the first message is written, so a
-	// send refused before that (a message too large, bad input on the
-	// first line) leaves the state file as it was. During a long --lines
-	// run it is committed again whenever someone else wrote the state (a
-	// listen that saw a presence or a <gone/>), so every line follows the
-	// current lock and thread.
-	var routes []session.Route
-	// History records of sent messages are appended in batches: once per
-	// burst of --lines, once for a single message.
-	var history []statefile.Record
-	flushHistory := func() error {
-		if len(history) == 0 {
-			return nil
-		}
-		err := senv.History.Append(ctx, history...)
-		history = history[:0]
-		return err
-	}
-	sendBody := func(body string) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		committed := false
-		if routes == nil || planner.Stale() {
-			if err := fitsStanza(planner.Preview(), o, body, s.Conn().MaxStanza()); err != nil {
-				return err
-			}
-			if routes, err = planner.Commit(ctx, o.subject, body); err != nil {
-				return err
-			}
-			committed = true // Commit counted this message in the thread index
-		}
-		msgs := make([]*session.Message, len(routes))
-		data := make([][]byte, len(routes))
-		for i, r := range routes {
-			msgs[i] = session.BuildMessage(r, o.typ, o.subject, body, o.inReplyTo)
-			if o.receipt {
-				// XEP-0184 §5.1: a request rides on the message it is for.
-				msgs[i].Request = &session.Empty{}
-			}
-			var err error
-			if data[i], err = xml.Marshal(msgs[i]); err != nil {
-				return fmt.Errorf("encode message: %w", err)
-			}
-			// Refuse the whole batch before writing any of it.
-			if len(data[i]) > s.Conn().MaxStanza() {
-				return &session.StanzaTooLargeError{Size: len(data[i]), Limit: s.Conn().MaxStanza()}
-			}
-		}
-		for i, m := range msgs {
-			bounces.Track(m.ID, m.To)
-			if o.receipt {
-				receipts.Track(m.ID, m.To)
-			}
-			if waiter != nil {
-				waiter.expect(threadOf(m))
-			}
-			if err := s.Conn().SendRaw(data[i]); err != nil {
-				return err
-			}
-			if senv.History != nil {
-				history = append(history, session.SentRecord(account, m, env.Now()))
-			}
-			if o.json && waiter == nil {
-				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: threadOf(m), Type: o.typ})
+	send := func(body string, more bool) error {
+		msgs, err := sd.Send(ctx, session.Outgoing{Subject: o.subject, Body: body, InReplyTo: o.inReplyTo, Receipt: o.receipt}, more)
+		if o.json && !waiting {
+			for _, m := range msgs {
+				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: m.ThreadValue(), Type: o.typ})
 				out.Write(append(line, '\n'))
 			}
 		}
-		if !committed {
-			planner.Sent()
+		if !more {
+			out.Flush()
 		}
-		return nil
+		return err
 	}
 	if o.lines {
-		if err := sendLines(ctx, env, s.Conn(), sendBody, func() error { out.Flush(); return flushHistory() }); err != nil {
-			if routes != nil {
-				// Some lines went out: confirm and record them before
-				// reporting the error.
-				err = errors.Join(err, bounces.Confirm(ctx, s), flushHistory(), planner.Flush(ctx))
-			}
-			return err
+		if err := sendLines(ctx, env, send); err != nil {
+			return sd.Fail(ctx, err)
 		}
-	} else if err := sendBody(o.text); err != nil {
+	} else if err := send(o.text, false); err != nil {
 		return err
 	}
 	out.Flush()
-	if err := bounces.Confirm(ctx, s); err != nil {
-		return err
-	}
-	if err := flushHistory(); err != nil {
-		return err
-	}
-	if err := planner.Flush(ctx); err != nil {
+	if err := sd.Finish(ctx); err != nil {
 		return err
 	}
 	if o.receipt {
-		if err := receipts.Wait(ctx, g.timeout); err != nil {
+		if err := sd.WaitReceipts(ctx, g.timeout); err != nil {
 			return err
 		}
 	}
-	if waiter != nil {
-		wait := o.waitReply
-		if wait < 0 {
-			wait = g.timeout
-		}
-		ev, err := waitForReply(ctx, env, senv, s, account, waiter, wait)
-		if err != nil {
-			return err
-		}
-		return printReply(env, out, o.json, ev)
+	if !waiting {
+		return nil
 	}
-	return nil
+	wait := o.waitReply
+	if wait < 0 {
+		wait = g.timeout
+	}
+	ev, err := sd.WaitReply(ctx, wait)
+	if err != nil {
+		return err
+	}
+	return printReply(env, out, o.json, ev)
 }
 
-// findOriginal looks the --reply-to id up in the history (the message's id
-// or origin-id, ours or the peer's; the newest match wins) and derives the
+// findOriginal looks the --reply-to id up in the history and derives the
 // reply's type and In-Reply-To value from it.
 func findOriginal(env *Env, senv session.Env, account string, o *sendOptions) error {
-	if senv.History == nil {
-		return usagef("--reply-to looks the message up in the history", "--reply-to needs the history, which is off")
-	}
-	var found *statefile.Record
-	var ids []string
-	warnings, err := senv.History.Scan(func(r statefile.Record) error {
-		if r.Account != account {
-			return nil
+	found, err := session.FindOriginal(senv, account, o.replyTo, o.to[0],
+		func(w string) { fmt.Fprintln(env.Stderr, "jab: warning:", w) })
+	var oe *session.OriginalError
+	if errors.As(err, &oe) {
+		switch oe.Problem {
+		case "no-history":
+			return usagef("--reply-to looks the message up in the history", "%s", oe)
+		case "unknown":
+			return usagef(closestHint(oe.Known, o.replyTo), "%s", oe)
+		case "peer":
+			return usagef("give the JID the message came from or went to", "%s, not %s", oe, o.to[0].Bare())
 		}
-		if r.ID == o.replyTo || r.OriginID == o.replyTo {
-			rec := r
-			found = &rec
-		}
-		if r.ID != "" {
-			ids = append(ids, r.ID)
-		}
-		return nil
-	})
-	for _, w := range warnings {
-		fmt.Fprintln(env.Stderr, "jab: warning:", w)
+		return usagef("", "%s", oe)
 	}
 	if err != nil {
 		return err
 	}
-	if found == nil {
-		return usagef(closestHint(ids, o.replyTo), "no message with id %q in the history", o.replyTo)
-	}
-	switch found.Type {
-	case "chat", "normal":
-	default:
-		// Item 70: headlines are never offered for reply; errors never
-		// answered (RFC 6120 §8.3.1).
-		return usagef("", "message %q is a %s, which is not answered", o.replyTo, found.Type)
-	}
-	if session.BareOf(found.Peer) != o.to[0].Bare() {
-		return usagef("give the JID the message came from or went to", "message %q is with %s, not %s", o.replyTo, session.BareOf(found.Peer), o.to[0].Bare())
-	}
-	o.original, o.typ = found, found.Type
-	// 0.3 §8: the header carries the original's id attribute.
-	o.inReplyTo = found.ID
-	if o.inReplyTo == "" {
-		o.inReplyTo = found.OriginID
-	}
+	o.original, o.typ, o.inReplyTo = found, found.Type, session.InReplyToOf(found)
 	return nil
-}
-
-// fitsStanza checks a body against the server's limit along the previewed
-// routes, before anything is recorded or written.
-func fitsStanza(routes []session.Route, o *sendOptions, body string, limit int) error {
-	for _, r := range routes {
-		data, err := xml.Marshal(session.BuildMessage(r, o.typ, o.subject, body, o.inReplyTo))
-		if err != nil {
-			return fmt.Errorf("encode message: %w", err)
-		}
-		if len(data) > limit {
-			return &session.StanzaTooLargeError{Size: len(data), Limit: limit}
-		}
-	}
-	return nil
-}
-
-func threadOf(m *session.Message) string {
-	if m.Thread == nil {
-		return ""
-	}
-	return m.Thread.Value
 }
 
 // sendLines streams stdin: one message per non-empty line, sent as it is
@@ -611,8 +435,7 @@ func threadOf(m *session.Message) string {
 // out together. End of input is success. A line that is not UTF-8 is
 // skipped with a warning and makes the exit status non-zero at the end:
 // 2 when nothing was sent, 1 otherwise.
-func sendLines(ctx context.Context, env *Env, conn *session.Conn, send func(string) error, flush func() error) error {
-	defer conn.Release()
+func sendLines(ctx context.Context, env *Env, send func(body string, more bool) error) error {
 	type line struct {
 		n    int
 		text string
@@ -658,21 +481,11 @@ func sendLines(ctx context.Context, env *Env, conn *session.Conn, send func(stri
 			skipped = append(skipped, l.n)
 			continue
 		}
-		if len(lines) > 0 {
-			conn.Hold()
-		}
-		if err := send(l.text); err != nil {
+		// Lines already waiting go out together.
+		if err := send(l.text, len(lines) > 0); err != nil {
 			return err
 		}
 		sent = append(sent, l.n)
-		if len(lines) == 0 {
-			if err := conn.Release(); err != nil {
-				return fmt.Errorf("write stanza: %w", err)
-			}
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
 	if len(skipped) == 0 {
 		return nil

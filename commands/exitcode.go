@@ -102,7 +102,7 @@ func hintFor(err error) string {
 	var tl *session.StanzaTooLargeError
 	var ce2 *session.ConflictError
 	var al *alreadyListening
-	var nr *noReplyError
+	var nr *session.NoReplyError
 	var re *session.ReceiptError
 	switch {
 	case errors.As(err, &ce2), errors.As(err, &al):

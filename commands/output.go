@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -195,3 +196,23 @@ func formatRecord(tmpl *template.Template, ev session.Event) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// printReply prints the reply: its body (made safe when stdout is a
+// terminal, verbatim for a script capturing it), or the listen --json
+// record.
+func printReply(env *Env, out *bufio.Writer, asJSON bool, ev session.Event) error {
+	if asJSON {
+		out.Write(append(jsonRecord(ev), '\n'))
+	} else {
+		body := ev.Body
+		if env.StdoutTTY {
+			body = sanitize(body)
+		}
+		out.WriteString(strings.TrimSuffix(body, "\n") + "\n")
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("write stdout: %w", err)
+	}
+	return nil
+}
+

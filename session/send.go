@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
@@ -429,71 +428,6 @@ type Outgoing struct {
 	InReplyTo string // SHIM In-Reply-To (XEP-0201 0.3 §8), or ""
 	ChatState string // XEP-0085 state to attach ("active"), or ""
 	Receipt   bool   // ask for a XEP-0184 receipt
-}
-
-// SendOne routes and sends one message to each of o.To over s, a session
-// that is already online (listen's, the REPL's): it plans the routes,
-// pings locks nobody has watched since they were recorded (D-9), records
-// the conversations and threads, refuses the whole batch if a stanza is
-// over the server's limit before writing any, and appends the history.
-// It returns the messages written.
-func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoing) ([]*Message, error) {
-	p, err := NewPlanner(env, o)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range p.Checks() {
-		p.Verified(c.JID, s.PingThread(ctx, c.JID, c.Thread) == nil)
-	}
-	limit := s.Conn().MaxStanza()
-	build := func(routes []Route) ([]*Message, [][]byte, error) {
-		msgs := make([]*Message, len(routes))
-		data := make([][]byte, len(routes))
-		for i, r := range routes {
-			m := BuildMessage(r, o.Type, out.Subject, out.Body, out.InReplyTo)
-			if out.ChatState != "" && o.Type == "chat" {
-				m.SetChatState(out.ChatState)
-			}
-			if out.Receipt {
-				m.Request = &Empty{}
-			}
-			b, err := xml.Marshal(m)
-			if err != nil {
-				return nil, nil, fmt.Errorf("encode message: %w", err)
-			}
-			if limit > 0 && len(b) > limit {
-				return nil, nil, &StanzaTooLargeError{Size: len(b), Limit: limit}
-			}
-			msgs[i], data[i] = m, b
-		}
-		return msgs, data, nil
-	}
-	// Checked on the preview first, so a message too large for the server
-	// leaves the state file untouched.
-	if _, _, err := build(p.Preview()); err != nil {
-		return nil, err
-	}
-	routes, err := p.Commit(ctx, out.Subject, out.Body)
-	if err != nil {
-		return nil, err
-	}
-	msgs, data, err := build(routes)
-	if err != nil {
-		return nil, err
-	}
-	var records []statefile.Record
-	for i, m := range msgs {
-		if err := s.Conn().SendRaw(data[i]); err != nil {
-			return msgs[:i], err
-		}
-		records = append(records, SentRecord(o.Account.Bare(), m, env.Now()))
-	}
-	if env.History != nil {
-		if err := env.History.Append(ctx, records...); err != nil {
-			return msgs, err
-		}
-	}
-	return msgs, nil
 }
 
 // Receipts tracks the XEP-0184 receipts asked for by our messages. Its

@@ -1,0 +1,419 @@
+package session
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// The send pipeline. A Sender plans the routes of one send request
+// (XEP-0296 locks, XEP-0201 threads), checks stale locks (D-9), commits
+// the plan to the state file just before the first message is written,
+// builds the stanzas, writes them, confirms bounces and records the
+// history. Any front end drives it: the one-shot `jab send` through
+// StartSend, listen's bot and the REPL through SendOne on the session they
+// already have.
+
+// Sender sends the messages of one request over one session.
+type Sender struct {
+	env     Env
+	s       *Session
+	own     bool // StartSend opened s: Close closes it
+	o       SendOptions
+	account string
+	planner *Planner
+	routes  []Route // as last committed; nil before the first message
+
+	bounces  *Bounces
+	receipts *Receipts
+	waiter   *replyWaiter // nil unless OneShot.WaitReply
+
+	history []statefile.Record // sent, not yet appended (group commit)
+	holding bool
+	sent    int
+}
+
+// OneShot is a send on a connection of its own, as `jab send` makes.
+type OneShot struct {
+	// Config is the login; its Resource is chosen by StartSend.
+	Config Config
+	Send   SendOptions
+	// WaitReply goes online before the first message, so that the answer
+	// of Send.To[0] reaches this resource, and keeps that answer for
+	// WaitReply.
+	WaitReply bool
+	// Received, if not nil, is given the messages that reach the one-shot
+	// resource while it sends (a contact answering it during a long
+	// --lines run), other than errors and the awaited reply. They have
+	// already changed the conversation (a lock, D-5).
+	Received func(Event)
+	// Warn, if not nil, is told of a received stanza that could not be
+	// recorded.
+	Warn func(error)
+}
+
+// NoParentError: --fork found no thread to fork from.
+type NoParentError struct{ To string }
+
+func (e *NoParentError) Error() string { return "--fork: " + e.To + " has no thread to fork from" }
+
+// StartSend logs in on a one-shot resource while it previews the routes,
+// checks the locks nobody watched (D-9) and returns a Sender ready for
+// the first message. Nothing is written to the state file yet.
+//
+// A one-shot send never binds the observer's stable resource (the server
+// would disconnect the observer) and never collides with a concurrent
+// send: its resource is the stable one with a random suffix. It sends no
+// presence unless it waits for a reply: by XEP-0296 an available presence
+// would unlock every contact's conversation with us.
+func StartSend(ctx context.Context, env Env, o OneShot) (*Sender, error) {
+	account := o.Send.Account.Bare()
+	// The state is read once: for the stable resource and for the plan.
+	st, err := env.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	base, stored := ResourceFrom(st, account)
+	sd := &Sender{env: env, own: true, o: o.Send, account: account, bounces: NewBounces(), receipts: NewReceipts()}
+	if o.WaitReply {
+		sd.waiter = newReplyWaiter(o.Send.To[0].Bare())
+	}
+	type dialed struct {
+		s   *Session
+		err error
+	}
+	dialc := make(chan dialed, 1)
+	cfg := o.Config
+	cfg.Resource = base + "-" + RandomSuffix(6)
+	go func() {
+		s, err := OpenHandler(ctx, cfg, func(v any) { sd.inbound(ctx, v, o.Received, o.Warn) })
+		dialc <- dialed{s, err}
+	}()
+	if !stored {
+		sd.o.Resource = base
+	}
+	sd.planner = PlannerFrom(env, sd.o, st)
+	d := <-dialc
+	if d.err != nil {
+		return nil, d.err
+	}
+	sd.s = d.s
+	if o.WaitReply {
+		// Online before the question goes out, so a quick answer to our
+		// bare JID reaches us instead of offline storage; anything the
+		// server stored for us arrives now, delayed, and is no answer.
+		if err := sd.s.SendPresence(0); err != nil {
+			sd.Close()
+			return nil, err
+		}
+	}
+	if err := sd.check(ctx); err != nil {
+		sd.Close()
+		return nil, err
+	}
+	return sd, nil
+}
+
+// Attach returns a Sender for a session that is already online (listen's,
+// the REPL's): errors bounced to it reach that session's own handler.
+func Attach(ctx context.Context, env Env, s *Session, o SendOptions) (*Sender, error) {
+	st, err := env.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	sd := &Sender{env: env, s: s, o: o, account: o.Account.Bare(), planner: PlannerFrom(env, o, st),
+		bounces: NewBounces(), receipts: NewReceipts()}
+	if err := sd.check(ctx); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// check pings the locked full JIDs nobody has watched since they were
+// recorded (D-9): such a lock is used only if the resource answers.
+func (sd *Sender) check(ctx context.Context) error {
+	for _, c := range sd.planner.Checks() {
+		sd.planner.Verified(c.JID, sd.s.PingThread(ctx, c.JID, c.Thread) == nil)
+	}
+	if sd.o.Fork {
+		for _, r := range sd.planner.Preview() {
+			if r.Parent == "" {
+				return &NoParentError{To: r.To}
+			}
+		}
+	}
+	return nil
+}
+
+// inbound is the one-shot session's handler. What reaches the one-shot
+// resource besides bounces still changes the conversation (a lock, an
+// unlock on error, D-5).
+func (sd *Sender) inbound(ctx context.Context, v any, received func(Event), warn func(error)) {
+	sd.bounces.Handle(v)
+	sd.receipts.Handle(v)
+	ev, show, err := Apply(ctx, sd.env, sd.account, v)
+	switch {
+	case err != nil:
+		if warn != nil {
+			warn(fmt.Errorf("could not record a received stanza: %w", err))
+		}
+	case sd.waiter != nil && show && sd.waiter.offer(v, ev):
+		// The awaited reply, for WaitReply.
+	case show && ev.Kind == KindMessage && ev.Type != "error" && received != nil:
+		received(ev)
+	}
+}
+
+// Session is the session the Sender writes to.
+func (sd *Sender) Session() *Session { return sd.s }
+
+// Routes previews where the messages go, as the state read at the start
+// gives them.
+func (sd *Sender) Routes() []Route { return sd.planner.Preview() }
+
+// Send routes, builds and writes one message to each recipient. The plan
+// is committed to the state file just before the first message is
+// written, so a send refused before that (a message too large, bad input
+// on the first line) leaves the state file as it was; it is committed
+// again whenever someone else wrote the state meanwhile (a listen that saw
+// a presence or a <gone/>), so every message follows the current lock and
+// thread. A message over the server's limit on any route refuses the whole
+// batch before any of it is written.
+//
+// more says that another message follows at once: the writes are then
+// held so that a burst goes out in few TLS records, and the history
+// records are appended together once the burst ends (group commit).
+func (sd *Sender) Send(ctx context.Context, out Outgoing, more bool) ([]*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	committed := false
+	if sd.routes == nil || sd.planner.Stale() {
+		if _, _, err := sd.build(sd.planner.Preview(), out); err != nil {
+			return nil, err
+		}
+		routes, err := sd.planner.Commit(ctx, out.Subject, out.Body)
+		if err != nil {
+			return nil, err
+		}
+		sd.routes, committed = routes, true // Commit counted this message in the thread index
+	}
+	msgs, data, err := sd.build(sd.routes, out)
+	if err != nil {
+		return nil, err
+	}
+	if more && !sd.holding {
+		sd.s.Conn().Hold()
+		sd.holding = true
+	}
+	for i, m := range msgs {
+		sd.bounces.Track(m.ID, m.To)
+		if out.Receipt {
+			sd.receipts.Track(m.ID, m.To)
+		}
+		if sd.waiter != nil {
+			sd.waiter.expect(m.ThreadValue())
+		}
+		if err := sd.s.Conn().SendRaw(data[i]); err != nil {
+			return msgs[:i], err
+		}
+		sd.sent++
+		if sd.env.History != nil {
+			sd.history = append(sd.history, SentRecord(sd.account, m, sd.env.Now()))
+		}
+	}
+	if !committed {
+		sd.planner.Sent()
+	}
+	if !more {
+		if err := sd.release(); err != nil {
+			return msgs, err
+		}
+		if err := sd.flushHistory(ctx); err != nil {
+			return msgs, err
+		}
+	}
+	return msgs, nil
+}
+
+// build makes the stanzas for one message along routes, refusing all of
+// them if one is over the server's limit.
+func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, error) {
+	limit := sd.s.Conn().MaxStanza()
+	msgs := make([]*Message, len(routes))
+	data := make([][]byte, len(routes))
+	for i, r := range routes {
+		m := BuildMessage(r, sd.o.Type, out.Subject, out.Body, out.InReplyTo)
+		if out.ChatState != "" && sd.o.Type == "chat" {
+			m.SetChatState(out.ChatState)
+		}
+		if out.Receipt {
+			// XEP-0184 §5.1: a request rides on the message it is for.
+			m.Request = &Empty{}
+		}
+		b, err := xml.Marshal(m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode message: %w", err)
+		}
+		if limit > 0 && len(b) > limit {
+			return nil, nil, &StanzaTooLargeError{Size: len(b), Limit: limit}
+		}
+		msgs[i], data[i] = m, b
+	}
+	return msgs, data, nil
+}
+
+func (sd *Sender) release() error {
+	if !sd.holding {
+		return nil
+	}
+	sd.holding = false
+	if err := sd.s.Conn().Release(); err != nil {
+		return fmt.Errorf("write stanza: %w", err)
+	}
+	return nil
+}
+
+func (sd *Sender) flushHistory(ctx context.Context) error {
+	if len(sd.history) == 0 {
+		return nil
+	}
+	err := sd.env.History.Append(ctx, sd.history...)
+	sd.history = sd.history[:0]
+	return err
+}
+
+// Finish writes what is held, confirms that the server routed every
+// message without a bounce (a *DeliveryError otherwise), and records the
+// rest of the history and the thread counts.
+func (sd *Sender) Finish(ctx context.Context) error {
+	if err := sd.release(); err != nil {
+		return err
+	}
+	if err := sd.bounces.Confirm(ctx, sd.s); err != nil {
+		return err
+	}
+	if err := sd.flushHistory(ctx); err != nil {
+		return err
+	}
+	return sd.planner.Flush(ctx)
+}
+
+// Fail ends a send that failed part way (bad input in the middle of a
+// --lines run): the messages already written are still confirmed and
+// recorded, and their errors joined to failed.
+func (sd *Sender) Fail(ctx context.Context, failed error) error {
+	if sd.sent == 0 {
+		return failed
+	}
+	return errors.Join(failed, sd.release(), sd.bounces.Confirm(ctx, sd.s), sd.flushHistory(ctx), sd.planner.Flush(ctx))
+}
+
+// WaitReceipts waits up to d for the XEP-0184 receipts the messages asked
+// for (a *ReceiptError after d).
+func (sd *Sender) WaitReceipts(ctx context.Context, d time.Duration) error {
+	return sd.receipts.Wait(ctx, d)
+}
+
+// Close closes the session if StartSend opened it.
+func (sd *Sender) Close() error {
+	if sd.own && sd.s != nil {
+		return sd.s.Close()
+	}
+	return nil
+}
+
+// SendOne routes and sends one message to each of o.To over s, a session
+// that is already online (listen's, the REPL's): it plans the routes,
+// pings locks nobody has watched since they were recorded (D-9), records
+// the conversations and threads, refuses the whole batch if a stanza is
+// over the server's limit before writing any, and appends the history.
+// It returns the messages written.
+func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoing) ([]*Message, error) {
+	sd, err := Attach(ctx, env, s, o)
+	if err != nil {
+		return nil, err
+	}
+	return sd.Send(ctx, out, false)
+}
+
+// OriginalError: the message --reply-to names cannot be answered.
+type OriginalError struct {
+	ID      string
+	Problem string   // "no-history", "unknown", "type" or "peer"
+	Type    string   // the message's type, for "type"
+	Peer    string   // the bare JID the message is with, for "peer"
+	Known   []string // the ids in the history, for "unknown"
+}
+
+func (e *OriginalError) Error() string {
+	switch e.Problem {
+	case "no-history":
+		return "--reply-to needs the history, which is off"
+	case "unknown":
+		return fmt.Sprintf("no message with id %q in the history", e.ID)
+	case "type":
+		return fmt.Sprintf("message %q is a %s, which is not answered", e.ID, e.Type)
+	}
+	return fmt.Sprintf("message %q is with %s", e.ID, e.Peer)
+}
+
+// FindOriginal looks a message up in the history by its id or origin-id,
+// ours or the peer's (the newest match wins), for a reply to it from
+// account to peer. scanWarn is told of damaged history lines skipped.
+func FindOriginal(env Env, account, id string, peer JID, scanWarn func(string)) (*statefile.Record, error) {
+	if env.History == nil {
+		return nil, &OriginalError{ID: id, Problem: "no-history"}
+	}
+	var found *statefile.Record
+	var ids []string
+	warnings, err := env.History.Scan(func(r statefile.Record) error {
+		if r.Account != account {
+			return nil
+		}
+		if r.ID == id || r.OriginID == id {
+			rec := r
+			found = &rec
+		}
+		if r.ID != "" {
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	for _, w := range warnings {
+		if scanWarn != nil {
+			scanWarn(w)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, &OriginalError{ID: id, Problem: "unknown", Known: slices.Clip(ids)}
+	}
+	switch found.Type {
+	case "chat", "normal":
+	default:
+		// Item 70: headlines are never offered for reply; errors never
+		// answered (RFC 6120 §8.3.1).
+		return nil, &OriginalError{ID: id, Problem: "type", Type: found.Type}
+	}
+	if BareOf(found.Peer) != peer.Bare() {
+		return nil, &OriginalError{ID: id, Problem: "peer", Peer: BareOf(found.Peer)}
+	}
+	return found, nil
+}
+
+// InReplyToOf is the In-Reply-To header of a reply to r: the original's
+// id attribute (XEP-0201 0.3 §8), else its origin-id.
+func InReplyToOf(r *statefile.Record) string {
+	if r.ID != "" {
+		return r.ID
+	}
+	return r.OriginID
+}
