@@ -215,4 +215,3 @@ func printReply(env *Env, out *bufio.Writer, asJSON bool, ev session.Event) erro
 	}
 	return nil
 }
-
