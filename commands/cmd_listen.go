@@ -297,13 +297,17 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "jab: "+format+"\n", args...)
 	}
-	var b *bot
+	var b *session.Bot
+	live := session.NewLive()
 	if o.exec != nil {
-		b = newBot(*o.exec, env, senv, g.account, g.lockIdle, func(format string, args ...any) {
-			logf("warning: "+format, args...)
-		})
-		b.start(ctx)
-		defer b.stop()
+		warn := func(format string, args ...any) { logf("warning: "+format, args...) }
+		b = newBot(*o.exec, env, senv, live, g.account, g.lockIdle, warn)
+		b.Start(ctx)
+		defer func() {
+			if n := b.Stop(); n > 0 {
+				warn("exec: listen ended with %d messages not answered (CMD was stopped or never ran for them)", n)
+			}
+		}()
 	}
 	n := 0
 	emit := func(ev session.Event) error {
@@ -318,8 +322,8 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("write stdout: %w", err)
 		}
-		if b != nil && b.eligible(ev) {
-			if err := b.enqueue(ctx, ev); err != nil {
+		if b != nil && b.Eligible(ev) {
+			if err := b.Enqueue(ctx, ev); err != nil {
 				return err
 			}
 		}
@@ -328,7 +332,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 			if o.count > 0 && n >= o.count {
 				if b != nil {
 					// The last replies go out before the session closes.
-					b.drain()
+					b.Drain()
 				}
 				return session.ErrStop
 			}
@@ -353,7 +357,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts}
 	if b != nil {
-		lo.OnSession = b.setSession
+		lo.OnSession = live.Set
 	}
 	if g.timeoutSet {
 		lo.Idle = g.timeout
