@@ -3,7 +3,7 @@ package commands_test
 // Integration tests of the locking (XEP-0296) and thread (XEP-0201) rules
 // against the real Prosody, asserting on what the contact's connections
 // actually received. Each test names the items of
-// ../shared/spec/conformance.md §4 it covers; a failure message names the
+// docs/PROTOCOL.md (A–K) it covers; a failure message names the
 // item too.
 
 import (

@@ -4,7 +4,7 @@ package commands_test
 // XEP-0155 terminate, SHIM headers, child threads, `jab threads`) against
 // the real Prosody, asserting on what the contact's connections actually
 // received and on what jab recorded. Each test names the issue sentence or
-// the item of ../shared/spec/conformance.md §4 it covers; every failure
+// the item of docs/PROTOCOL.md (A–K) it covers; every failure
 // message names it too.
 
 import (

@@ -13,7 +13,7 @@
 // to send and returns the address, the thread and the conversation after
 // it. They take no clock and make no ids: the caller passes the time and a
 // freshly generated thread id, so a table test can walk every checklist
-// item. The decisions of ../shared/spec/conformance.md they implement:
+// item. The decisions of docs/PROTOCOL.md they implement:
 //
 //   - A conversation starts unlocked and goes to the bare JID (XEP-0296
 //     §2.1). A chat message from a full JID that is not from storage locks

@@ -9,7 +9,7 @@ import (
 
 // This file holds the protocol rules as pure functions: plain values in,
 // decisions out, no I/O and no clock. The session applies them; the table
-// tests in rules_test.go walk ../shared/spec/conformance.md sections A–F.
+// tests in rules_test.go walk docs/PROTOCOL.md sections A–F.
 
 // Unlock reasons recorded in the state file.
 const (

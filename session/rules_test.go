@@ -9,7 +9,7 @@ import (
 	"github.com/jab-xmpp/jab/statefile"
 )
 
-// Names follow ../shared/spec/conformance.md: me@example.net is us,
+// Names follow docs/PROTOCOL.md: me@example.net is us,
 // alice@example.org (/phone, /laptop) the conversee.
 const (
 	alice  = "alice@example.org"
@@ -162,7 +162,7 @@ func TestRouteOutbound(t *testing.T) {
 			Outbound{To: jid(alice), Type: "chat", NewThread: true, Now: t0, FreshThread: "new"}, alice, "new", "", "", true},
 		{"C26 after gone (no thread) a new thread starts", statefile.Conversation{Peer: alice, UnlockReason: UnlockGone}, true,
 			Outbound{To: jid(alice), Type: "chat", Now: t0, FreshThread: "new"}, alice, "new", "", "", true},
-		{"G56 normal gets a new thread and no state", lockedTo(phone, "T"), true,
+		{"E56 normal gets a new thread and no state", lockedTo(phone, "T"), true,
 			Outbound{To: jid(alice), Type: "normal", Now: t0, Trusted: true, FreshThread: "new"}, alice, "new", "", phone, false},
 		{"G69 normal is never sent to a remembered full JID", lockedTo(phone, "T"), true,
 			Outbound{To: jid(alice), Type: "normal", Thread: "given", Now: t0, Trusted: true, FreshThread: "new"}, alice, "given", "", phone, false},
