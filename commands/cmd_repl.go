@@ -18,22 +18,15 @@ import (
 )
 
 // The REPL is an interactive observer of the account: `listen` with a
-// prompt. Its goroutines:
+// prompt over session.Chat, which holds the conversation model (the
+// conversee, pending thread changes, chat states, auto-away, the presence
+// seen) and writes every stanza in order on its own goroutine. Here:
 //
 //   - session.Listen's goroutine applies every stanza to the state file and
-//     calls onEvent, which prints and updates the in-memory view (presence
-//     seen, chat-state support, the transient status of the conversee);
+//     calls onEvent, which hands it to the Chat and prints it;
 //   - the line reader (readline, or a plain scanner when stdin is not a
 //     terminal) hands each line to the main goroutine and waits until it
-//     is handled, so the prompt comes back after the command's output;
-//   - the writer goroutine (r.jobs) writes every stanza the REPL sends,
-//     messages and chat states alike, in the order they were decided, and
-//     runs the clock-driven decisions (paused, inactive, auto-away).
-//
-// r.mu guards the in-memory view; the state file has its own lock.
-// Standalone chat states and presence go out only while a session is up:
-// offline nothing is recorded as sent, and a new session announces the
-// current presence again (setSession).
+//     is handled, so the prompt comes back after the command's output.
 
 type replOptions struct {
 	to            string
@@ -142,36 +135,6 @@ func parseConversee(s string) (session.JID, error) {
 	return j, nil
 }
 
-// seenPresence is the last presence seen from one resource.
-type seenPresence struct {
-	typ, show, status string
-	at                time.Time
-}
-
-// pendingThread is what the next message to a conversee does to its
-// thread (/thread new, /thread ID, /fork).
-type pendingThread struct {
-	newThread bool
-	thread    string
-	fork      bool
-}
-
-// peerState is the conversee's last chat state, shown in the prompt until
-// it expires, the sender goes offline, or a message replaces it.
-type peerState struct {
-	state, from string
-	at          time.Time
-}
-
-// peerStateTTL: a peer's chat state older than this is no longer shown
-// (a client that lost its connection never sends the state that ends
-// <composing/>).
-const peerStateTTL = 30 * time.Second
-
-// stanzaSender writes one stanza; the session's *session.Conn, or a fake
-// in unit tests.
-type stanzaSender interface{ Send(v any) error }
-
 type repl struct {
 	noColour bool // NO_COLOR is set
 	ctx      context.Context
@@ -184,22 +147,7 @@ type repl struct {
 	term     *terminal // nil when stdin is not a terminal
 	out      io.Writer // data (stdout), safe for concurrent use
 	errw     io.Writer // diagnostics (stderr), safe for concurrent use
-	jobs     chan func()
-
-	// The maps keyed by conversation are keyed as the state file keys
-	// conversations (convKey): the bare JID, or a MUC occupant's full JID.
-	mu       sync.Mutex
-	sess     *session.Session
-	conn     stanzaSender // sess's writer; nil when offline
-	peer     session.JID  // the current conversee; zero when none
-	pending  map[string]pendingThread
-	states   map[string]*session.ChatStates
-	presence map[string]map[string]seenPresence // bare JID -> resource -> last seen
-	status   map[string]peerState               // conversation -> its last chat state (transient)
-	roster   []string
-	away     *session.AutoAway
-	myShow   string
-	myStatus string
+	chat     *session.Chat
 }
 
 // errQuit ends the REPL without error.
@@ -228,13 +176,11 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	// Cancelled on return, so the line reader and the writer stop.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	now := env.Now()
-	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, senv: senv, account: account, globals: globals,
-		jobs: make(chan func(), 256), pending: map[string]pendingThread{}, states: map[string]*session.ChatStates{},
-		presence: map[string]map[string]seenPresence{}, status: map[string]peerState{},
-		away: session.NewAutoAway(now, o.autoAway, o.autoXA)}
+	r := newRepl(ctx, env, g, o, senv)
+	r.globals = globals
 	if o.to != "" {
-		r.peer, _ = session.ParseJID(o.to)
+		j, _ := session.ParseJID(o.to)
+		r.chat.To(j)
 	}
 	interactive := env.StdinTTY && env.StdoutTTY
 	if interactive {
@@ -274,11 +220,7 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
 		ChatStates: true, OnSession: func(s *session.Session) {
-			var c stanzaSender
-			if s != nil {
-				c = s.Conn()
-			}
-			r.setSession(s, c)
+			r.chat.SetSession(s)
 			if s != nil {
 				select {
 				case online <- struct{}{}:
@@ -298,9 +240,13 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	}
 	wctx, stopWriter := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); r.writer(wctx) }()
+	go func() { defer close(writerDone); r.chat.Run(wctx) }()
 	defer func() { stopWriter(); <-writerDone }()
-	go r.fetchRoster()
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+		r.chat.RefreshRoster(ctx)
+	}()
 	if r.term != nil {
 		r.refreshPrompt()
 	}
@@ -360,6 +306,16 @@ loop:
 	return result
 }
 
+// newRepl makes the REPL and its conversation model; the terminal or the
+// plain writers are set by runRepl.
+func newRepl(ctx context.Context, env *Env, g *options, o *replOptions, senv session.Env) *repl {
+	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, senv: senv, account: g.account.Bare()}
+	r.chat = session.NewChat(ctx, senv, session.ChatOptions{Account: g.account, LockIdle: g.lockIdle,
+		NoChatStates: o.noChatStates, PausedAfter: o.pausedAfter, InactiveAfter: o.inactiveAfter,
+		AutoAway: o.autoAway, AutoXA: o.autoXA, Priority: o.priority, Wait: g.timeout, OnChange: r.promptChanged})
+	return r
+}
+
 // ensurePrivateFile creates path 0600 if it is missing and tightens it if
 // it exists, before readline opens it (readline would create it 0666).
 func ensurePrivateFile(path string) error {
@@ -399,275 +355,6 @@ func (r *repl) info(format string, args ...any) {
 	fmt.Fprintf(r.out, format+"\n", args...)
 }
 
-// session is the current session, waiting up to --timeout for a
-// reconnect.
-func (r *repl) session() (*session.Session, error) {
-	deadline := time.Now().Add(r.g.timeout)
-	for {
-		r.mu.Lock()
-		s := r.sess
-		r.mu.Unlock()
-		if s != nil {
-			return s, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: not connected (reconnecting)", session.ErrTimeout)
-		}
-		select {
-		case <-r.ctx.Done():
-			return nil, r.ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// setSession records a new session (nil: the connection is lost). A new
-// session after a lost one sends our presence again: Listen announced
-// plain availability, and the show and status the user set, or auto-away's,
-// must not be lost to a reconnect.
-func (r *repl) setSession(s *session.Session, c stanzaSender) {
-	r.mu.Lock()
-	r.sess, r.conn = s, c
-	resend := c != nil && (r.myShow != "" || r.myStatus != "" || r.away.Show() != "")
-	r.mu.Unlock()
-	if resend {
-		r.do(func() {
-			r.mu.Lock()
-			show := r.away.Show()
-			r.mu.Unlock()
-			r.sendPresence(show, "")
-		})
-	}
-}
-
-// convKey is the key of peer's conversation in the state file
-// (session.ConversationKey): a MUC occupant's full JID, else the bare JID
-// (D-12).
-func (r *repl) convKey(peer session.JID) string {
-	if !peer.IsFull() {
-		return peer.Bare()
-	}
-	c := r.conversation(peer.String())
-	return session.ConversationKey(peer, c != nil && c.Occupant)
-}
-
-// occupant reports whether peer is a MUC occupant we have a conversation
-// with (XEP-0045 §7.5, D-12).
-func (r *repl) occupant(peer session.JID) bool {
-	if !peer.IsFull() {
-		return false
-	}
-	c := r.conversation(peer.String())
-	return c != nil && c.Occupant
-}
-
-// machine returns the chat-state machine of a conversation (its convKey);
-// r.mu must be held.
-func (r *repl) machine(key string) *session.ChatStates {
-	m := r.states[key]
-	if m == nil {
-		off := r.o.noChatStates
-		if c := r.conversation(key); c != nil && c.Occupant {
-			off = true // XEP-0085 §5.5, D-12: none in a MUC, PMs included
-		}
-		m = session.NewChatStates(r.env.Now(), off, r.o.pausedAfter, r.o.inactiveAfter)
-		r.states[key] = m
-	}
-	return m
-}
-
-// writer writes what the REPL sends, in order, and runs the clock: paused
-// and inactive chat states and auto-away.
-func (r *repl) writer(ctx context.Context) {
-	tick := time.Second
-	for _, d := range []time.Duration{r.o.pausedAfter, r.o.inactiveAfter, r.o.autoAway, r.o.autoXA} {
-		if d > 0 && d/4 < tick {
-			tick = max(d/4, 20*time.Millisecond)
-		}
-	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case f := <-r.jobs:
-			f()
-		case <-t.C:
-			r.tick()
-		}
-	}
-}
-
-// do queues f on the writer without waiting.
-func (r *repl) do(f func()) {
-	select {
-	case r.jobs <- f:
-	case <-r.ctx.Done():
-	}
-}
-
-// call runs f on the writer and waits for it.
-func (r *repl) call(f func() error) error {
-	done := make(chan error, 1)
-	select {
-	case r.jobs <- func() { done <- f() }:
-	case <-r.ctx.Done():
-		return r.ctx.Err()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-r.ctx.Done():
-		return r.ctx.Err()
-	}
-}
-
-// tick runs the clock: paused and inactive, auto-away, and the expiry of
-// the conversee's chat state in the prompt. Offline, the machines are not
-// run: what they decide could not go out, and is decided again online.
-func (r *repl) tick() {
-	now := r.env.Now()
-	type out struct {
-		peer  session.JID
-		state string
-	}
-	var states []out
-	var show string
-	expired := false
-	r.mu.Lock()
-	cur := r.peer
-	if r.conn != nil {
-		for key, m := range r.states {
-			if s := m.Tick(now); s != "" {
-				j, _ := session.ParseJID(key)
-				states = append(states, out{j, s})
-			}
-		}
-		show = r.away.Tick(now)
-	}
-	for key, st := range r.status {
-		if now.Sub(st.at) >= peerStateTTL {
-			delete(r.status, key)
-			expired = true
-		}
-	}
-	r.mu.Unlock()
-	for _, o := range states {
-		// The current conversee as addressed (a forced full JID, an
-		// occupant), so the state goes where its next message goes.
-		if cur.Domain != "" && r.convKey(cur) == r.convKey(o.peer) {
-			o.peer = cur
-		}
-		r.sendState(o.peer, o.state)
-	}
-	if show != "" {
-		r.sendPresence(show, "")
-	}
-	if expired {
-		r.promptChanged()
-	}
-}
-
-// sendState sends a standalone chat state to a conversee; if it cannot go
-// out (offline) it is not recorded as sent. Runs on the writer.
-func (r *repl) sendState(peer session.JID, state string) {
-	if m := r.stateMessage(peer, state); m != nil && r.write(m) {
-		return
-	}
-	key := r.convKey(peer)
-	r.mu.Lock()
-	if m := r.states[key]; m != nil {
-		m.Unsent(state)
-	}
-	r.mu.Unlock()
-}
-
-// stateMessage is the standalone chat state for peer, addressed where the
-// next message to peer goes (a full JID given by the user, the lock, the
-// bare JID), in the thread that message goes in (§5.6: the thread is
-// required when the conversation uses one; none when a new one is about
-// to start); nil for a MUC occupant (XEP-0085 §5.5, D-12). It does not
-// ping a stale lock: a chat state is not worth a round trip.
-func (r *repl) stateMessage(peer session.JID, state string) *session.Message {
-	if r.occupant(peer) {
-		return nil
-	}
-	if c := r.conversation(r.convKey(peer)); c != nil && c.Occupant {
-		return nil
-	}
-	to := peer.String()
-	if p, err := session.NewPlanner(r.senv, session.SendOptions{Account: r.g.account, To: []session.JID{peer},
-		Type: "chat", LockIdle: r.g.lockIdle}); err == nil {
-		to = p.Preview()[0].To
-	}
-	thread := r.currentThread(peer)
-	r.mu.Lock()
-	if r.pending[r.convKey(peer)].fork {
-		thread = "" // a child thread starts with the next message
-	}
-	r.mu.Unlock()
-	m := &session.Message{To: to, Type: "chat", ID: session.NewID()}
-	if thread != "" {
-		m.Thread = &session.Thread{Value: thread}
-	}
-	m.SetChatState(state)
-	return m
-}
-
-// write sends one stanza on the current connection; false when offline
-// or the write failed (which Listen sees as a lost connection).
-func (r *repl) write(v any) bool {
-	r.mu.Lock()
-	c := r.conn
-	r.mu.Unlock()
-	return c != nil && c.Send(v) == nil
-}
-
-// sendPresence broadcasts presence; show "" is available with the user's
-// own show and status (after auto-away). Offline it sends nothing: a new
-// session sends the current presence (setSession). Runs on the writer.
-func (r *repl) sendPresence(show, status string) {
-	r.mu.Lock()
-	if show == "" {
-		show, status = r.myShow, r.myStatus
-	} else if status == "" {
-		status = r.myStatus
-	}
-	r.mu.Unlock()
-	prio := r.o.priority
-	r.write(&session.Presence{Show: show, Status: status, Priority: &prio})
-}
-
-func (r *repl) currentSession() *session.Session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sess
-}
-
-// conversation reads the persisted conversation with key (a bare JID, or
-// an occupant's full JID), or nil.
-func (r *repl) conversation(key string) *statefile.Conversation {
-	st, err := r.senv.Store.Load()
-	if err != nil {
-		return nil
-	}
-	if a := st.Accounts[r.account]; a != nil {
-		return a.Conversations[key]
-	}
-	return nil
-}
-
-// userInput notes input from the user: it brings auto-away back.
-func (r *repl) userInput() {
-	r.mu.Lock()
-	back := r.away.Input(r.env.Now())
-	r.mu.Unlock()
-	if back {
-		r.do(func() { r.sendPresence("", "") })
-	}
-}
-
 // onKey is readline's key listener: composing while the user types a
 // message (not a command), and back from auto-away.
 func (r *repl) onKey(line []rune, key rune) {
@@ -677,84 +364,21 @@ func (r *repl) onKey(line []rune, key rune) {
 		// (onInterrupt) and Ctrl-D.
 		return
 	}
-	r.userInput()
+	r.chat.Input()
 	if !(len(line) > 0 && line[0] == '/' && !(len(line) > 1 && line[1] == '/')) {
-		r.keyed(len(line) == 0)
+		r.chat.Typing(len(line) == 0)
 	}
 }
 
 // onInterrupt: Ctrl-C cleared the line.
 func (r *repl) onInterrupt() {
-	r.userInput()
-	r.keyed(true)
-}
-
-// keyed feeds a key to the current conversation's chat-state machine and
-// sends what it decides to the current conversee as addressed (the full
-// JID when the user gave one), where the next message goes. Offline the
-// key only counts as use: a state decided now could not go out.
-func (r *repl) keyed(empty bool) {
-	r.mu.Lock()
-	peer := r.peer
-	r.mu.Unlock()
-	if peer.Domain == "" {
-		return
-	}
-	key := r.convKey(peer)
-	now := r.env.Now()
-	r.mu.Lock()
-	var state string
-	if m := r.machine(key); r.conn == nil {
-		m.Touch(now)
-	} else {
-		state = m.Key(now, empty)
-	}
-	r.mu.Unlock()
-	if state != "" {
-		r.do(func() { r.sendState(peer, state) })
-	}
+	r.chat.Input()
+	r.chat.Typing(true)
 }
 
 // onEvent is Listen's emit: the stanza is already applied to the state.
 func (r *repl) onEvent(ev session.Event) error {
-	from, err := session.ParseJID(ev.From)
-	bare := session.BareOf(ev.From)
-	key := bare
-	if err == nil {
-		key = r.convKey(from)
-	}
-	if ev.Kind == session.KindPresence {
-		r.mu.Lock()
-		if err == nil && from.IsFull() {
-			if r.presence[bare] == nil {
-				r.presence[bare] = map[string]seenPresence{}
-			}
-			r.presence[bare][from.Resource] = seenPresence{typ: ev.Type, show: ev.Show, status: ev.Status, at: ev.Time}
-		}
-		// The resource that was typing has gone: it will not finish.
-		if st, ok := r.status[key]; ok && ev.Type == "unavailable" && (st.from == ev.From || !from.IsFull()) {
-			delete(r.status, key)
-		}
-		r.mu.Unlock()
-		r.promptChanged()
-		return nil
-	}
-	content := ev.Body != "" || ev.Subject != ""
-	if ev.Type == "chat" && ev.Error == "" {
-		r.mu.Lock()
-		r.machine(key).Received(content, ev.ChatState)
-		switch {
-		case ev.ChatState != "":
-			r.status[key] = peerState{state: ev.ChatState, from: ev.From, at: r.env.Now()}
-		case content:
-			delete(r.status, key)
-		}
-		r.mu.Unlock()
-	}
-	if !content && ev.Type != "error" {
-		// A standalone chat state: a transient status in the prompt, never
-		// printed or stored as a message (XEP-0085 §5.8, item 41).
-		r.promptChanged()
+	if !r.chat.Received(ev) {
 		return nil
 	}
 	if r.term == nil {
@@ -829,39 +453,26 @@ func shortID(id string) string {
 // to (the locked full JID, or the bare JID), the thread it goes in, and
 // the conversee's last chat state.
 func (r *repl) prompt() string {
-	r.mu.Lock()
-	peer := r.peer
-	r.mu.Unlock()
+	peer := r.chat.Peer()
 	if peer.Domain == "" {
 		return "jab> "
 	}
-	key := r.convKey(peer)
-	r.mu.Lock()
-	pend, st := r.pending[key], r.status[key]
-	r.mu.Unlock()
-	status := st.state
-	if r.env.Now().Sub(st.at) >= peerStateTTL {
-		status = ""
-	}
+	pend, status := r.chat.Pending(peer), r.chat.PeerState(peer)
 	addr := peer.String()
-	c := r.conversation(key)
 	if !peer.IsFull() {
-		if p, err := session.NewPlanner(r.senv, session.SendOptions{Account: r.g.account, To: []session.JID{peer},
-			Type: "chat", LockIdle: r.g.lockIdle}); err == nil {
-			addr = p.Preview()[0].To
-		}
+		addr = r.chat.Route(peer)
 	}
 	cur := ""
-	if c != nil {
+	if c := r.chat.Conversation(r.chat.Key(peer)); c != nil {
 		cur = c.Thread
 	}
 	var thread string
 	switch {
-	case pend.fork && cur != "":
+	case pend.Fork && cur != "":
 		thread = r.colourThread(cur, "#"+shortThread(cur)) + "+fork"
-	case pend.thread != "":
-		thread = r.colourThread(pend.thread, "#"+shortThread(pend.thread))
-	case pend.newThread || cur == "":
+	case pend.Thread != "":
+		thread = r.colourThread(pend.Thread, "#"+shortThread(pend.Thread))
+	case pend.NewThread || cur == "":
 		thread = "#new"
 	default:
 		thread = r.colourThread(cur, "#"+shortThread(cur))

@@ -415,7 +415,7 @@ func findOriginal(env *Env, senv session.Env, account string, o *sendOptions) er
 	if errors.As(err, &oe) {
 		switch oe.Problem {
 		case "no-history":
-			return usagef("--reply-to looks the message up in the history", "%s", oe)
+			return usagef("--reply-to looks the message up in the history", "--reply-to needs the history, which is off")
 		case "unknown":
 			return usagef(closestHint(oe.Known, o.replyTo), "%s", oe)
 		case "peer":

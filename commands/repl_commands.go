@@ -1,11 +1,9 @@
 package commands
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,11 +18,10 @@ type replCmd struct {
 	run              func(r *repl, args []string, rest string) error
 }
 
-// replCommands is the table /help prints and completion offers.
-var replCommands []replCmd
-
-func init() {
-	replCommands = []replCmd{
+// commands is the table /help prints and completion offers (a method,
+// not a package variable, because /help itself is in it).
+func (r *repl) commands() []replCmd {
+	return []replCmd{
 		{"to", "JID", "talk to JID from now on (the old conversation's thread is kept)", (*repl).cmdTo},
 		{"thread", "[new|ID]", "show the current thread; 'new' starts one with the next message; ID resumes one", (*repl).cmdThread},
 		{"fork", "", "the next message starts a child thread of the current one (XEP-0201 §3.3)", (*repl).cmdFork},
@@ -41,7 +38,7 @@ func init() {
 
 // handleLine runs one input line: a command, or a message.
 func (r *repl) handleLine(line string) error {
-	r.userInput()
+	r.chat.Input()
 	if strings.TrimSpace(line) == "" {
 		return nil
 	}
@@ -58,7 +55,7 @@ func (r *repl) handleLine(line string) error {
 func (r *repl) command(text string) error {
 	name, rest, _ := strings.Cut(strings.TrimLeft(text, " "), " ")
 	rest = strings.TrimLeft(rest, " ")
-	for _, c := range replCommands {
+	for _, c := range r.commands() {
 		if c.name == name {
 			return c.run(r, strings.Fields(rest), rest)
 		}
@@ -91,7 +88,7 @@ func (r *repl) appCommands() []string {
 
 func (r *repl) commandNames() []string {
 	var names []string
-	for _, c := range replCommands {
+	for _, c := range r.commands() {
 		names = append(names, c.name)
 	}
 	return append(names, r.appCommands()...)
@@ -99,19 +96,16 @@ func (r *repl) commandNames() []string {
 
 // runSubcommand runs a jab subcommand with a fresh app, so urfave/cli's
 // state never carries over and its exits never end the REPL; the global
-// flags given to repl are passed on.
+// flags given to repl are passed on. Run prints its own errors, so a
+// failing subcommand is no error of the REPL's.
 func (r *repl) runSubcommand(text string) error {
 	words, err := splitWords(text)
 	if err != nil {
-		return usagef("", "%v", err)
+		return usagef("", "%w", err)
 	}
 	sub := &Env{Stdin: strings.NewReader(""), Stdout: r.out, Stderr: r.errw, StdoutTTY: r.term != nil,
 		Getenv: r.env.Getenv, Now: r.env.Now, Host: r.env.Host}
-	args := append(append([]string{"jab"}, r.globals...), words...)
-	if code := Run(r.ctx, sub, args); code != 0 {
-		// Run printed the error; the REPL goes on.
-		return nil
-	}
+	Run(r.ctx, sub, append(append([]string{"jab"}, r.globals...), words...))
 	return nil
 }
 
@@ -160,85 +154,33 @@ func splitWords(s string) ([]string, error) {
 
 // needPeer returns the current conversee or a usage error.
 func (r *repl) needPeer() (session.JID, error) {
-	r.mu.Lock()
-	peer := r.peer
-	r.mu.Unlock()
+	peer := r.chat.Peer()
 	if peer.Domain == "" {
-		return peer, usagef("choose one with /to JID", "no conversee")
+		return peer, chatError(session.ErrNoConversee)
 	}
 	return peer, nil
 }
 
+// chatError gives the errors of session.Chat their hints.
+func chatError(err error) error {
+	var tl *session.StanzaTooLargeError
+	switch {
+	case errors.Is(err, session.ErrNoConversee):
+		return usagef("choose one with /to JID", "no conversee")
+	case errors.As(err, &tl):
+		return usagef("shorten or split the line", "message not sent: %w", err)
+	}
+	return err
+}
+
 // say sends a chat message to the current conversee.
 func (r *repl) say(body string) error {
-	peer, err := r.needPeer()
-	if err != nil {
-		return err
+	err := chatError(r.chat.Say(r.ctx, body))
+	var tl *session.StanzaTooLargeError
+	if r.term != nil && errors.As(err, &tl) {
+		return usagef("the line is kept in the history (Up arrow) to shorten or split", "message not sent: %w", tl)
 	}
-	return r.send(peer, body, nil, "")
-}
-
-// send sends one chat (or, for a reply, the original's type) message
-// along the conversation's route with session.SendOne, on the writer.
-func (r *repl) send(peer session.JID, body string, original *statefile.Record, inReplyTo string) error {
-	s, err := r.session()
-	if err != nil {
-		return err
-	}
-	key := r.convKey(peer)
-	return r.call(func() error {
-		now := r.env.Now()
-		r.mu.Lock()
-		pend := r.pending[key]
-		m := r.machine(key)
-		saved := *m
-		r.mu.Unlock()
-		o := session.SendOptions{Account: r.g.account, To: []session.JID{peer}, Type: "chat", LockIdle: r.g.lockIdle,
-			NewThread: pend.newThread, Thread: pend.thread, Fork: pend.fork}
-		if original != nil {
-			o = session.SendOptions{Account: r.g.account, To: []session.JID{peer}, Type: original.Type,
-				LockIdle: r.g.lockIdle, ReplyTo: original}
-		}
-		out := session.Outgoing{Body: body, InReplyTo: inReplyTo}
-		if o.Type == "chat" {
-			r.mu.Lock()
-			out.ChatState = m.Message(now)
-			r.mu.Unlock()
-		}
-		_, err := session.SendOne(r.ctx, r.senv, s, o, out)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if err != nil {
-			*m = saved
-			var tl *session.StanzaTooLargeError
-			if errors.As(err, &tl) {
-				hint := "shorten or split the line"
-				if r.term != nil {
-					hint = "the line is kept in the history (Up arrow) to shorten or split"
-				}
-				return usagef(hint, "message not sent: %v", err)
-			}
-			return err
-		}
-		r.sentTo(peer, key, original != nil)
-		return nil
-	})
-}
-
-// sentTo updates the conversee after a message to peer went out; r.mu must
-// be held. A message ends the pending thread change (a reply, which goes
-// in the original's thread, leaves it). A full JID the user gave is a
-// forced lock (D-2), in the state now: later messages follow the lock
-// rules from the bare JID. A MUC occupant is no resource of the room:
-// its messages always go to its full JID, never to the room (D-12).
-func (r *repl) sentTo(peer session.JID, key string, reply bool) {
-	if reply {
-		return
-	}
-	delete(r.pending, key)
-	if peer.IsFull() && r.peer == peer && !r.occupant(peer) {
-		r.peer, _ = session.ParseJID(peer.Bare())
-	}
+	return err
 }
 
 func (r *repl) cmdTo(args []string, _ string) error {
@@ -249,45 +191,13 @@ func (r *repl) cmdTo(args []string, _ string) error {
 	if err != nil {
 		return err
 	}
-	key := r.convKey(j)
-	r.mu.Lock()
-	r.peer = j
-	r.machine(key).Touch(r.env.Now())
-	r.mu.Unlock()
-	c := r.conversation(key)
-	if c != nil && c.Thread != "" {
+	r.chat.To(j)
+	if c := r.chat.Conversation(r.chat.Key(j)); c != nil && c.Thread != "" {
 		r.info("talking to %s, thread %s", sanitize(j.String()), sanitize(c.Thread))
 	} else {
 		r.info("talking to %s, a new thread starts with the next message", sanitize(j.String()))
 	}
 	return nil
-}
-
-// currentThread is the thread the next message goes in: a pending one,
-// or the conversation's ("" when a new one starts).
-func (r *repl) currentThread(peer session.JID) string {
-	key := r.convKey(peer)
-	r.mu.Lock()
-	pend := r.pending[key]
-	r.mu.Unlock()
-	if pend.thread != "" {
-		return pend.thread
-	}
-	if pend.newThread {
-		return ""
-	}
-	if c := r.conversation(key); c != nil {
-		return c.Thread
-	}
-	return ""
-}
-
-func (r *repl) loadAccount() (*statefile.Account, error) {
-	st, err := r.senv.Store.Load()
-	if err != nil {
-		return nil, err
-	}
-	return st.Accounts[r.account], nil
 }
 
 func (r *repl) cmdThread(args []string, _ string) error {
@@ -299,16 +209,12 @@ func (r *repl) cmdThread(args []string, _ string) error {
 		if err != nil {
 			return err
 		}
-		id := r.currentThread(peer)
-		key := r.convKey(peer)
-		r.mu.Lock()
-		pend := r.pending[key]
-		r.mu.Unlock()
+		id, pend := r.chat.CurrentThread(peer), r.chat.Pending(peer)
 		if id == "" {
 			r.info("no current thread: the next message starts a new one")
 			return nil
 		}
-		a, err := r.loadAccount()
+		a, err := r.chat.Account()
 		if err != nil {
 			return err
 		}
@@ -323,25 +229,20 @@ func (r *repl) cmdThread(args []string, _ string) error {
 				line += ": " + sanitize(t.Subject)
 			}
 		}
-		if pend.fork {
+		if pend.Fork {
 			line += "; the next message forks a child thread"
 		}
 		r.info("%s", line)
 		return nil
 	}
 	if args[0] == "new" {
-		peer, err := r.needPeer()
-		if err != nil {
-			return err
+		if err := r.chat.NewThread(); err != nil {
+			return chatError(err)
 		}
-		key := r.convKey(peer)
-		r.mu.Lock()
-		r.pending[key] = pendingThread{newThread: true}
-		r.mu.Unlock()
 		r.info("the next message starts a new thread")
 		return nil
 	}
-	a, err := r.loadAccount()
+	a, err := r.chat.Account()
 	if err != nil {
 		return err
 	}
@@ -352,24 +253,10 @@ func (r *repl) cmdThread(args []string, _ string) error {
 	if t.Closed {
 		return usagef("/thread new starts another", "thread %s is closed", sanitize(t.ID))
 	}
-	j, err := session.ParseJID(t.Peer)
+	j, switched, err := r.chat.Resume(t)
 	if err != nil {
 		return err
 	}
-	if !r.occupant(j) {
-		j, _ = session.ParseJID(j.Bare())
-	}
-	key := r.convKey(j)
-	r.mu.Lock()
-	cur := r.peer
-	r.mu.Unlock()
-	switched := cur.Domain == "" || r.convKey(cur) != key
-	r.mu.Lock()
-	if switched {
-		r.peer = j
-	}
-	r.pending[key] = pendingThread{thread: t.ID}
-	r.mu.Unlock()
 	if switched {
 		r.info("talking to %s, resuming thread %s", sanitize(j.String()), sanitize(t.ID))
 	} else {
@@ -382,18 +269,13 @@ func (r *repl) cmdFork(args []string, _ string) error {
 	if len(args) > 0 {
 		return usagef("/fork", "/fork takes no arguments")
 	}
-	peer, err := r.needPeer()
-	if err != nil {
-		return err
-	}
-	cur := r.currentThread(peer)
-	if cur == "" {
+	cur, err := r.chat.Fork()
+	if errors.Is(err, session.ErrNoThread) {
 		return usagef("send a message first, or /thread ID", "no current thread to fork")
 	}
-	key := r.convKey(peer)
-	r.mu.Lock()
-	r.pending[key] = pendingThread{thread: cur, fork: true}
-	r.mu.Unlock()
+	if err != nil {
+		return chatError(err)
+	}
 	r.info("the next message starts a child thread of %s", sanitize(cur))
 	return nil
 }
@@ -402,62 +284,22 @@ func (r *repl) cmdClose(args []string, _ string) error {
 	if len(args) > 0 {
 		return usagef("/close", "/close takes no arguments (it ends the current thread)")
 	}
-	peer, err := r.needPeer()
-	if err != nil {
-		return err
-	}
-	id := r.currentThread(peer)
-	if id == "" {
+	res, err := r.chat.Close(r.ctx)
+	switch {
+	case errors.Is(err, session.ErrNoThread):
 		return usagef("", "no current thread to close")
-	}
-	s, err := r.session()
-	if err != nil {
-		return err
-	}
-	key := r.convKey(peer)
-	// XEP-0085 is about chat: CloseThreadGone sends <gone/> only in a chat
-	// thread, and only then may the machine record it.
-	chat := false
-	if a, err := r.loadAccount(); err == nil && a != nil && a.Threads[id] != nil {
-		chat = a.Threads[id].Type == "chat"
-	}
-	return r.call(func() error {
-		r.mu.Lock()
-		m := r.machine(key)
-		saved := *m
-		gone := false
-		if chat {
-			gone = m.Close(r.env.Now()) != ""
-		} else {
-			m.Touch(r.env.Now())
-		}
-		r.mu.Unlock()
-		// D-6: <gone/> only here, on an explicit close.
-		to, err := session.CloseThreadGone(r.ctx, s, r.senv, r.account, id, session.NewBounces(), gone)
-		// Printing takes the terminal's lock: never with r.mu held.
-		r.mu.Lock()
-		if err != nil {
-			*m = saved
-		}
-		if err == nil || errors.Is(err, session.ErrAlreadyClosed) {
-			delete(r.pending, key)
-			delete(r.status, key) // the peer's last state was about the closed thread
-		}
-		r.mu.Unlock()
-		if errors.Is(err, session.ErrAlreadyClosed) {
-			r.info("thread %s was already closed", sanitize(id))
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		what := "terminate"
-		if gone {
-			what = "<gone/> and terminate"
-		}
-		r.info("closed thread %s (%s sent to %s); the next message starts a new thread", sanitize(id), what, sanitize(to))
+	case err != nil:
+		return chatError(err)
+	case res.Already:
+		r.info("thread %s was already closed", sanitize(res.Thread))
 		return nil
-	})
+	}
+	what := "terminate"
+	if res.Gone {
+		what = "<gone/> and terminate"
+	}
+	r.info("closed thread %s (%s sent to %s); the next message starts a new thread", sanitize(res.Thread), what, sanitize(res.To))
+	return nil
 }
 
 // unlockWhy explains an unlock reason of statefile.Conversation.
@@ -478,7 +320,7 @@ func (r *repl) cmdLock(args []string, _ string) error {
 		return err
 	}
 	now := r.env.Now()
-	c := r.conversation(r.convKey(peer))
+	c := r.chat.Conversation(r.chat.Key(peer))
 	ts := func(t time.Time) string { return t.Local().Format("15:04:05") }
 	switch {
 	case c != nil && c.Occupant:
@@ -522,44 +364,30 @@ func (r *repl) cmdWho(args []string, _ string) error {
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	seen := r.presence[peer.Bare()]
-	var res []string
-	for k := range seen {
-		res = append(res, k)
-	}
-	sort.Strings(res)
-	lines := make([]string, 0, len(res))
-	for _, k := range res {
-		p := seen[k]
-		state := p.typ
-		if state == "" {
-			state = "available"
-			if p.show != "" {
-				state += " (" + sanitize(p.show) + ")"
-			}
-		}
-		line := fmt.Sprintf("%s/%s: %s", sanitize(peer.Bare()), sanitize(k), sanitize(state))
-		if p.status != "" {
-			line += " " + strconv.Quote(p.status)
-		}
-		lines = append(lines, line+" at "+p.at.Local().Format("15:04:05"))
-	}
-	r.mu.Unlock()
-	if len(lines) == 0 {
+	seen := r.chat.Seen(peer.Bare())
+	if len(seen) == 0 {
 		r.info("no presence seen from %s since the REPL started", sanitize(peer.Bare()))
 	}
-	for _, l := range lines {
-		r.info("%s", l)
+	for _, p := range seen {
+		state := p.Type
+		if state == "" {
+			state = "available"
+			if p.Show != "" {
+				state += " (" + sanitize(p.Show) + ")"
+			}
+		}
+		line := fmt.Sprintf("%s/%s: %s", sanitize(peer.Bare()), sanitize(p.Resource), sanitize(state))
+		if p.Status != "" {
+			line += " " + strconv.Quote(p.Status)
+		}
+		r.info("%s at %s", line, p.At.Local().Format("15:04:05"))
 	}
 	return nil
 }
 
 func (r *repl) cmdStatus(args []string, rest string) error {
+	show, status, auto := r.chat.Status()
 	if len(args) == 0 {
-		r.mu.Lock()
-		show, status, auto := r.myShow, r.myStatus, r.away.Show()
-		r.mu.Unlock()
 		if show == "" {
 			show = "online"
 		}
@@ -573,9 +401,7 @@ func (r *repl) cmdStatus(args []string, rest string) error {
 		r.info("%s", line)
 		return nil
 	}
-	r.mu.Lock()
-	show, status := r.myShow, rest
-	r.mu.Unlock()
+	status = rest
 	switch args[0] {
 	case "away", "xa", "dnd", "chat":
 		show = args[0]
@@ -584,54 +410,7 @@ func (r *repl) cmdStatus(args []string, rest string) error {
 		show = ""
 		status = strings.TrimLeft(strings.TrimPrefix(rest, args[0]), " ")
 	}
-	s, err := r.session()
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.myShow, r.myStatus = show, status
-	r.mu.Unlock()
-	return r.call(func() error {
-		prio := r.o.priority
-		return s.Conn().Send(&session.Presence{Show: show, Status: status, Priority: &prio})
-	})
-}
-
-// findRecord looks a message up in the history by id or origin-id, or a
-// unique prefix of at least 4 characters.
-func (r *repl) findRecord(id string) (*statefile.Record, error) {
-	if r.senv.History == nil {
-		return nil, usagef("", "/reply needs the history, which is off")
-	}
-	var exact, prefixed []statefile.Record
-	var ids []string
-	_, err := r.senv.History.Scan(func(rec statefile.Record) error {
-		if rec.Account != r.account {
-			return nil
-		}
-		switch {
-		case rec.ID == id || rec.OriginID == id:
-			exact = append(exact, rec)
-		case len(id) >= 4 && (strings.HasPrefix(rec.ID, id) || strings.HasPrefix(rec.OriginID, id)):
-			prefixed = append(prefixed, rec)
-		}
-		if rec.ID != "" {
-			ids = append(ids, rec.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case len(exact) > 0:
-		return &exact[len(exact)-1], nil
-	case len(prefixed) == 1:
-		return &prefixed[0], nil
-	case len(prefixed) > 1:
-		return nil, usagef("give more of the id", "message id prefix %q is ambiguous", id)
-	}
-	return nil, usagef(closestHint(ids, id), "no message with id %q in the history", id)
+	return chatError(r.chat.SetStatus(show, status))
 }
 
 func (r *repl) cmdReply(args []string, rest string) error {
@@ -639,24 +418,28 @@ func (r *repl) cmdReply(args []string, rest string) error {
 		return usagef("/reply ID TEXT", "/reply takes a message id and the text")
 	}
 	body := strings.TrimLeft(strings.TrimPrefix(rest, args[0]), " ")
-	rec, err := r.findRecord(args[0])
+	// The id as listed by /history: a unique prefix will do.
+	rec, err := session.FindMessage(r.senv, r.account, args[0], true, nil)
+	if err == nil {
+		err = session.Answerable(rec)
+	}
+	var oe *session.OriginalError
+	if errors.As(err, &oe) {
+		switch oe.Problem {
+		case "no-history":
+			return usagef("", "/reply needs the history, which is off")
+		case "ambiguous":
+			return usagef("give more of the id", "message id prefix %q is ambiguous", args[0])
+		case "unknown":
+			return usagef(closestHint(oe.Known, args[0]), "no message with id %q in the history", args[0])
+		case "type":
+			return usagef("", "message %s is a %s, which is not answered", sanitize(args[0]), sanitize(oe.Type))
+		}
+	}
 	if err != nil {
 		return err
 	}
-	switch rec.Type {
-	case "chat", "normal":
-	default:
-		return usagef("", "message %s is a %s, which is not answered", sanitize(args[0]), sanitize(rec.Type))
-	}
-	j, err := session.ParseJID(session.BareOf(rec.Peer))
-	if err != nil {
-		return err
-	}
-	inReplyTo := rec.ID
-	if inReplyTo == "" {
-		inReplyTo = rec.OriginID
-	}
-	return r.send(j, body, rec, inReplyTo)
+	return chatError(r.chat.Reply(r.ctx, rec, body))
 }
 
 func (r *repl) cmdHistory(args []string, _ string) error {
@@ -674,9 +457,7 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 	if r.senv.History == nil {
 		return usagef("", "the history is off (--no-history)")
 	}
-	r.mu.Lock()
-	peer := r.peer
-	r.mu.Unlock()
+	peer := r.chat.Peer()
 	var recs []statefile.Record
 	_, err := r.senv.History.Scan(func(rec statefile.Record) error {
 		if rec.Account != r.account || (peer.Domain != "" && session.BareOf(rec.Peer) != peer.Bare()) {
@@ -698,7 +479,7 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 		r.info("no messages in the history")
 		return nil
 	}
-	a, _ := r.loadAccount()
+	a, _ := r.chat.Account()
 	// Grouped by thread, threads in the order of their latest message.
 	order := []string{}
 	groups := map[string][]statefile.Record{}
@@ -755,7 +536,7 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 func (r *repl) cmdHelp(args []string, _ string) error {
 	if len(args) > 0 {
 		name := strings.TrimPrefix(args[0], "/")
-		for _, c := range replCommands {
+		for _, c := range r.commands() {
 			if c.name == name {
 				r.info("/%s %s\n    %s", c.name, c.args, c.help)
 				return nil
@@ -772,7 +553,7 @@ func (r *repl) cmdHelp(args []string, _ string) error {
 	}
 	var b strings.Builder
 	b.WriteString("A line is a message to the conversee (start it with // to send a leading /). Commands:\n")
-	for _, c := range replCommands {
+	for _, c := range r.commands() {
 		fmt.Fprintf(&b, "  /%-28s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 	}
 	fmt.Fprintf(&b, "Any jab command runs too: /%s (e.g. /threads list).\n", strings.Join(r.appCommands(), ", /"))
@@ -786,7 +567,7 @@ func (r *repl) completeArg(cmd string, before []string) []string {
 	switch cmd {
 	case "to":
 		if len(before) == 0 {
-			return r.knownJIDs()
+			return r.chat.Known()
 		}
 	case "thread":
 		if len(before) == 0 {
@@ -819,45 +600,15 @@ func (r *repl) completeArg(cmd string, before []string) []string {
 				}
 			}
 			// Thread ids and JIDs are the common arguments of jab commands.
-			return append(r.threadIDs(false), r.knownJIDs()...)
+			return append(r.threadIDs(false), r.chat.Known()...)
 		}
 	}
 	return nil
 }
 
-// knownJIDs are the JIDs completion offers: roster, state and presence.
-func (r *repl) knownJIDs() []string {
-	set := map[string]bool{}
-	r.mu.Lock()
-	for _, j := range r.roster {
-		set[j] = true
-	}
-	for bare, res := range r.presence {
-		set[bare] = true
-		for k := range res {
-			set[bare+"/"+k] = true
-		}
-	}
-	r.mu.Unlock()
-	if a, err := r.loadAccount(); err == nil && a != nil {
-		for k, c := range a.Conversations {
-			set[k] = true
-			if c.LockedTo != "" {
-				set[c.LockedTo] = true
-			}
-		}
-	}
-	delete(set, r.account)
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	return out
-}
-
 // threadIDs are the thread ids of the state (open only, if open).
 func (r *repl) threadIDs(open bool) []string {
-	a, err := r.loadAccount()
+	a, err := r.chat.Account()
 	if err != nil || a == nil {
 		return nil
 	}
@@ -875,9 +626,7 @@ func (r *repl) messageIDs() []string {
 	if r.senv.History == nil {
 		return nil
 	}
-	r.mu.Lock()
-	peer := r.peer
-	r.mu.Unlock()
+	peer := r.chat.Peer()
 	var out []string
 	r.senv.History.Scan(func(rec statefile.Record) error {
 		if rec.Account == r.account && rec.ID != "" && (rec.Type == "chat" || rec.Type == "normal") &&
@@ -890,30 +639,4 @@ func (r *repl) messageIDs() []string {
 		return nil
 	})
 	return out
-}
-
-// fetchRoster asks the server for the roster (RFC 6121 §2.2) for
-// completion, and refreshes the roster cache that shell completion reads.
-// It is advisory: a failure leaves the cached roster in use.
-func (r *repl) fetchRoster() {
-	var jids []string
-	if c := r.senv.Store.ReadRoster(r.account); c != nil {
-		for _, it := range c.Items {
-			jids = append(jids, it.JID)
-		}
-	}
-	if s := r.currentSession(); s != nil {
-		ctx, cancel := context.WithTimeout(r.ctx, r.g.timeout)
-		defer cancel()
-		if items, err := session.FetchRoster(ctx, s); err == nil {
-			r.senv.Store.WriteRoster(statefile.Roster{Account: r.account, Fetched: r.env.Now().UTC(), Items: items})
-			jids = jids[:0]
-			for _, it := range items {
-				jids = append(jids, it.JID)
-			}
-		}
-	}
-	r.mu.Lock()
-	r.roster = jids
-	r.mu.Unlock()
 }

@@ -40,7 +40,10 @@ func TestSplitWords(t *testing.T) {
 }
 
 // testRepl is a REPL with a state file and no connection.
-func testRepl(t *testing.T) (*repl, *bytes.Buffer) {
+func testRepl(t *testing.T) (*repl, *bytes.Buffer) { return testReplIdle(t, 15*time.Minute) }
+
+// testReplIdle is testRepl with --lock-idle idle.
+func testReplIdle(t *testing.T, idle time.Duration) (*repl, *bytes.Buffer) {
 	t.Helper()
 	store, err := statefile.Open(t.TempDir())
 	if err != nil {
@@ -58,15 +61,19 @@ func testRepl(t *testing.T) (*repl, *bytes.Buffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := store.WriteRoster(statefile.Roster{Account: "me@example.org",
+		Items: []statefile.RosterItem{{JID: "carol@example.org"}}}); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	env := &Env{Getenv: func(string) string { return "" }, Now: func() time.Time { return now }, Host: "test"}
 	var out bytes.Buffer
 	acct, _ := session.ParseJID("me@example.org")
-	r := &repl{ctx: context.Background(), env: env, g: &options{account: acct, timeout: time.Second, lockIdle: 15 * time.Minute},
-		o: &replOptions{}, senv: session.Env{Store: store, Now: env.Now}, account: "me@example.org",
-		out: &out, errw: &out, pending: map[string]pendingThread{}, states: map[string]*session.ChatStates{},
-		presence: map[string]map[string]seenPresence{"bob@example.org": {"laptop": {}}}, status: map[string]peerState{},
-		away: session.NewAutoAway(now, 0, 0), roster: []string{"carol@example.org"}}
+	r := newRepl(context.Background(), env, &options{account: acct, timeout: time.Second, lockIdle: idle},
+		&replOptions{}, session.Env{Store: store, Now: env.Now})
+	r.out, r.errw = &out, &out
+	r.chat.RefreshRoster(context.Background()) // the cached roster: carol
+	r.chat.Received(session.Event{Kind: session.KindPresence, From: "bob@example.org/laptop"})
 	return r, &out
 }
 
@@ -130,22 +137,21 @@ func TestReplBadInput(t *testing.T) {
 
 func TestReplPromptAndLock(t *testing.T) {
 	r, out := testRepl(t)
-	r.peer, _ = session.ParseJID("alice@example.org")
+	alice, _ := session.ParseJID("alice@example.org")
+	r.chat.To(alice)
 	// The lock is recorded but no observer watched it: the prompt still
 	// shows the locked resource, which a send would check first.
-	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org/phone ") {
-		t.Fatalf("prompt %q should show the lock", p)
+	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org/phone ") || !strings.Contains(p, "#abcd1234") {
+		t.Fatalf("prompt %q should show the lock and the thread", p)
 	}
 	// Idle past --lock-idle, the next message goes to the bare JID.
-	r.g.lockIdle = 30 * time.Second
-	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org ") {
+	idle, _ := testReplIdle(t, 30*time.Second)
+	idle.chat.To(alice)
+	if p := idle.prompt(); !strings.HasPrefix(p, "alice@example.org ") {
 		t.Fatalf("prompt %q should show the idle conversation unlocked", p)
 	}
-	r.g.lockIdle = 15 * time.Minute
-	if p := r.prompt(); !strings.HasPrefix(p, "alice@example.org/phone ") || !strings.Contains(p, "#abcd1234") {
-		t.Fatalf("prompt %q", p)
-	}
-	r.status["alice@example.org"] = peerState{state: session.StateComposing, at: r.env.Now()}
+	r.chat.Received(session.Event{Kind: session.KindMessage, From: "alice@example.org/phone", Type: "chat",
+		ChatState: session.StateComposing})
 	if p := r.prompt(); !strings.HasSuffix(p, "(typing…)> ") {
 		t.Fatalf("prompt %q should show the peer typing", p)
 	}
@@ -192,274 +198,25 @@ func TestReplNoColor(t *testing.T) {
 	}
 }
 
-// fakeConn records the stanzas the REPL writes.
-type fakeConn struct{ sent []any }
-
-func (f *fakeConn) Send(v any) error { f.sent = append(f.sent, v); return nil }
-
-func (f *fakeConn) messages() []*session.Message {
-	var out []*session.Message
-	for _, v := range f.sent {
-		if m, ok := v.(*session.Message); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (f *fakeConn) presences() []*session.Presence {
-	var out []*session.Presence
-	for _, v := range f.sent {
-		if p, ok := v.(*session.Presence); ok {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// onlineRepl is testRepl with a fake connection, a queue for the writer's
-// jobs (run with runJobs) and a clock the test moves with advance.
-func onlineRepl(t *testing.T) (r *repl, conn *fakeConn, out *bytes.Buffer, advance func(time.Duration)) {
-	t.Helper()
-	r, out = testRepl(t)
-	now := r.env.Now()
-	r.env.Now = func() time.Time { return now }
-	r.senv.Now = r.env.Now
-	conn = &fakeConn{}
-	r.conn = conn
-	r.jobs = make(chan func(), 64)
-	return r, conn, out, func(d time.Duration) { now = now.Add(d) }
-}
-
-// runJobs runs what the REPL queued for its writer.
-func runJobs(r *repl) {
-	for {
-		select {
-		case f := <-r.jobs:
-			f()
-		default:
-			return
-		}
-	}
-}
-
-const occupantJID = "room@muc.example.org/nick1"
-
-func addOccupant(t *testing.T, r *repl) session.JID {
-	t.Helper()
+// TestReplOccupantPrompt: the prompt addresses a MUC occupant by its full
+// JID in its thread (D-12).
+func TestReplOccupantPrompt(t *testing.T) {
+	r, _ := testRepl(t)
+	r.noColour = true
+	const occ = "room@muc.example.org/nick1"
 	_, err := r.senv.Store.Update(context.Background(), func(st *statefile.State) error {
 		a := st.Account("me@example.org")
-		a.Conversations[occupantJID] = &statefile.Conversation{Peer: occupantJID, Occupant: true, Thread: "occ-thread-1"}
-		a.Threads["occ-thread-1"] = &statefile.Thread{ID: "occ-thread-1", Peer: occupantJID, Type: "chat"}
+		a.Conversations[occ] = &statefile.Conversation{Peer: occ, Occupant: true, Thread: "occ-thread-1"}
+		a.Threads["occ-thread-1"] = &statefile.Thread{ID: "occ-thread-1", Peer: occ, Type: "chat"}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _ := session.ParseJID(occupantJID)
-	return j
-}
-
-// TestReplNoChatStatesToOccupant: a MUC occupant's conversation is keyed by
-// its full JID (D-12), and no chat state ever goes to it (XEP-0085 §5.5),
-// whether typing, clearing the line or by the clock.
-func TestReplNoChatStatesToOccupant(t *testing.T) {
-	r, conn, _, advance := onlineRepl(t)
-	r.o.pausedAfter, r.o.inactiveAfter = time.Second, 2*time.Second
-	r.peer = addOccupant(t, r)
-	r.onKey([]rune("h"), 'h')
-	runJobs(r)
-	advance(3 * time.Second)
-	r.tick()
-	r.onKey(nil, 127)
-	r.onInterrupt()
-	runJobs(r)
-	if m := conn.messages(); len(m) != 0 {
-		t.Fatalf("chat states went to an occupant: %+v", m[0])
-	}
-	for key, m := range r.states {
-		if m.Enabled() {
-			t.Fatalf("the chat-state machine %q is on while talking to an occupant", key)
-		}
-	}
-	if r.machine(occupantJID).Enabled() {
-		t.Fatal("the occupant's chat-state machine is on")
-	}
-	if m := r.stateMessage(r.peer, session.StateComposing); m != nil {
-		t.Fatalf("stateMessage built %+v for an occupant", m)
-	}
-}
-
-// TestReplOccupantStaysAddressed: after a message to a MUC occupant the
-// conversee stays the occupant's full JID (D-12, item 74), while a full
-// JID of a contact becomes a forced lock and the conversee its bare JID.
-func TestReplOccupantStaysAddressed(t *testing.T) {
-	r, _ := testRepl(t)
-	r.noColour = true
-	occ := addOccupant(t, r)
-	r.peer = occ
-	r.mu.Lock()
-	r.sentTo(occ, r.convKey(occ), false)
-	r.mu.Unlock()
-	if r.peer != occ {
-		t.Fatalf("after a message to the occupant the conversee is %s, want %s", r.peer, occ)
-	}
-	if p := r.prompt(); !strings.HasPrefix(p, occupantJID+" #occ-thre") {
+	j, _ := session.ParseJID(occ)
+	r.chat.To(j)
+	if p := r.prompt(); !strings.HasPrefix(p, occ+" #occ-thre") {
 		t.Fatalf("prompt %q should address the occupant in its thread", p)
-	}
-	laptop, _ := session.ParseJID("alice@example.org/laptop")
-	r.peer = laptop
-	r.mu.Lock()
-	r.sentTo(laptop, r.convKey(laptop), false)
-	r.mu.Unlock()
-	if r.peer.String() != "alice@example.org" {
-		t.Fatalf("after a forced lock the conversee is %s, want the bare JID", r.peer)
-	}
-}
-
-// TestReplStateGoesWhereTheMessageGoes: a standalone state goes to the
-// conversee as addressed (here a full JID the user gave, not the lock) in
-// the thread the next message goes in, and with no thread when a new one
-// is pending.
-func TestReplStateGoesWhereTheMessageGoes(t *testing.T) {
-	r, conn, _, _ := onlineRepl(t)
-	r.peer, _ = session.ParseJID("alice@example.org/laptop")
-	r.onKey([]rune("h"), 'h')
-	runJobs(r)
-	ms := conn.messages()
-	if len(ms) != 1 || ms[0].ChatState() != session.StateComposing {
-		t.Fatalf("want one <composing/>, got %+v", ms)
-	}
-	if ms[0].To != "alice@example.org/laptop" || ms[0].ThreadValue() != "abcd1234-0000" {
-		t.Fatalf("<composing/> to %q in thread %q, want alice@example.org/laptop in abcd1234-0000", ms[0].To, ms[0].ThreadValue())
-	}
-	if err := r.handleLine("/thread new"); err != nil {
-		t.Fatal(err)
-	}
-	r.onKey(nil, 127) // the line cleared: active
-	runJobs(r)
-	ms = conn.messages()
-	if len(ms) != 2 || ms[1].ChatState() != session.StateActive {
-		t.Fatalf("want <active/> after clearing, got %+v", ms)
-	}
-	if ms[1].Thread != nil {
-		t.Fatalf("with a new thread pending the state carries thread %q, want none", ms[1].ThreadValue())
-	}
-	// /fork: the next message starts a child thread, so no thread either.
-	r.pending["alice@example.org"] = pendingThread{thread: "abcd1234-0000", fork: true}
-	if m := r.stateMessage(r.peer, session.StateComposing); m.Thread != nil {
-		t.Fatalf("with a fork pending the state carries thread %q", m.ThreadValue())
-	}
-	r.pending["alice@example.org"] = pendingThread{thread: "other000-0000"}
-	if m := r.stateMessage(r.peer, session.StateComposing); m.ThreadValue() != "other000-0000" {
-		t.Fatalf("with /thread ID pending the state carries thread %q", m.ThreadValue())
-	}
-}
-
-// TestReplReconnectResendsPresence: a new session after a lost one sends
-// the user's show and status, or auto-away's show, again.
-func TestReplReconnectResendsPresence(t *testing.T) {
-	r, conn, _, advance := onlineRepl(t)
-	r.myShow, r.myStatus = "dnd", "in a meeting"
-	r.setSession(nil, nil)
-	c2 := &fakeConn{}
-	r.setSession(nil, c2)
-	runJobs(r)
-	if ps := c2.presences(); len(ps) != 1 || ps[0].Show != "dnd" || ps[0].Status != "in a meeting" {
-		t.Fatalf("after a reconnect, want dnd \"in a meeting\", got %+v", ps)
-	}
-	r.away = session.NewAutoAway(r.env.Now(), time.Second, 0)
-	advance(2 * time.Second)
-	r.tick()
-	c3 := &fakeConn{}
-	r.setSession(nil, nil)
-	r.setSession(nil, c3)
-	runJobs(r)
-	if ps := c3.presences(); len(ps) != 1 || ps[0].Show != "away" || ps[0].Status != "in a meeting" {
-		t.Fatalf("after a reconnect while auto-away, want away, got %+v", ps)
-	}
-	// Nothing set: Listen's own presence is the whole story.
-	r2, _, _, _ := onlineRepl(t)
-	c4 := &fakeConn{}
-	r2.setSession(nil, c4)
-	runJobs(r2)
-	if len(c4.sent) != 0 {
-		t.Fatalf("nothing to restore, yet sent %+v", c4.sent)
-	}
-	_ = conn
-}
-
-// TestReplOfflineNotRecorded: offline, no chat state or auto-away presence
-// is recorded as sent; online again they go out.
-func TestReplOfflineNotRecorded(t *testing.T) {
-	r, _, _, advance := onlineRepl(t)
-	r.peer, _ = session.ParseJID("alice@example.org")
-	r.away = session.NewAutoAway(r.env.Now(), time.Second, 0)
-	r.setSession(nil, nil)
-	r.onKey([]rune("h"), 'h')
-	if n := len(r.jobs); n != 0 {
-		t.Fatalf("offline, a key queued %d writes", n)
-	}
-	advance(2 * time.Second)
-	r.tick()
-	runJobs(r)
-	if last := r.machine("alice@example.org").Last(); last != "" {
-		t.Fatalf("offline, the machine recorded %q as sent", last)
-	}
-	if r.away.Show() != "" {
-		t.Fatalf("offline, auto-away recorded %q as sent", r.away.Show())
-	}
-	c := &fakeConn{}
-	r.setSession(nil, c)
-	r.tick()
-	runJobs(r)
-	if ps := c.presences(); len(ps) != 1 || ps[0].Show != "away" {
-		t.Fatalf("online again, want away, got %+v", ps)
-	}
-	r.onKey([]rune("he"), 'e')
-	runJobs(r)
-	if ms := c.messages(); len(ms) != 1 || ms[0].ChatState() != session.StateComposing {
-		t.Fatalf("online again, want <composing/>, got %+v", ms)
-	}
-	// Lost between the decision and the write: not recorded either.
-	r.onKey(nil, 127) // the line cleared: <active/> decided and queued
-	r.setSession(nil, nil)
-	runJobs(r)
-	if last := r.machine("alice@example.org").Last(); last != session.StateComposing {
-		t.Fatalf("an <active/> that was not written is recorded: last %q", last)
-	}
-}
-
-// TestReplPeerStateExpires: the conversee's chat state leaves the prompt
-// after 30 s without a new one, or when the resource that sent it goes
-// offline.
-func TestReplPeerStateExpires(t *testing.T) {
-	r, _, _, advance := onlineRepl(t)
-	r.peer, _ = session.ParseJID("alice@example.org")
-	composing := func(from string) session.Event {
-		return session.Event{Kind: session.KindMessage, From: from, Type: "chat", ChatState: session.StateComposing, Time: r.env.Now()}
-	}
-	typing := func() bool { return strings.Contains(r.prompt(), "(typing…)") }
-	r.onEvent(composing("alice@example.org/phone"))
-	if !typing() {
-		t.Fatalf("prompt %q should show the peer typing", r.prompt())
-	}
-	advance(31 * time.Second)
-	if typing() {
-		t.Fatalf("prompt %q still shows a state 31 s old", r.prompt())
-	}
-	r.tick()
-	if _, ok := r.status["alice@example.org"]; ok {
-		t.Fatal("tick left the expired state")
-	}
-	r.onEvent(composing("alice@example.org/phone"))
-	r.onEvent(session.Event{Kind: session.KindPresence, From: "alice@example.org/laptop", Type: "unavailable", Time: r.env.Now()})
-	if !typing() {
-		t.Fatal("another resource going offline cleared the state")
-	}
-	r.onEvent(session.Event{Kind: session.KindPresence, From: "alice@example.org/phone", Type: "unavailable", Time: r.env.Now()})
-	if typing() {
-		t.Fatalf("prompt %q still shows the state of a resource that went offline", r.prompt())
 	}
 }
 
@@ -500,8 +257,7 @@ func TestReplSanitisedCandidates(t *testing.T) {
 	if err == nil || raw(err.Error()) || !strings.Contains(err.Error(), `evil\u{202e}2-0000`) {
 		t.Fatalf("ambiguous prefix error %q should list the ids escaped", err)
 	}
-	r.peer, _ = session.ParseJID("alice@example.org")
-	r.pending["alice@example.org"] = pendingThread{thread: "child000-0000"}
+	r.chat.Resume(&statefile.Thread{ID: "child000-0000", Peer: "alice@example.org"})
 	if err := r.handleLine("/thread"); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/jab-xmpp/jab/statefile"
@@ -342,10 +342,10 @@ func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoi
 	return sd.Send(ctx, out, false)
 }
 
-// OriginalError: the message --reply-to names cannot be answered.
+// OriginalError: the message a reply names cannot be answered.
 type OriginalError struct {
 	ID      string
-	Problem string   // "no-history", "unknown", "type" or "peer"
+	Problem string   // "no-history", "unknown", "ambiguous", "type" or "peer"
 	Type    string   // the message's type, for "type"
 	Peer    string   // the bare JID the message is with, for "peer"
 	Known   []string // the ids in the history, for "unknown"
@@ -354,31 +354,36 @@ type OriginalError struct {
 func (e *OriginalError) Error() string {
 	switch e.Problem {
 	case "no-history":
-		return "--reply-to needs the history, which is off"
+		return "replying needs the history, which is off"
 	case "unknown":
 		return fmt.Sprintf("no message with id %q in the history", e.ID)
+	case "ambiguous":
+		return fmt.Sprintf("message id prefix %q is ambiguous", e.ID)
 	case "type":
 		return fmt.Sprintf("message %q is a %s, which is not answered", e.ID, e.Type)
 	}
 	return fmt.Sprintf("message %q is with %s", e.ID, e.Peer)
 }
 
-// FindOriginal looks a message up in the history by its id or origin-id,
-// ours or the peer's (the newest match wins), for a reply to it from
-// account to peer. scanWarn is told of damaged history lines skipped.
-func FindOriginal(env Env, account, id string, peer JID, scanWarn func(string)) (*statefile.Record, error) {
+// FindMessage looks a message of account up in the history by its id or
+// origin-id, ours or the peer's (the newest match wins); with prefix, a
+// unique prefix of at least 4 characters will do. scanWarn, if not nil, is
+// told of damaged history lines skipped.
+func FindMessage(env Env, account, id string, prefix bool, scanWarn func(string)) (*statefile.Record, error) {
 	if env.History == nil {
 		return nil, &OriginalError{ID: id, Problem: "no-history"}
 	}
-	var found *statefile.Record
+	var exact, prefixed []statefile.Record
 	var ids []string
 	warnings, err := env.History.Scan(func(r statefile.Record) error {
 		if r.Account != account {
 			return nil
 		}
-		if r.ID == id || r.OriginID == id {
-			rec := r
-			found = &rec
+		switch {
+		case r.ID == id || r.OriginID == id:
+			exact = append(exact[:0], r)
+		case prefix && len(id) >= 4 && (strings.HasPrefix(r.ID, id) || strings.HasPrefix(r.OriginID, id)):
+			prefixed = append(prefixed, r)
 		}
 		if r.ID != "" {
 			ids = append(ids, r.ID)
@@ -390,17 +395,38 @@ func FindOriginal(env Env, account, id string, peer JID, scanWarn func(string)) 
 			scanWarn(w)
 		}
 	}
+	switch {
+	case err != nil:
+		return nil, err
+	case len(exact) > 0:
+		return &exact[0], nil
+	case len(prefixed) == 1:
+		return &prefixed[0], nil
+	case len(prefixed) > 1:
+		return nil, &OriginalError{ID: id, Problem: "ambiguous"}
+	}
+	return nil, &OriginalError{ID: id, Problem: "unknown", Known: ids}
+}
+
+// Answerable says whether a message may be answered: a chat or normal
+// message; headlines are never offered for reply (item 70), errors never
+// answered (RFC 6120 §8.3.1).
+func Answerable(r *statefile.Record) error {
+	switch r.Type {
+	case "chat", "normal":
+		return nil
+	}
+	return &OriginalError{ID: r.ID, Problem: "type", Type: r.Type}
+}
+
+// FindOriginal is FindMessage (exact ids only) for a reply from account
+// to peer: the message must be answerable and be with peer.
+func FindOriginal(env Env, account, id string, peer JID, scanWarn func(string)) (*statefile.Record, error) {
+	found, err := FindMessage(env, account, id, false, scanWarn)
 	if err != nil {
 		return nil, err
 	}
-	if found == nil {
-		return nil, &OriginalError{ID: id, Problem: "unknown", Known: slices.Clip(ids)}
-	}
-	switch found.Type {
-	case "chat", "normal":
-	default:
-		// Item 70: headlines are never offered for reply; errors never
-		// answered (RFC 6120 §8.3.1).
+	if err := Answerable(found); err != nil {
 		return nil, &OriginalError{ID: id, Problem: "type", Type: found.Type}
 	}
 	if BareOf(found.Peer) != peer.Bare() {
