@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jab-xmpp/jab/session"
-	"github.com/jab-xmpp/jab/statefile"
 )
 
 type listenOptions struct {
@@ -274,18 +273,15 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	if err != nil {
 		return err
 	}
-	store := senv.Store
-	resource, stored := g.resource, true
-	if resource == "" {
-		if resource, stored, err = session.StableResource(senv, g.account.Bare()); err != nil {
-			return err
+	dial, err := session.ObserverDialer(senv, g.account.Bare(), g.resource, func(resource string) session.Config {
+		cfg := g.sessionConfig(env, resource)
+		if o.receipts {
+			cfg.Features = append(cfg.Features, session.NSReceipts)
 		}
-	}
-	// Two observers on one full JID would throw each other off the server
-	// (RFC 6120 §7.7.2.2); refuse to be the second.
-	if obs, err := store.ReadObserver(g.account.Bare()); err == nil && obs != nil && obs.Resource == resource &&
-		obs.Live(env.Now(), session.ObserverMaxAge, env.Host, statefile.PIDAlive) {
-		return &alreadyListening{pid: obs.PID, host: obs.Host, resource: resource}
+		return cfg
+	})
+	if err != nil {
+		return err
 	}
 	if o.priority < 0 {
 		// Conformance item 93: with a negative priority the server does not
@@ -339,22 +335,6 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		}
 		return nil
 	}
-	dial := func(ctx context.Context) (*session.Session, error) {
-		cfg := g.sessionConfig(env, resource)
-		if o.receipts {
-			cfg.Features = append(cfg.Features, session.NSReceipts)
-		}
-		s, err := session.Open(ctx, cfg)
-		if err == nil && !stored {
-			// Keep the stable resource only once a login with it worked.
-			if err := session.KeepResource(ctx, senv, g.account.Bare(), resource); err != nil {
-				s.Close()
-				return nil, err
-			}
-			stored = true
-		}
-		return s, err
-	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts}
 	if b != nil {
 		lo.OnSession = live.Set
@@ -363,15 +343,4 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		lo.Idle = g.timeout
 	}
 	return session.Listen(ctx, senv, dial, lo, emit, logf)
-}
-
-// alreadyListening: a live jab listen holds the same resource.
-type alreadyListening struct {
-	pid      int
-	host     string
-	resource string
-}
-
-func (e *alreadyListening) Error() string {
-	return fmt.Sprintf("jab listen already runs for this account with resource %q (pid %d on %s)", e.resource, e.pid, e.host)
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jab-xmpp/jab/session"
-	"github.com/jab-xmpp/jab/statefile"
 )
 
 // The REPL is an interactive observer of the account: `listen` with a
@@ -158,20 +157,19 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	if err != nil {
 		return err
 	}
-	account := g.account.Bare()
-	resource, stored := g.resource, true
-	if resource == "" {
-		if resource, stored, err = session.StableResource(senv, account); err != nil {
-			return err
+	// The REPL is an observer on the stable resource, as listen is.
+	dial, err := session.ObserverDialer(senv, g.account.Bare(), g.resource, func(resource string) session.Config {
+		cfg := g.sessionConfig(env, resource)
+		if !o.noReceipts {
+			cfg.Features = append(cfg.Features, session.NSReceipts)
 		}
-	}
-	// The REPL uses the stable observer resource, as listen does: contacts
-	// lock to our full JID, and the same resource keeps their locks
-	// pointing at whichever observer runs. Two sessions on one full JID
-	// would throw each other off the server (RFC 6120 §7.7.2.2).
-	if obs, err := senv.Store.ReadObserver(account); err == nil && obs != nil && obs.Resource == resource &&
-		obs.Live(env.Now(), session.ObserverMaxAge, env.Host, statefile.PIDAlive) {
-		return &alreadyListening{pid: obs.PID, host: obs.Host, resource: resource}
+		if !o.noChatStates {
+			cfg.Features = append(cfg.Features, session.NSChatStates)
+		}
+		return cfg
+	})
+	if err != nil {
+		return err
 	}
 	// Cancelled on return, so the line reader and the writer stop.
 	ctx, cancel := context.WithCancel(ctx)
@@ -200,24 +198,6 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	lctx, stopListen := context.WithCancel(ctx)
 	defer stopListen()
 	online := make(chan struct{}, 1)
-	dial := func(ctx context.Context) (*session.Session, error) {
-		cfg := g.sessionConfig(env, resource)
-		if !o.noReceipts {
-			cfg.Features = append(cfg.Features, session.NSReceipts)
-		}
-		if !o.noChatStates {
-			cfg.Features = append(cfg.Features, session.NSChatStates)
-		}
-		s, err := session.Open(ctx, cfg)
-		if err == nil && !stored {
-			if err := session.KeepResource(ctx, senv, account, resource); err != nil {
-				s.Close()
-				return nil, err
-			}
-			stored = true
-		}
-		return s, err
-	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
 		ChatStates: true, OnSession: func(s *session.Session) {
 			r.chat.SetSession(s)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"strings"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -40,23 +40,27 @@ var exitStatuses = []struct {
 	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
 }
 
-// usageError is misuse the user must fix; nothing was sent.
-type usageError struct {
-	msg    string
-	hint   string
-	syntax bool // print the usage line after it
-}
+// usageError is misuse the user must fix; nothing was sent. It is the
+// one error type that carries a hint, shared with package settings.
+type usageError = settings.Error
 
-func (e *usageError) Error() string { return e.msg }
-
+// usagef is a usage error with a hint ("" for none). An error given with
+// %w stays visible to errors.Is and errors.As.
 func usagef(hint, format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}
+	return settings.Errorf(hint, format, args...)
 }
 
-// syntaxf is a usage error in the command line itself (an unknown command
-// or flag, a flag without its value): the command's usage line follows it.
+// syntaxError is a usage error in the command line itself (an unknown
+// command or flag, a flag without its value): Run prints the command's
+// usage line after it.
+type syntaxError struct{ err error }
+
+func (e *syntaxError) Error() string { return e.err.Error() }
+func (e *syntaxError) Unwrap() error { return e.err }
+
+// syntaxf is a usage error in the command line itself (see syntaxError).
 func syntaxf(hint, format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint, syntax: true}
+	return &syntaxError{usagef(hint, format, args...)}
 }
 
 // signalError records which signal stopped the command.
@@ -101,14 +105,14 @@ func hintFor(err error) string {
 	var hn x509.HostnameError
 	var tl *session.StanzaTooLargeError
 	var ce2 *session.ConflictError
-	var al *alreadyListening
+	var al *session.ObserverError
 	var nr *session.NoReplyError
 	var re *session.ReceiptError
 	switch {
 	case errors.As(err, &ce2), errors.As(err, &al):
 		return "give each concurrent jab listen its own --resource (or stop the other one)"
 	case errors.As(err, &ue):
-		return ue.hint
+		return ue.Hint
 	case errors.As(err, &ce):
 		return "jab never resets a state file: fix it or move it aside (jab then starts with no locks or threads)"
 	case errors.As(err, &ve):
