@@ -3,33 +3,32 @@ package commands
 import (
 	"bufio"
 	"context"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/jab-xmpp/jab/session"
+	"github.com/jab-xmpp/jab/commands/internal/settings"
+	"github.com/jab-xmpp/jab/commands/internal/suggest"
 	"github.com/jab-xmpp/jab/statefile"
 )
 
 // Version is set at build time with -ldflags "-X …commands.Version=…".
 var Version = "dev"
 
-// Global option names and their environment variables.
+// Global option names and their environment variables. Package settings
+// gives the first five a meaning of their own.
 const (
-	flagJID          = "jid"
-	flagPasswordFile = "password-file"
-	flagPasswordCmd  = "password-cmd"
+	flagConfig       = settings.OptConfig
+	flagAccount      = settings.OptAccount
+	flagJID          = settings.OptJID
+	flagPasswordFile = settings.OptPasswordFile
+	flagPasswordCmd  = settings.OptPasswordCmd
 	flagServer       = "server"
 	flagCAFile       = "ca-file"
 	flagResource     = "resource"
@@ -115,9 +114,7 @@ func newApp(env *Env) *cli.App {
 		// urfave/cli's default handler calls os.Exit from inside Run; Run
 		// maps errors to exit codes itself.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return flagError(c, err)
-		},
+		OnUsageError:   onUsageError,
 		Commands: []*cli.Command{
 			sendCommand(env),
 			listenCommand(env),
@@ -185,33 +182,8 @@ func unknownCommand(c *cli.Context, parent string) error {
 }
 
 // closestName is the command or flag name closest to a mistyped one, or
-// "": one it begins, else the nearest within an edit distance of a third
-// of its length (at least 2, so a swapped pair of letters is found); ties
-// go to the longer common prefix.
-func closestName(names []string, typed string) string {
-	if typed == "" {
-		return ""
-	}
-	limit := max(2, len([]rune(typed))/3)
-	best, bestDist, bestCommon := "", limit+1, -1
-	for _, n := range names {
-		d := distance(typed, n)
-		if strings.HasPrefix(n, typed) {
-			d = 0
-		}
-		if d > limit {
-			continue
-		}
-		common := 0
-		for common < len(n) && common < len(typed) && n[common] == typed[common] {
-			common++
-		}
-		if d < bestDist || (d == bestDist && common > bestCommon) {
-			best, bestDist, bestCommon = n, d, common
-		}
-	}
-	return best
-}
+// "" (see suggest.Closest).
+var closestName = suggest.Closest
 
 // flagError turns urfave/cli's flag parsing error into a usage error: an
 // unknown flag gets the closest flag of the command as a hint.
@@ -224,7 +196,7 @@ func flagError(c *cli.Context, err error) error {
 	// Go's flag package: "flag provided but not defined: -NAME".
 	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
 	if !ok {
-		return syntaxf(hint, "%v", err)
+		return syntaxf(hint, "%w", err)
 	}
 	if c.Command != nil {
 		var names []string
@@ -247,6 +219,7 @@ func commandFlags(own ...cli.Flag) []cli.Flag {
 	return append(own, globalFlags()...)
 }
 
+// onUsageError is every command's OnUsageError: see flagError.
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	return flagError(c, err)
 }
@@ -303,301 +276,6 @@ func setIn(c *cli.Context, name string) *cli.Context {
 		}
 	}
 	return nil
-}
-
-// options are the resolved global options.
-type options struct {
-	account    session.JID
-	password   string
-	server     string
-	roots      *x509.CertPool
-	resource   string
-	stateDir   string
-	timeout    time.Duration
-	lockIdle   time.Duration
-	debug      bool
-	timeoutSet bool
-	history    bool // record messages in the history
-	historyMax int
-	login      loginOpts
-}
-
-// sessionEnv opens the state directory and, unless history is off, the
-// history.
-func (o *options) sessionEnv(env *Env) (session.Env, error) {
-	store, err := statefile.Open(o.stateDir)
-	if err != nil {
-		return session.Env{}, err
-	}
-	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
-	if o.history {
-		senv.History = store.History(o.historyMax)
-	}
-	return senv, nil
-}
-
-func (o *options) sessionConfig(env *Env, resource string) session.Config {
-	cfg := session.Config{JID: o.account, Password: o.password, Server: o.server, ExtraCAs: o.roots,
-		Resource: resource, Timeout: o.timeout}
-	o.login.apply(&cfg)
-	if o.debug {
-		cfg.Debug = env.Stderr
-	}
-	cfg.Now = env.Now
-	if !o.login.noFAST {
-		// The token file lives in the state directory. If it cannot be
-		// opened the command itself reports that when it opens its
-		// state; the login just goes without a token.
-		if store, err := statefile.Open(o.stateDir); err == nil {
-			cfg.FAST = store
-		}
-	}
-	return cfg
-}
-
-// stringOpt reads a string global option: the flag, its environment
-// variable, the config file's account table, its top level (see
-// lookupOpt), else "". resolve reports a config file that cannot be read;
-// here it counts as none.
-func stringOpt(c *cli.Context, env *Env, name string) string {
-	ov, ok := lookupOpt(c, env, name)
-	if !ok {
-		return ""
-	}
-	if s, ok := ov.v.(string); ok {
-		return s
-	}
-	return fmt.Sprint(ov.v)
-}
-
-// boolOpt reads a boolean global option: the flag, else its environment
-// variable (any strconv.ParseBool form), else the config file, else false.
-func boolOpt(c *cli.Context, env *Env, name string) (bool, error) {
-	if _, err := configFor(c, env); err != nil {
-		return false, err
-	}
-	ov, ok := lookupOpt(c, env, name)
-	if !ok {
-		return false, nil
-	}
-	switch v := ov.v.(type) {
-	case bool:
-		return v, nil
-	case string:
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return false, usagef("use 1 or 0", "%s=%q is not a boolean", envOf[name], v)
-		}
-		return b, nil
-	}
-	return false, nil
-}
-
-// durationOpt reads a duration global option: the flag, its environment
-// variable, the config file, else def. set tells whether the flag or the
-// environment gave it: a config file only gives defaults, so its timeout
-// bounds connecting but does not make listen exit when idle.
-func durationOpt(c *cli.Context, env *Env, name string, def time.Duration) (time.Duration, bool, error) {
-	if _, err := configFor(c, env); err != nil {
-		return 0, false, err
-	}
-	ov, ok := lookupOpt(c, env, name)
-	if !ok {
-		return def, false, nil
-	}
-	switch v := ov.v.(type) {
-	case time.Duration:
-		if v < 0 {
-			return 0, true, usagef("", "--%s must not be negative", name)
-		}
-		return v, ov.from == fromFlag, nil
-	case string:
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return 0, true, usagef("use a Go duration such as 30s or 15m", "%s=%q is not a valid duration", envOf[name], v)
-		}
-		return d, true, nil
-	}
-	return def, false, nil
-}
-
-// resolve reads the global options and, with needPassword, then gets
-// ready to connect (see readyToConnect). Nothing is contacted and no file
-// is written; a missing or bad option is a usage error. A command that
-// has flags or arguments of its own resolves without the password, checks
-// them, and only then calls readyToConnect, so that a usage error never
-// runs a password command or prompts.
-func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (*options, error) {
-	// A config file that cannot be read, or an unknown --account, ends
-	// the run here; later lookups use the cached result.
-	if _, err := configFor(c, env); err != nil {
-		return nil, err
-	}
-	o := &options{server: stringOpt(c, env, flagServer), resource: stringOpt(c, env, flagResource)}
-	var err error
-	if o.debug, err = boolOpt(c, env, flagDebug); err != nil {
-		return nil, err
-	}
-	if o.timeout, o.timeoutSet, err = durationOpt(c, env, flagTimeout, defaultTimeout); err != nil {
-		return nil, err
-	}
-	if o.timeout == 0 {
-		return nil, usagef("", "--timeout must be positive")
-	}
-	if o.lockIdle, _, err = durationOpt(c, env, flagLockIdle, defaultLockIdle); err != nil {
-		return nil, err
-	}
-	noHistory, err := boolOpt(c, env, flagNoHistory)
-	if err != nil {
-		return nil, err
-	}
-	o.history = !noHistory
-	if o.historyMax, err = intOpt(c, env, flagHistoryMax, statefile.DefaultHistoryMax); err != nil {
-		return nil, err
-	}
-	if o.historyMax < 1 {
-		return nil, usagef("turn history off with --no-history instead", "--history-max must be at least 1")
-	}
-	jid := stringOpt(c, env, flagJID)
-	if jid == "" {
-		return nil, usagef("pass --jid or set JAB_JID", "no account given")
-	}
-	if o.account, err = session.ParseJID(jid); err != nil {
-		return nil, usagef("an account looks like user@example.org", "--jid: %v", err)
-	}
-	if o.account.Local == "" {
-		return nil, usagef("an account looks like user@example.org", "--jid %q has no local part", jid)
-	}
-	if o.resource != "" {
-		if _, err := session.ParseJID("x@y/" + o.resource); err != nil {
-			return nil, usagef("", "--resource %q is not a valid resource", o.resource)
-		}
-	}
-	if o.stateDir = stringOpt(c, env, flagStateDir); o.stateDir == "" {
-		if o.stateDir, err = statefile.DefaultDir(env.Getenv); err != nil {
-			return nil, usagef("pass --state-dir or set JAB_STATE_DIR", "%v", err)
-		}
-	}
-	if ca := stringOpt(c, env, flagCAFile); ca != "" {
-		if o.roots, err = loadCA(ca); err != nil {
-			return nil, err
-		}
-	}
-	// The --insecure-skip-verify warning is readyToConnect's.
-	if err := loginOptions(c, env, o, false); err != nil {
-		return nil, err
-	}
-	if needPassword {
-		if err := o.readyToConnect(ctx, c, env); err != nil {
-			return nil, err
-		}
-	}
-	return o, nil
-}
-
-// readyToConnect is the last step before a command connects, once its
-// flags and arguments are checked: the --insecure-skip-verify warning,
-// then the password, which may run a command or prompt.
-func (o *options) readyToConnect(ctx context.Context, c *cli.Context, env *Env) error {
-	if o.login.insecure {
-		fmt.Fprintln(env.Stderr, insecureWarning)
-	}
-	var err error
-	o.password, err = password(ctx, c, env, o.timeout)
-	return err
-}
-
-func loadCA(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usagef("", "read CA file: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, usagef("the file must hold PEM 'CERTIFICATE' blocks", "CA file %q has no certificate", path)
-	}
-	return pool, nil
-}
-
-// password finds the password: --password-cmd, --password-file,
-// JAB_PASSWORD, JAB_PASSWORD_FILE, JAB_PASSWORD_CMD, then the config
-// file's account table and its top level (password_cmd, password_file,
-// password each), then the system keyring (secret-tool), then a no-echo
-// prompt on a terminal (see findPassword). There is deliberately no flag
-// that takes the password itself (it would show in ps and shell history).
-func password(ctx context.Context, c *cli.Context, env *Env, timeout time.Duration) (string, error) {
-	return findPassword(ctx, c, env, timeout)
-}
-
-// passwordFromFile reads the first line of a password file, which no one
-// else may read (as ssh insists for a private key).
-func passwordFromFile(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", usagef("", "read password file: %v", err)
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return "", usagef("", "read password file: %v", err)
-	}
-	if err := checkSecretMode("password file", path, fi); err != nil {
-		return "", err
-	}
-	data, err := io.ReadAll(fh)
-	if err != nil {
-		return "", usagef("", "read password file: %v", err)
-	}
-	p, _, _ := strings.Cut(string(data), "\n")
-	p = strings.TrimSuffix(p, "\r")
-	if p == "" {
-		return "", usagef("", "password file %q is empty", path)
-	}
-	return p, nil
-}
-
-// passwordCmdWaitDelay bounds the wait for a password command's output
-// once it has exited or been killed: a background child may hold it.
-const passwordCmdWaitDelay = time.Second
-
-// passwordFromCmd runs the command with sh -c, bounded by --timeout: on
-// expiry its whole process group is killed, and a child that escaped the
-// group and holds stdout is waited for no longer than
-// passwordCmdWaitDelay.
-func passwordFromCmd(ctx context.Context, env *Env, command string, timeout time.Duration) (string, error) {
-	line, err := firstLineOf(ctx, timeout, env.Stderr, "sh", "-c", command)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "", usagef("raise --timeout if the command needs longer", "password command timed out after %s", timeout)
-	case err != nil:
-		return "", usagef("", "password command failed: %v", err)
-	case line == "":
-		return "", usagef("", "password command printed nothing")
-	}
-	return line, nil
-}
-
-// firstLineOf runs a command in a process group of its own, bounded by
-// timeout (the group is killed), and returns the first line of its
-// stdout. A command that exited 0 but left a child holding stdout (cut off
-// by WaitDelay or the timeout) has printed what it meant to. A timeout is
-// reported as context.DeadlineExceeded.
-func firstLineOf(ctx context.Context, timeout time.Duration, stderr io.Writer, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stderr = stderr
-	setProcessGroup(cmd)
-	cmd.WaitDelay = passwordCmdWaitDelay
-	out, err := cmd.Output()
-	if err != nil && !(cmd.ProcessState != nil && cmd.ProcessState.Success()) {
-		if ctx.Err() == context.DeadlineExceeded {
-			return "", context.DeadlineExceeded
-		}
-		return "", err
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	return strings.TrimSuffix(line, "\r"), nil
 }
 
 // readAllStdin reads the whole of stdin; on a terminal it first says how

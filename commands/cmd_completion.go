@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -324,7 +325,8 @@ type completionAccount struct {
 // (--state-dir, JAB_STATE_DIR or the default) without creating it. Any
 // error means nothing to offer.
 func loadCompletionState(c *cli.Context, env *Env, allAccounts bool) *completionState {
-	dir := stringOpt(c, env, flagStateDir)
+	s, _ := loadSettings(c, env) // a config file that cannot be read counts as none
+	dir, _ := settings.Get(s, flagStateDir, "")
 	if dir == "" {
 		var err error
 		if dir, err = statefile.DefaultDir(env.Getenv); err != nil {
@@ -344,7 +346,8 @@ func loadCompletionState(c *cli.Context, env *Env, allAccounts bool) *completion
 		return nil
 	}
 	var only string
-	if j, err := session.ParseJID(stringOpt(c, env, flagJID)); err == nil && j.Local != "" && !allAccounts {
+	jid, _ := settings.Get(s, flagJID, "")
+	if j, err := session.ParseJID(jid); err == nil && j.Local != "" && !allAccounts {
 		only = j.Bare()
 	}
 	cs := &completionState{}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -73,24 +74,23 @@ type setting struct {
 	Source string `json:"source"`
 }
 
+// maskedPassword stands for a password in jab config show.
+const maskedPassword = "********"
+
 // effectiveSettings lists every global option with its value and source,
-// in the order of globalFlags, the password after password_cmd. Nothing is run or read but the config file.
+// in the order of globalFlags, the password after password_cmd. Nothing
+// is run or read but the config file.
 func effectiveSettings(c *cli.Context, env *Env) ([]setting, error) {
-	cf, err := configFor(c, env)
+	s, err := loadSettings(c, env)
 	if err != nil {
 		return nil, err
 	}
-	path, pathSrc, _ := configPath(c, env)
-	cfgSrc := pathSrc
-	if cf.file == nil {
+	path, cfgSrc := s.ConfigPath()
+	if s.File() == nil {
 		cfgSrc += " (no such file)"
 	}
 	out := []setting{{Key: "config", Value: path, Source: cfgSrc}}
-	account := cf.account
-	if account == "" {
-		account = cf.accountJID
-	}
-	accountSrc := cf.accountSrc
+	account, accountSrc := s.Account()
 	if accountSrc == "" {
 		accountSrc = "default"
 	}
@@ -100,15 +100,14 @@ func effectiveSettings(c *cli.Context, env *Env) ([]setting, error) {
 		if name == flagConfig || name == flagAccount {
 			continue
 		}
-		key := configKey(name)
-		ov, ok := lookupOpt(c, env, name)
-		if !ok {
-			out = append(out, setting{Key: key, Value: builtinDefault(f, env), Source: "default"})
+		key := settings.Key(name)
+		if v, ok := s.Lookup(name); ok {
+			out = append(out, setting{Key: key, Value: showValue(v, flagKind(f)), Source: v.Source})
 		} else {
-			out = append(out, setting{Key: key, Value: showValue(ov, flagKind(f)), Source: ov.source})
+			out = append(out, setting{Key: key, Value: builtinDefault(f, env), Source: "default"})
 		}
 		if name == flagPasswordCmd {
-			out = append(out, passwordSetting(c, env, cf))
+			out = append(out, passwordSetting(env, s))
 		}
 	}
 	return out, nil
@@ -116,51 +115,52 @@ func effectiveSettings(c *cli.Context, env *Env) ([]setting, error) {
 
 // passwordSetting is the password's line: masked, or the source it would
 // come from.
-func passwordSetting(c *cli.Context, env *Env, cf *config) setting {
-	if s, ok := findPasswordSource(c, env, cf); ok {
+func passwordSetting(env *Env, s *settings.Settings) setting {
+	jid, _ := settings.Get(s, flagJID, "")
+	if p, ok := s.Password(jid); ok {
 		v := maskedPassword
-		if s.kind != keyPassword {
-			v = "(from " + s.kind + ")"
+		if p.Kind != settings.KeyPassword {
+			v = "(from " + p.Kind + ")"
 		}
-		return setting{Key: keyPassword, Value: v, Source: s.source}
+		return setting{Key: settings.KeyPassword, Value: v, Source: p.Source}
 	}
 	if lookPath(env, "secret-tool") != "" {
-		return setting{Key: keyPassword, Value: "(from the keyring, else a prompt on a terminal)", Source: "keyring"}
+		return setting{Key: settings.KeyPassword, Value: "(from the keyring, else a prompt on a terminal)", Source: "keyring"}
 	}
 	if env.StdinTTY {
-		return setting{Key: keyPassword, Value: "(prompt)", Source: "prompt"}
+		return setting{Key: settings.KeyPassword, Value: "(prompt)", Source: "prompt"}
 	}
-	return setting{Key: keyPassword, Value: "(none)", Source: "default"}
+	return setting{Key: settings.KeyPassword, Value: "(none)", Source: "default"}
 }
 
 // showValue is a value as jab config show prints it: typed as the option
 // is (a duration as its string), an environment value parsed when it
 // parses and shown as given when not.
-func showValue(ov optValue, kind valueKind) any {
-	switch v := ov.v.(type) {
+func showValue(v settings.Value, kind settings.Kind) any {
+	switch x := v.V.(type) {
 	case time.Duration:
-		return v.String()
+		return x.String()
 	case string:
-		if ov.from != fromEnv {
-			return v
+		if v.From != settings.FromEnv {
+			return x
 		}
 		switch kind {
-		case kindBool:
-			if b, err := strconv.ParseBool(v); err == nil {
+		case settings.Bool:
+			if b, err := strconv.ParseBool(x); err == nil {
 				return b
 			}
-		case kindInt:
-			if n, err := strconv.Atoi(v); err == nil {
+		case settings.Int:
+			if n, err := strconv.Atoi(x); err == nil {
 				return n
 			}
-		case kindDuration:
-			if d, err := time.ParseDuration(v); err == nil {
+		case settings.Duration:
+			if d, err := time.ParseDuration(x); err == nil {
 				return d.String()
 			}
 		}
-		return v
+		return x
 	}
-	return ov.v
+	return v.V
 }
 
 // builtinDefault is a flag's built-in default; for --state-dir the directory
@@ -244,46 +244,36 @@ replace an existing file without --force.`,
 // the value config init writes: typed as the flag f is (a duration as its
 // string), a path made absolute. The config file being written is not
 // read.
-func givenOpt(c *cli.Context, env *Env, f cli.Flag) (any, bool, error) {
+func givenOpt(l settings.Layers, f cli.Flag) (any, bool, error) {
 	name := f.Names()[0]
-	var v any
-	if x := setIn(c, name); x != nil {
-		v = x.Value(name)
-	} else if e, ok := envOf[name]; ok && env.Getenv(e) != "" {
+	g, ok := l.Given(name)
+	if !ok {
+		return nil, false, nil
+	}
+	v := g.V
+	if g.From == settings.FromEnv {
 		// An environment value is a string; the file must hold the
 		// flag's type or jab refuses it when it reads the file.
-		s := env.Getenv(e)
+		var err error
 		switch flagKind(f) {
-		case kindBool:
-			b, err := strconv.ParseBool(s)
-			if err != nil {
-				return nil, false, usagef("use 1 or 0", "%s=%q is not a boolean", e, s)
-			}
-			v = b
-		case kindInt:
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				return nil, false, usagef("", "%s=%q is not a number", e, s)
-			}
-			v = n
-		case kindDuration:
-			d, err := time.ParseDuration(s)
-			if err != nil || d < 0 {
-				return nil, false, usagef("use a Go duration such as 30s or 15m", "%s=%q is not a valid duration", e, s)
-			}
-			v = s
-		default:
-			v = s
+		case settings.Bool:
+			v, err = settings.As[bool](g)
+		case settings.Int:
+			v, err = settings.As[int](g)
+		case settings.Duration:
+			// Checked, but written as given.
+			_, err = settings.As[time.Duration](g)
 		}
-	} else {
-		return nil, false, nil
+		if err != nil {
+			return nil, false, err
+		}
 	}
 	if d, ok := v.(time.Duration); ok {
 		v = d.String()
 	}
 	// The file reads a relative path relative to its own directory; as
 	// given, it was relative to the current one.
-	if s, ok := v.(string); ok && s != "" && slices.Contains(configPathKeys, configKey(name)) {
+	if s, ok := v.(string); ok && s != "" && slices.Contains(pathOptions, name) {
 		abs, err := filepath.Abs(s)
 		if err != nil {
 			return nil, false, fmt.Errorf("config init: --%s: %w", name, err)
@@ -296,12 +286,13 @@ func givenOpt(c *cli.Context, env *Env, f cli.Flag) (any, bool, error) {
 // dangerousKeys are the boolean keys config init warns about when it
 // writes them true, with the comment put above them in the file.
 var dangerousKeys = map[string]string{
-	configKey(flagInsecure): "turns off the server certificate check: anyone on the network path can impersonate the server",
-	configKey(flagDebug):    "prints the XML stream (messages, contacts) on stderr on every run",
+	settings.Key(flagInsecure): "turns off the server certificate check: anyone on the network path can impersonate the server",
+	settings.Key(flagDebug):    "prints the XML stream (messages, contacts) on stderr on every run",
 }
 
 func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
-	path, _, _ := configPath(c, env)
+	l := layers(c, env)
+	path, _, _ := l.ConfigPath()
 	if path == "" {
 		return usagef("set HOME or pass --config FILE", "no place for the config file: neither XDG_CONFIG_HOME nor HOME is set")
 	}
@@ -311,8 +302,8 @@ func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
 		}
 	}
 	account := ""
-	if x := setIn(c, flagAccount); x != nil {
-		account = x.String(flagAccount)
+	if v, ok := l.Flag(flagAccount); ok {
+		account = fmt.Sprint(v)
 		if account == "" || strings.ContainsAny(account, "@/") {
 			return usagef("an account name is a word such as work", "config init --account %q: not an account name", account)
 		}
@@ -324,21 +315,21 @@ func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
 		if name == flagConfig || name == flagAccount {
 			continue
 		}
-		v, ok, err := givenOpt(c, env, f)
+		v, ok, err := givenOpt(l, f)
 		if err != nil {
 			return err
 		}
 		if ok {
-			values[configKey(name)] = v
-			order = append(order, configKey(name))
+			values[settings.Key(name)] = v
+			order = append(order, settings.Key(name))
 		}
 	}
 	if env.StdinTTY {
 		in := bufio.NewReader(env.Stdin)
 		questions := []struct{ key, prompt string }{
-			{configKey(flagJID), "Your XMPP address (JID)"},
-			{configKey(flagServer), "Server HOST:PORT (empty: found from the JID's domain)"},
-			{configKey(flagPasswordCmd), "Command that prints the password (empty: keyring or prompt)"},
+			{settings.Key(flagJID), "Your XMPP address (JID)"},
+			{settings.Key(flagServer), "Server HOST:PORT (empty: found from the JID's domain)"},
+			{settings.Key(flagPasswordCmd), "Command that prints the password (empty: keyring or prompt)"},
 		}
 		for _, q := range questions {
 			def, _ := values[q.key].(string)
@@ -356,7 +347,7 @@ func runConfigInit(c *cli.Context, env *Env, opts configInitOptions) error {
 			values[q.key] = answer
 		}
 	}
-	jid, _ := values[configKey(flagJID)].(string)
+	jid, _ := values[settings.Key(flagJID)].(string)
 	if jid == "" {
 		return usagef("pass --jid JID (and --server, --password-cmd …) or run it on a terminal", "config init needs a JID")
 	}
@@ -437,7 +428,7 @@ func starterConfig(account string, order []string, values map[string]any) string
 	b.WriteString("# The other options, with their built-in defaults:\n")
 	for _, f := range globalFlags() {
 		name := f.Names()[0]
-		key := configKey(name)
+		key := settings.Key(name)
 		if name == flagConfig || name == flagAccount {
 			continue
 		}

@@ -78,10 +78,12 @@ password_file = %q
 	phone.WaitBody(t, "account by JID")
 
 	// A table's password is for its own jid: with --jid naming another
-	// account it is not used (nor sent to that account's server).
+	// account it is not used (nor sent to that account's server), and
+	// the hint says whose it is.
 	j.extraEnv = append(env, "JAB_CONFIG="+cfg)
 	r = j.run("", "--account", "bot", "--jid", "other@"+srv.Domain, "send", alice.JID, "must not arrive")
-	cliWantError(t, r, 2, "no password source")
+	cliWantError(t, r, 2, "no password source for other@"+srv.Domain,
+		"the password in "+cfg+" [accounts.bot] is for "+me.JID+"; for other@"+srv.Domain+" pass --password-cmd CMD")
 
 	// The default account's wrong password is what is used without
 	// --account: authentication fails, so the table is really read.

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/jab-xmpp/jab/commands/internal/settings"
+	"github.com/jab-xmpp/jab/session"
 )
 
 // writeFile writes a test file with the given mode (chmod, so the umask
@@ -44,172 +47,88 @@ func testEnv(vars map[string]string) *Env {
 		Getenv: func(k string) string { return vars[k] }, Now: time.Now, Host: "test"}
 }
 
-// TestConfigKeysFromGlobalFlags: every global option is a config key with
-// the type of its flag, so a new global flag is a new key.
+// TestConfigKeysFromGlobalFlags: every global option is described to
+// package settings with the type of its flag, its environment variable,
+// and whether it names a path, so a new global flag is a new config key
+// that a config file can hold.
 func TestConfigKeysFromGlobalFlags(t *testing.T) {
-	keys := configKeys()
+	opts := map[string]settings.Option{}
+	for _, o := range globalOptions() {
+		opts[o.Name] = o
+	}
+	var conf strings.Builder
 	for _, f := range globalFlags() {
 		name := f.Names()[0]
-		kind, ok := keys[strings.ReplaceAll(name, "-", "_")]
-		if name == flagConfig || name == flagAccount {
-			if ok {
-				t.Errorf("--%s must not be a config key", name)
-			}
-			continue
-		}
+		o, ok := opts[name]
 		if !ok {
-			t.Errorf("--%s has no config key", name)
+			t.Errorf("--%s is not described to settings", name)
 			continue
 		}
-		want := kindString
+		want := settings.String
 		switch f.(type) {
 		case *cli.BoolFlag:
-			want = kindBool
+			want = settings.Bool
 		case *cli.DurationFlag:
-			want = kindDuration
+			want = settings.Duration
 		case *cli.IntFlag:
-			want = kindInt
+			want = settings.Int
 		}
-		if kind != want {
-			t.Errorf("key for --%s is %v, want %v", name, kind, want)
+		if o.Kind != want || o.Env != envOf[name] || o.Env == "" {
+			t.Errorf("--%s is %+v, want kind %v and env %q", name, o, want, envOf[name])
+		}
+		if name == flagConfig || name == flagAccount {
+			continue
+		}
+		value := map[settings.Kind]string{settings.String: `"x"`, settings.Bool: "true", settings.Duration: `"1s"`, settings.Int: "1"}[o.Kind]
+		fmt.Fprintf(&conf, "%s = %s\n", settings.Key(name), value)
+	}
+	for _, name := range []string{flagCAFile, flagPasswordFile, flagStateDir} {
+		if !opts[name].Path {
+			t.Errorf("--%s does not name a path", name)
 		}
 	}
-	for _, k := range []string{"jid", "server", "ca_file", "password_cmd", "password_file", "resource", "state_dir", "timeout", "password"} {
-		if _, ok := keys[k]; !ok {
-			t.Errorf("no key %q", k)
-		}
+	// Every key, with a value of its type, at the top level and in a
+	// table; --config and --account are not keys.
+	path := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), conf.String()+"password = \"pw\"\n[accounts.a]\n"+conf.String(), 0o600)
+	if _, err := loadConfigFile(path, ""); err != nil {
+		t.Error(err)
 	}
-}
-
-// TestConfigPrecedence: flag > environment > account table > top level >
-// built-in default, for a string, a bool, a duration and an int option.
-// Level i turns on every layer up to i, so each layer must beat all the
-// lower ones.
-func TestConfigPrecedence(t *testing.T) {
-	type layers struct{ top, acct, env, flag string }
-	opts := []struct {
-		name  string
-		toml  layers // TOML values
-		env   string
-		flag  string
-		wants [5]string // default, top, account, env, flag
-		get   func(c *cli.Context, env *Env) (string, error)
-	}{
-		{"string", layers{top: `"top:1"`, acct: `"acct:1"`}, "env:1", "flag:1",
-			[5]string{"", "top:1", "acct:1", "env:1", "flag:1"},
-			func(c *cli.Context, env *Env) (string, error) { return stringOpt(c, env, flagServer), nil }},
-		{"bool", layers{top: `true`, acct: `false`}, "1", "--no-history=false",
-			[5]string{"false", "true", "false", "true", "false"},
-			func(c *cli.Context, env *Env) (string, error) {
-				b, err := boolOpt(c, env, flagNoHistory)
-				return map[bool]string{true: "true", false: "false"}[b], err
-			}},
-		{"duration", layers{top: `"10s"`, acct: `"20s"`}, "40s", "50s",
-			[5]string{"30s", "10s", "20s", "40s", "50s"},
-			func(c *cli.Context, env *Env) (string, error) {
-				d, _, err := durationOpt(c, env, flagTimeout, defaultTimeout)
-				return d.String(), err
-			}},
-		{"int", layers{top: `10`, acct: `20`}, "40", "50",
-			[5]string{"1000000", "10", "20", "40", "50"},
-			func(c *cli.Context, env *Env) (string, error) {
-				n, err := intOpt(c, env, flagHistoryMax, 1000000)
-				return strconv.Itoa(n), err
-			}},
-	}
-	flagOf := map[string]string{"string": flagServer, "bool": flagNoHistory, "duration": flagTimeout, "int": flagHistoryMax}
-	levels := []string{"default", "top", "account", "env", "flag"}
-	for _, o := range opts {
-		name := flagOf[o.name]
-		key := configKey(name)
-		for level, levelName := range levels {
-			// One more case per option: the account table is there but
-			// not selected, so the top level holds.
-			for _, selectAccount := range []bool{true, false} {
-				if !selectAccount && level != 2 {
-					continue
-				}
-				caseName := o.name + "/" + levelName
-				if !selectAccount {
-					caseName += "/table not selected"
-				}
-				t.Run(caseName, func(t *testing.T) {
-					dir := t.TempDir()
-					var conf strings.Builder
-					if level >= 1 {
-						conf.WriteString(key + " = " + o.toml.top + "\n")
-					}
-					conf.WriteString("[accounts.a]\njid = \"me@example.org\"\n")
-					if level >= 2 {
-						conf.WriteString(key + " = " + o.toml.acct + "\n")
-					}
-					cfgPath := writeFile(t, filepath.Join(dir, "config.toml"), conf.String(), 0o600)
-					vars := map[string]string{"JAB_CONFIG": cfgPath}
-					if selectAccount {
-						vars["JAB_ACCOUNT"] = "a"
-					}
-					if level >= 3 {
-						vars[envOf[name]] = o.env
-					}
-					var args []string
-					if level >= 4 {
-						if strings.HasPrefix(o.flag, "--") {
-							args = append(args, o.flag)
-						} else {
-							args = append(args, "--"+name, o.flag)
-						}
-					}
-					want := o.wants[level]
-					if !selectAccount {
-						want = o.wants[1]
-					}
-					var got string
-					err := inContext(t, testEnv(vars), args, func(c *cli.Context) error {
-						var err error
-						got, err = o.get(c, testEnv(vars))
-						return err
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got != want {
-						t.Errorf("got %q, want %q\nconfig:\n%s", got, want, conf.String())
-					}
-				})
-			}
+	for _, k := range []string{"config", "account"} {
+		path := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), k+" = \"x\"\n", 0o600)
+		if _, err := loadConfigFile(path, ""); err == nil {
+			t.Errorf("%s is a config key", k)
 		}
 	}
 }
 
-// TestConfigTimeoutNotSet: a timeout from the config file is a default:
-// it bounds connecting but is not "given", so listen does not take it as
-// an idle limit; the flag and the environment are given.
-func TestConfigTimeoutNotSet(t *testing.T) {
-	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), "timeout = \"7s\"\n", 0o600)
-	for _, tt := range []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		want    time.Duration
-		wantSet bool
-	}{
-		{"config", map[string]string{"JAB_CONFIG": cfg}, nil, 7 * time.Second, false},
-		{"env", map[string]string{"JAB_CONFIG": cfg, "JAB_TIMEOUT": "8s"}, nil, 8 * time.Second, true},
-		{"flag", map[string]string{"JAB_CONFIG": cfg}, []string{"--timeout", "9s"}, 9 * time.Second, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			env := testEnv(tt.env)
-			var d time.Duration
-			var set bool
-			err := inContext(t, env, tt.args, func(c *cli.Context) error {
-				var err error
-				d, set, err = durationOpt(c, env, flagTimeout, defaultTimeout)
-				return err
-			})
-			if err != nil || d != tt.want || set != tt.wantSet {
-				t.Errorf("got %v set=%v (%v), want %v set=%v", d, set, err, tt.want, tt.wantSet)
+// loadConfigFile reads a config file as jab does.
+func loadConfigFile(path, home string) (*settings.File, error) {
+	return settings.LoadFile(path, home, globalOptions())
+}
+
+// TestFlagLayer: the adapter hands settings the global flags given on
+// the command line, before or after the subcommand name, typed as their
+// options; a flag not given is not there, even with a default.
+func TestFlagLayer(t *testing.T) {
+	app := &cli.App{Name: "jab", Flags: globalFlags(), Writer: io.Discard, ErrWriter: io.Discard,
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{{Name: "sub", Flags: commandFlags(), Action: func(c *cli.Context) error {
+			l := layers(c, testEnv(nil))
+			for name, want := range map[string]any{flagServer: "s:1", flagNoHistory: false, flagTimeout: 5 * time.Second, flagHistoryMax: 7} {
+				if v, ok := l.Flag(name); !ok || v != want {
+					t.Errorf("--%s: %#v (%v), want %#v", name, v, ok, want)
+				}
 			}
-		})
+			for _, name := range []string{flagLockIdle, flagJID, flagDebug} {
+				if v, ok := l.Flag(name); ok {
+					t.Errorf("--%s not given, but got %#v", name, v)
+				}
+			}
+			return nil
+		}}}}
+	err := app.RunContext(context.Background(), []string{"jab", "--server", "s:1", "--timeout", "5s", "sub", "--no-history=false", "--history-max", "7"})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -282,7 +201,7 @@ exit 1
 			var got string
 			err := inContext(t, env, args, func(c *cli.Context) error {
 				var err error
-				got, err = password(c.Context, c, env, 5*time.Second)
+				got, err = passwordOf(c, env, "me@example.org")
 				return err
 			})
 			if err != nil {
@@ -306,7 +225,7 @@ exit 1
 		var got string
 		err := inContext(t, env, nil, func(c *cli.Context) error {
 			var err error
-			got, err = password(c.Context, c, env, 5*time.Second)
+			got, err = passwordOf(c, env, "other@example.org")
 			return err
 		})
 		if err != nil || got != "typed" {
@@ -316,7 +235,7 @@ exit 1
 	t.Run("no terminal, no source", func(t *testing.T) {
 		env := testEnv(map[string]string{"JAB_JID": "me@example.org"})
 		err := inContext(t, env, nil, func(c *cli.Context) error {
-			_, err := password(c.Context, c, env, 5*time.Second)
+			_, err := passwordOf(c, env, "me@example.org")
 			return err
 		})
 		if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "no password source") {
@@ -325,8 +244,24 @@ exit 1
 	})
 }
 
-// TestConfigErrors: every bad configuration is one usage error (exit 2)
-// naming what is wrong, with a hint where one helps.
+// passwordOf gets the password for jid as a command does, with the global
+// flags of c and the environment of env.
+func passwordOf(c *cli.Context, env *Env, jid string) (string, error) {
+	s, err := loadSettings(c, env)
+	if err != nil {
+		return "", err
+	}
+	account, err := session.ParseJID(jid)
+	if err != nil {
+		return "", err
+	}
+	return findPassword(c.Context, env, s, account, 5*time.Second)
+}
+
+// TestConfigErrors: a bad configuration, whether package settings finds
+// it (see its TestLoadErrors for every case) or getting the password
+// does, is one usage error line (exit 2) naming what is wrong, with a
+// hint where one helps, and nothing is contacted.
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := "jid = \"me@example.org\"\n[accounts.work]\njid = \"me@work.example\"\n"
@@ -343,54 +278,24 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{name: "unknown top-level key", config: "jid = \"me@example.org\"\ntimout = \"5s\"\n",
 			want: []string{`unknown key "timout"`, "config.toml"}, hint: `did you mean "timeout"?`},
-		{name: "unknown key in an account", config: good + "pasword_cmd = \"x\"\n",
-			want: []string{`unknown key "accounts.work.pasword_cmd"`, "config.toml"}, hint: `did you mean "password_cmd"?`},
-		{name: "unknown table", config: "[server]\nhost = \"x\"\n", want: []string{"server must be a string, not a table"}},
-		{name: "default_account in an account", config: good + "default_account = \"work\"\n",
-			want: []string{`unknown key "accounts.work.default_account"`}},
-		{name: "bool given as string", config: "no_history = \"yes\"\n",
-			want: []string{"no_history must be a boolean (true or false), not a string", "config.toml"}},
-		{name: "duration given as integer", config: "timeout = 30\n",
-			want: []string{`timeout must be a duration string such as "30s", not an integer`}},
-		{name: "bad duration", config: "timeout = \"soon\"\n", want: []string{`timeout = "soon" is not a valid duration`}},
-		{name: "int given as string", config: "history_max = \"10\"\n", want: []string{"history_max must be an integer, not a string"}},
-		{name: "string given as integer", config: good + "server = 5222\n", want: []string{"accounts.work.server must be a string, not an integer"}},
-		{name: "account not a table", config: "[accounts]\nwork = \"me\"\n", want: []string{"accounts.work must be a table"}},
-		{name: "TOML syntax", config: "jid = \n", want: []string{"config.toml", "line 1"}},
 		{name: "missing account", config: good, args: []string{"--account", "wrk"},
 			want: []string{`--account "wrk": no such account`}, hint: `did you mean "work"?`},
-		{name: "missing account from the environment", config: good, env: map[string]string{"JAB_ACCOUNT": "nope"},
-			want: []string{`JAB_ACCOUNT "nope": no such account`}, hint: "the accounts are work"},
-		{name: "default_account names no table", config: "default_account = \"wrok\"\n" + good,
-			want: []string{`default_account "wrok" names no [accounts.wrok] table`}, hint: `did you mean "work"?`},
 		{name: "group-readable with a password", config: good + "password = \"hunter2\"\n", mode: 0o640,
 			want: []string{"holds a password and is readable by others (mode 0640)"}, hint: "chmod 600 ", nowhere: "hunter2"},
-		{name: "world-readable with a password at the top", config: "password = \"hunter2\"\n", mode: 0o604,
-			want: []string{"readable by others"}, hint: "chmod 600 ", nowhere: "hunter2"},
+		{name: "TOML syntax error in a password", config: "jid = \"me@example.org\"\npassword = hunter2\n",
+			want: []string{"config.toml", "invalid TOML at line 2", `(key "password")`}, nowhere: "hunt"},
+		{name: "missing --config file", args: []string{"--config", filepath.Join(dir, "nonexistent.toml")},
+			want: []string{"nonexistent.toml", "does not exist"}, hint: "jab config init"},
 		{name: "group-readable password file", config: "password_file = \"" + pwFile + "\"\n" + good, mode: 0o644, env: map[string]string{"JAB_JID": "me@example.org"},
 			want: []string{"password file", "readable by others (mode 0640)"}, hint: "chmod 600 " + pwFile, nowhere: "secret"},
 		{name: "group-readable password file from the flag", config: good, args: []string{"--password-file", pwFile},
 			want: []string{"readable by others"}, hint: "chmod 600 "},
 		{name: "password command fails", config: "password_cmd = \"exit 3\"\n" + good, env: map[string]string{"JAB_JID": "me@example.org"},
-			want: []string{"password command failed"}},
+			want: []string{"password command failed: exit status 3"}},
 		{name: "password command prints nothing", config: good + "password_cmd = \"true\"\n", env: map[string]string{"JAB_ACCOUNT": "work", "JAB_JID": ""},
 			want: []string{"password command printed nothing"}},
 		{name: "password command times out", config: good + "password_cmd = \"sleep 8; echo pw\"\n", env: map[string]string{"JAB_ACCOUNT": "work", "JAB_JID": "", "JAB_TIMEOUT": "300ms"},
-			want: []string{"password command timed out after 300ms"}},
-		{name: "TOML syntax error in a password", config: "jid = \"me@example.org\"\npassword = hunter2\n",
-			want: []string{"config.toml", "invalid TOML at line 2", `(key "password")`}, nowhere: "hunt"},
-		{name: "TOML syntax error after a quoted password", config: "password = 'hunter2'x\n", want: []string{"invalid TOML at line 1"}, nowhere: "x'"},
-		{name: "accounts dotted key not under a table", config: "accounts.work = 1\n", want: []string{"accounts.work must be a table, not an integer"}},
-		{name: "password_cmd in a group-writable file", config: good + "password_cmd = \"echo pw\"\n", mode: 0o620,
-			want: []string{"holds a password_cmd and is writable by others (mode 0620)"}, hint: "chmod go-w "},
-		{name: "password_cmd in a world-writable file", config: "password_cmd = \"echo pw\"\n", mode: 0o602,
-			want: []string{"writable by others (mode 0602)"}, hint: "chmod go-w "},
-		{name: "JID of two accounts", config: good + "[accounts.work2]\njid = \"Me@work.example\"\n", env: map[string]string{"JAB_ACCOUNT": "me@work.example"},
-			want: []string{`JAB_ACCOUNT "me@work.example": the JID of several accounts`, "work, work2"}, hint: "give the table name instead"},
-		{name: "missing --config file", args: []string{"--config", filepath.Join(dir, "nonexistent.toml")},
-			want: []string{"nonexistent.toml", "does not exist"}, hint: "jab config init"},
-		{name: "account name that is no JID without a config", env: map[string]string{"HOME": dir + "/nohome"},
-			args: []string{"--account", "work"}, want: []string{`--account "work": no config file`}},
+			want: []string{"password command timed out after 300ms"}, hint: "raise --timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -462,75 +367,6 @@ func TestConfigLenient(t *testing.T) {
 	})
 }
 
-// TestConfigAccountJID: --account and JAB_ACCOUNT take a table name or a
-// JID (listen --exec sets JAB_ACCOUNT to the account's bare JID).
-func TestConfigAccountJID(t *testing.T) {
-	conf := `jid = "top@example.org"
-server = "top:1"
-[accounts.work]
-jid = "Me@Work.example"
-server = "work:1"
-`
-	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), conf, 0o600)
-	tests := []struct {
-		name      string
-		env       map[string]string
-		args      []string
-		jid, serv string
-		wantErr   string
-		wantHint  string
-	}{
-		{name: "table name", args: []string{"--account", "work"}, jid: "Me@Work.example", serv: "work:1"},
-		{name: "JID of a table selects it", env: map[string]string{"JAB_ACCOUNT": "me@work.example"}, jid: "Me@Work.example", serv: "work:1"},
-		{name: "JID of no table", env: map[string]string{"JAB_ACCOUNT": "bot@example.org"}, jid: "bot@example.org", serv: "top:1"},
-		{name: "JAB_JID beats an account JID", env: map[string]string{"JAB_ACCOUNT": "bot@example.org", "JAB_JID": "env@example.org"}, jid: "env@example.org", serv: "top:1"},
-		{name: "flag beats the environment", env: map[string]string{"JAB_ACCOUNT": "bot@example.org"}, args: []string{"--account", "work"}, jid: "Me@Work.example", serv: "work:1"},
-		{name: "neither name nor JID", args: []string{"--account", "wokr"}, wantErr: `--account "wokr": no such account`, wantHint: `did you mean "work"?`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			vars := map[string]string{"JAB_CONFIG": cfg}
-			for k, v := range tt.env {
-				vars[k] = v
-			}
-			env := testEnv(vars)
-			var jid, serv string
-			err := inContext(t, env, tt.args, func(c *cli.Context) error {
-				if _, err := configFor(c, env); err != nil {
-					return err
-				}
-				jid, serv = stringOpt(c, env, flagJID), stringOpt(c, env, flagServer)
-				return nil
-			})
-			if tt.wantErr != "" {
-				var ue *usageError
-				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(ue.hint, tt.wantHint) {
-					t.Fatalf("got %v (hint %v), want %q", err, ue, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if jid != tt.jid || serv != tt.serv {
-				t.Errorf("jid %q server %q, want %q %q", jid, serv, tt.jid, tt.serv)
-			}
-		})
-	}
-	t.Run("a JID works without any config file", func(t *testing.T) {
-		env := testEnv(map[string]string{"HOME": t.TempDir(), "JAB_ACCOUNT": "bot@example.org"})
-		var jid string
-		err := inContext(t, env, nil, func(c *cli.Context) error {
-			_, err := configFor(c, env)
-			jid = stringOpt(c, env, flagJID)
-			return err
-		})
-		if err != nil || jid != "bot@example.org" {
-			t.Errorf("jid %q, %v", jid, err)
-		}
-	})
-}
-
 // TestConfigShow: every option with its source; passwords masked; the
 // password command is not run.
 func TestConfigShow(t *testing.T) {
@@ -577,7 +413,7 @@ password_cmd = "touch `+marker+`; echo pw"
 		}
 	}
 	for _, f := range globalFlags() {
-		if _, ok := got[configKey(f.Names()[0])]; !ok {
+		if _, ok := got[settings.Key(f.Names()[0])]; !ok {
 			t.Errorf("no line for --%s", f.Names()[0])
 		}
 	}
@@ -628,12 +464,12 @@ func TestConfigInit(t *testing.T) {
 	wantTop := map[string]any{"jid": "me@example.org", "server": "xmpp.example.org:5222", "password_cmd": "pass show xmpp",
 		"timeout": 10 * time.Second, "no_history": true}
 	for k, v := range wantTop {
-		if f.top[k] != v {
-			t.Errorf("%s = %v, want %v", k, f.top[k], v)
+		if f.Top[k] != v {
+			t.Errorf("%s = %v, want %v", k, f.Top[k], v)
 		}
 	}
-	if len(f.top) != len(wantTop) {
-		t.Errorf("top level %v, want only %v", f.top, wantTop)
+	if len(f.Top) != len(wantTop) {
+		t.Errorf("top level %v, want only %v", f.Top, wantTop)
 	}
 	before, _ := os.ReadFile(path)
 	if !strings.Contains(string(before), "# lock_idle = ") || !strings.Contains(string(before), "# [accounts.work]") {
@@ -651,7 +487,7 @@ func TestConfigInit(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--force: exit %d: %s", code, errs)
 	}
-	if f, err = loadConfigFile(path, home); err != nil || f.defaultAccount != "work" || f.accounts["work"]["jid"] != "w@work.example" {
+	if f, err = loadConfigFile(path, home); err != nil || f.DefaultAccount != "work" || f.Accounts["work"]["jid"] != "w@work.example" {
 		t.Errorf("with --account: %+v, %v", f, err)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
@@ -679,120 +515,65 @@ func TestConfigInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.top["jid"] != "me@example.org" || f.top["server"] != "env:5222" || f.top["password_cmd"] != "pass show me" {
-			t.Errorf("answers not written: %v", f.top)
+		if f.Top["jid"] != "me@example.org" || f.Top["server"] != "env:5222" || f.Top["password_cmd"] != "pass show me" {
+			t.Errorf("answers not written: %v", f.Top)
 		}
 	})
 }
 
-// TestConfigPathKeys: in the config file "~/" is the home directory and a
-// relative path is relative to the file.
-func TestConfigPathKeys(t *testing.T) {
-	dir := t.TempDir()
-	cfg := writeFile(t, filepath.Join(dir, "config.toml"), "state_dir = \"~/st\"\nca_file = \"ca.pem\"\npassword_file = \"/abs/pw\"\n", 0o600)
-	f, err := loadConfigFile(cfg, "/home/me")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{"state_dir": "/home/me/st", "ca_file": filepath.Join(dir, "ca.pem"), "password_file": "/abs/pw"}
-	for k, v := range want {
-		if f.top[k] != v {
-			t.Errorf("%s = %v, want %v", k, f.top[k], v)
-		}
-	}
-}
-
-// TestConfigDottedAccountKeys: an account table made by a dotted key
-// (accounts.work.jid = … at the top level, or work.jid = … under
-// [accounts]) loads like an [accounts.work] table; it used to panic
-// with "assignment to entry in nil map".
-func TestConfigDottedAccountKeys(t *testing.T) {
-	for _, tt := range []struct{ name, config string }{
-		{"at the top level", "accounts.work.jid = \"a@b.c\"\naccounts.work.timeout = \"5s\"\n"},
-		{"under [accounts]", "[accounts]\nwork.jid = \"a@b.c\"\nwork.timeout = \"5s\"\n"},
-		{"beside a table", "[accounts]\nwork.jid = \"a@b.c\"\nwork.timeout = \"5s\"\n[accounts.home]\njid = \"h@b.c\"\n"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), tt.config, 0o600)
-			f, err := loadConfigFile(cfg, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if w := f.accounts["work"]; w["jid"] != "a@b.c" || w["timeout"] != 5*time.Second {
-				t.Errorf("accounts.work = %v", w)
-			}
-			code, out, errs := runApp(t, "", map[string]string{"JAB_CONFIG": cfg, "JAB_ACCOUNT": "a@b.c"}, "config", "show")
-			if code != 0 || !strings.Contains(out, `"a@b.c"`) {
-				t.Errorf("exit %d: %s%s", code, out, errs)
-			}
-		})
-	}
-}
-
-// TestPasswordOfAnotherJID: a config layer's password sources belong to
-// the layer's jid; when --jid or JAB_JID makes the account another one,
-// they are skipped, so one account's password is never sent to another
-// account's server.
+// TestPasswordOfAnotherJID: a config layer's password is for the layer's
+// jid (settings tests every layer): with --jid naming another account the
+// file's password command does not run, and the error says whose the
+// password is and how to give one for this account, instead of telling
+// to set password_cmd, which is set.
 func TestPasswordOfAnotherJID(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "ran")
-	conf := `password = "pw-top"
-default_account = "work"
-[accounts.work]
-jid = "me@work.example"
-password_cmd = "touch ` + marker + `; echo pw-work"
-[accounts.home]
-jid = "me@home.example"
-[accounts.nojid]
-password = "pw-nojid"
-`
-	cfg := writeFile(t, filepath.Join(dir, "config.toml"), conf, 0o600)
+	cfg := writeFile(t, filepath.Join(dir, "config.toml"), "jid = \"me@example.org\"\npassword_cmd = \"touch "+marker+"; echo pw\"\n", 0o600)
+	vars := map[string]string{"JAB_CONFIG": cfg, "JAB_STATE_DIR": dir, "JAB_SERVER": "127.0.0.1:1", "HOME": dir}
+	code, _, errs := runApp(t, "", vars, "--jid", "Other@example.org", "send", "a@example.net", "hi")
+	want := "jab: error: no password source for other@example.org\n" +
+		"jab: hint: the password_cmd in " + cfg + " is for me@example.org; for other@example.org pass --password-cmd CMD or --password-file FILE, " +
+		"set JAB_PASSWORD, or add an [accounts.NAME] table with jid = \"other@example.org\"\n"
+	if code != ExitUsage || errs != want {
+		t.Errorf("exit %d:\n%s\nwant:\n%s", code, errs, want)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the password command of me@example.org ran for other@example.org")
+	}
+	// For the file's own account the command runs (and the closed port
+	// ends the run).
+	if code, _, errs := runApp(t, "", vars, "send", "a@example.net", "hi"); code != ExitTimeout {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Error("the password command did not run for its own account")
+	}
+}
+
+// TestUsagefWraps: usagef and syntaxf keep an error given with %w, for
+// errors.Is and errors.As, and stay usage errors whatever they wrap: exit
+// 2 with their own hint; only syntaxf's is followed by the usage line.
+func TestUsagefWraps(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		env  map[string]string
-		args []string
-		want string // "" : no password source
+		name   string
+		err    error
+		syntax bool
 	}{
-		{name: "the table's own jid", want: "pw-work"},
-		{name: "JAB_JID of the same account", env: map[string]string{"JAB_JID": "Me@Work.example/res"}, want: "pw-work"},
-		{name: "JAB_JID of another account", env: map[string]string{"JAB_JID": "other@evil.example"}, want: "pw-top"},
-		{name: "--jid of another account", args: []string{"--jid", "other@evil.example"}, want: "pw-top"},
-		{name: "top level with a jid of its own", env: map[string]string{"JAB_JID": "other@evil.example", "JAB_ACCOUNT": "home"},
-			want: "pw-top"},
-		{name: "a table without a jid", env: map[string]string{"JAB_JID": "other@evil.example", "JAB_ACCOUNT": "nojid"}, want: "pw-nojid"},
+		{"usagef", usagef("the hint", "read it: %w", fs.ErrNotExist), false},
+		{"syntaxf", syntaxf("the hint", "read it: %w", fs.ErrNotExist), true},
+		{"a timeout inside", usagef("the hint", "password command: %w", fmt.Errorf("wait: %w", context.DeadlineExceeded)), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			os.Remove(marker)
-			vars := map[string]string{"JAB_CONFIG": cfg}
-			for k, v := range tt.env {
-				vars[k] = v
+			var sx *syntaxError
+			if !errors.Is(tt.err, fs.ErrNotExist) && !errors.Is(tt.err, context.DeadlineExceeded) {
+				t.Errorf("%v: the wrapped error is lost", tt.err)
 			}
-			env := testEnv(vars)
-			var got string
-			err := inContext(t, env, tt.args, func(c *cli.Context) error {
-				var err error
-				got, err = password(c.Context, c, env, 5*time.Second)
-				return err
-			})
-			if err != nil || got != tt.want {
-				t.Errorf("got %q, %v; want %q", got, err, tt.want)
-			}
-			if _, err := os.Stat(marker); (err == nil) != (tt.want == "pw-work") {
-				t.Errorf("the work account's password command ran: %v", err == nil)
+			if exitCode(tt.err) != ExitUsage || hintFor(tt.err) != "the hint" || errors.As(tt.err, &sx) != tt.syntax {
+				t.Errorf("%v: exit %d, hint %q, syntax %v", tt.err, exitCode(tt.err), hintFor(tt.err), errors.As(tt.err, &sx))
 			}
 		})
 	}
-	t.Run("a top-level jid guards the top-level password", func(t *testing.T) {
-		cfg := writeFile(t, filepath.Join(t.TempDir(), "config.toml"), "jid = \"me@example.org\"\npassword = \"pw-top\"\n", 0o600)
-		env := testEnv(map[string]string{"JAB_CONFIG": cfg, "JAB_JID": "other@evil.example"})
-		err := inContext(t, env, nil, func(c *cli.Context) error {
-			_, err := password(c.Context, c, env, 5*time.Second)
-			return err
-		})
-		if err == nil || !strings.Contains(err.Error(), "no password source") {
-			t.Errorf("got %v, want no password source", err)
-		}
-	})
 }
 
 // TestPasswordCmdTimeout: --timeout bounds the password command even
@@ -878,8 +659,8 @@ func TestConfigInitFromEnv(t *testing.T) {
 	want := map[string]any{"jid": "me@example.org", "no_history": true, "history_max": 100, "timeout": 20 * time.Second,
 		"direct_tls": true, "server": "xmpp.example.org:5223"}
 	for k, v := range want {
-		if f.top[k] != v {
-			t.Errorf("%s = %#v, want %#v", k, f.top[k], v)
+		if f.Top[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, f.Top[k], v)
 		}
 	}
 	for _, bad := range []struct{ k, v, msg string }{
@@ -920,8 +701,8 @@ func TestConfigInitRelativePaths(t *testing.T) {
 	}
 	want := map[string]any{"state_dir": filepath.Join(cwd, "st"), "password_file": filepath.Join(cwd, "pw"), "ca_file": filepath.Join(cwd, "certs", "ca.pem")}
 	for k, v := range want {
-		if f.top[k] != v {
-			t.Errorf("%s = %v, want %v", k, f.top[k], v)
+		if f.Top[k] != v {
+			t.Errorf("%s = %v, want %v", k, f.Top[k], v)
 		}
 	}
 }

@@ -1,17 +1,29 @@
 package commands
 
+// What a run needs to log in: the TLS and SASL options, and the password.
+
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 )
 
-// loginOpts are the login and TLS options: how the connection is secured
-// and which SASL mechanisms jab accepts.
-type loginOpts struct {
+// loginOptions are the login and TLS options: how the connection is
+// secured and which SASL mechanisms jab accepts.
+type loginOptions struct {
 	directTLS bool
 	tlsMin    uint16 // 0: session's default (TLS 1.2)
 	noPlain   bool
@@ -19,7 +31,26 @@ type loginOpts struct {
 	noFAST    bool // no XEP-0484 token is used or stored
 }
 
-func (l loginOpts) apply(cfg *session.Config) {
+// newLoginOptions reads --direct-tls, --tls-min, --no-plain, --no-fast
+// and --insecure-skip-verify. The --insecure-skip-verify warning is
+// readyToConnect's: it is for a run that connects.
+func newLoginOptions(s *settings.Settings) (loginOptions, error) {
+	var l loginOptions
+	var err error
+	for _, b := range []struct {
+		name string
+		v    *bool
+	}{{flagDirectTLS, &l.directTLS}, {flagNoPlain, &l.noPlain}, {flagNoFAST, &l.noFAST}, {flagInsecure, &l.insecure}} {
+		if *b.v, err = settings.Get(s, b.name, false); err != nil {
+			return l, err
+		}
+	}
+	tlsMin, _ := settings.Get(s, flagTLSMin, "")
+	l.tlsMin, err = parseTLSMin(tlsMin)
+	return l, err
+}
+
+func (l loginOptions) apply(cfg *session.Config) {
 	cfg.DirectTLS = l.directTLS
 	cfg.TLSMin = l.tlsMin
 	cfg.NoPlain = l.noPlain
@@ -30,34 +61,6 @@ func (l loginOpts) apply(cfg *session.Config) {
 // --insecure-skip-verify, so it never goes unnoticed in a script's log.
 const insecureWarning = "jab: warning: --insecure-skip-verify: the server's certificate is not checked; " +
 	"anyone on the network path can impersonate the server and read the session (and, with PLAIN, the password)"
-
-// loginOptions reads --direct-tls, --tls-min, --no-plain, --no-fast and
-// --insecure-skip-verify (flags, else their environment variables) into
-// o.login. A run that will connect with --insecure-skip-verify gets the
-// warning on stderr.
-func loginOptions(c *cli.Context, env *Env, o *options, connects bool) error {
-	var err error
-	l := &o.login
-	if l.directTLS, err = boolOpt(c, env, flagDirectTLS); err != nil {
-		return err
-	}
-	if l.noPlain, err = boolOpt(c, env, flagNoPlain); err != nil {
-		return err
-	}
-	if l.noFAST, err = boolOpt(c, env, flagNoFAST); err != nil {
-		return err
-	}
-	if l.insecure, err = boolOpt(c, env, flagInsecure); err != nil {
-		return err
-	}
-	if l.tlsMin, err = parseTLSMin(stringOpt(c, env, flagTLSMin)); err != nil {
-		return err
-	}
-	if l.insecure && connects {
-		fmt.Fprintln(env.Stderr, insecureWarning)
-	}
-	return nil
-}
 
 // parseTLSMin maps "1.2" and "1.3" ("" is the default, 1.2) to a
 // crypto/tls version. Older versions are not offered: RFC 9325 §3.1.1
@@ -72,4 +75,173 @@ func parseTLSMin(v string) (uint16, error) {
 		return tls.VersionTLS13, nil
 	}
 	return 0, usagef("use --tls-min 1.2 or --tls-min 1.3", "--%s %q is not a TLS version jab accepts", flagTLSMin, v)
+}
+
+// readyToConnect is the last step before a command connects, once its
+// flags and arguments are checked: the --insecure-skip-verify warning,
+// then the password, which may run a command or prompt. The options come
+// from resolve, which has read the command line and the config file.
+func (o *options) readyToConnect(ctx context.Context, _ *cli.Context, env *Env) error {
+	if o.login.insecure {
+		fmt.Fprintln(env.Stderr, insecureWarning)
+	}
+	var err error
+	o.password, err = findPassword(ctx, env, o.settings, o.account, o.timeout)
+	return err
+}
+
+// findPassword gets the account's password from the first source set
+// (see settings.Password: the flags, the environment, the config file),
+// else from the system keyring when secret-tool is installed, else from
+// a no-echo prompt when stdin is a terminal. There is deliberately no
+// flag that takes the password itself (it would show in ps and shell
+// history).
+func findPassword(ctx context.Context, env *Env, s *settings.Settings, account session.JID, timeout time.Duration) (string, error) {
+	if p, ok := s.Password(account.String()); ok {
+		switch p.Kind {
+		case settings.Key(flagPasswordCmd):
+			return passwordFromCmd(ctx, env, p.Value, timeout)
+		case settings.Key(flagPasswordFile):
+			return settings.ReadPasswordFile(p.Value)
+		}
+		return p.Value, nil
+	}
+	jid := account.Bare()
+	if jid != "" {
+		if p, ok := keyringPassword(ctx, env, jid, timeout); ok {
+			return p, nil
+		}
+	}
+	if env.StdinTTY {
+		return promptPassword(ctx, env, jid)
+	}
+	return "", s.NoPassword(jid)
+}
+
+// passwordCmdWaitDelay bounds the wait for a password command's output
+// once it has exited or been killed: a background child may hold it.
+const passwordCmdWaitDelay = time.Second
+
+// passwordFromCmd runs the command with sh -c, bounded by --timeout: on
+// expiry its whole process group is killed, and a child that escaped the
+// group and holds stdout is waited for no longer than
+// passwordCmdWaitDelay.
+func passwordFromCmd(ctx context.Context, env *Env, command string, timeout time.Duration) (string, error) {
+	line, err := firstLineOf(ctx, timeout, env.Stderr, "sh", "-c", command)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "", usagef("raise --timeout if the command needs longer", "password command timed out after %s", timeout)
+	case err != nil:
+		return "", usagef("", "password command failed: %w", err)
+	case line == "":
+		return "", usagef("", "password command printed nothing")
+	}
+	return line, nil
+}
+
+// firstLineOf runs a command in a process group of its own, bounded by
+// timeout (the group is killed), and returns the first line of its
+// stdout. A command that exited 0 but left a child holding stdout (cut off
+// by WaitDelay or the timeout) has printed what it meant to. A timeout is
+// reported as context.DeadlineExceeded.
+func firstLineOf(ctx context.Context, timeout time.Duration, stderr io.Writer, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stderr = stderr
+	setProcessGroup(cmd)
+	cmd.WaitDelay = passwordCmdWaitDelay
+	out, err := cmd.Output()
+	if err != nil && !(cmd.ProcessState != nil && cmd.ProcessState.Success()) {
+		if ctx.Err() == context.DeadlineExceeded {
+			return "", context.DeadlineExceeded
+		}
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSuffix(line, "\r"), nil
+}
+
+// keyringPassword looks the account up in the system keyring with
+// `secret-tool lookup service jab account JID`, when secret-tool is on
+// PATH. Nothing found, or a keyring that cannot be reached, falls through
+// to the next source.
+func keyringPassword(ctx context.Context, env *Env, jid string, timeout time.Duration) (string, bool) {
+	tool := lookPath(env, "secret-tool")
+	if tool == "" {
+		return "", false
+	}
+	line, err := firstLineOf(ctx, timeout, nil, tool, "lookup", "service", "jab", "account", jid)
+	return line, err == nil && line != ""
+}
+
+// lookPath finds an executable on the PATH of env (not of the process, so
+// tests decide what is installed).
+func lookPath(env *Env, name string) string {
+	for _, dir := range filepath.SplitList(env.Getenv("PATH")) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// promptPassword asks on the terminal without echo.
+func promptPassword(ctx context.Context, env *Env, jid string) (string, error) {
+	if jid != "" {
+		fmt.Fprintf(env.Stderr, "Password for %s: ", jid)
+	} else {
+		fmt.Fprint(env.Stderr, "Password: ")
+	}
+	read := env.ReadPassword
+	if read == nil {
+		read = func(ctx context.Context) (string, error) { return readTerminalPassword(ctx, env) }
+	}
+	p, err := read(ctx)
+	fmt.Fprintln(env.Stderr)
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return "", usagef("", "no password entered")
+	}
+	return p, nil
+}
+
+// readTerminalPassword reads a line from the terminal on stdin with echo
+// off. A signal ends the wait and puts the terminal back as it was (the
+// read itself cannot be interrupted, so it is left behind).
+func readTerminalPassword(ctx context.Context, env *Env) (string, error) {
+	f, ok := env.Stdin.(*os.File)
+	if !ok {
+		return "", errors.New("read password: stdin is not a terminal")
+	}
+	fd := int(f.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	type result struct {
+		p   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := term.ReadPassword(fd)
+		done <- result{p, err}
+	}()
+	select {
+	case <-ctx.Done():
+		_ = term.Restore(fd, state)
+		return "", ctx.Err()
+	case r := <-done:
+		if r.err != nil {
+			return "", fmt.Errorf("read password: %w", r.err)
+		}
+		return string(r.p), nil
+	}
 }

@@ -102,9 +102,9 @@ func TestLoginFlags(t *testing.T) {
 	}
 }
 
-func TestLoginOptsApply(t *testing.T) {
+func TestLoginOptionsApply(t *testing.T) {
 	var cfg session.Config
-	loginOpts{directTLS: true, tlsMin: tls.VersionTLS13, noPlain: true, insecure: true}.apply(&cfg)
+	loginOptions{directTLS: true, tlsMin: tls.VersionTLS13, noPlain: true, insecure: true}.apply(&cfg)
 	if !cfg.DirectTLS || cfg.TLSMin != tls.VersionTLS13 || !cfg.NoPlain || !cfg.InsecureSkipVerify {
 		t.Errorf("config %+v", cfg)
 	}

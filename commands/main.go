@@ -92,8 +92,8 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		if h := hintFor(err); h != "" {
 			fmt.Fprintf(env.Stderr, "jab: hint: %s\n", h)
 		}
-		var ue *usageError
-		if errors.As(err, &ue) && ue.syntax {
+		var sx *syntaxError
+		if errors.As(err, &sx) {
 			fmt.Fprintf(env.Stderr, "jab: usage: %s\n", usageLine(app, args))
 		}
 	}

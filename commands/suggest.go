@@ -3,6 +3,8 @@ package commands
 import (
 	"slices"
 	"strings"
+
+	"github.com/jab-xmpp/jab/commands/internal/suggest"
 )
 
 // closestThreads returns up to n candidates close to arg, best first, for
@@ -36,8 +38,8 @@ func closestThreads(cands []string, arg string, n int) []string {
 		for common < len(ra) && common < len(rc) && ra[common] == rc[common] {
 			common++
 		}
-		d := distance(arg, string(rc[:min(len(ra), len(rc))])) + max(len(ra)-len(rc), 0)
-		d = min(d, distance(arg, c))
+		d := suggest.Distance(arg, string(rc[:min(len(ra), len(rc))])) + max(len(ra)-len(rc), 0)
+		d = min(d, suggest.Distance(arg, c))
 		if d > limit {
 			continue
 		}
@@ -74,32 +76,4 @@ func closestHint(candidates []string, x string) string {
 		c[i] = sanitize(c[i])
 	}
 	return "closest: " + strings.Join(c, ", ")
-}
-
-// distance is the Levenshtein distance, bounded work for short ids.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 {
-		ra = ra[:64]
-	}
-	if len(rb) > 64 {
-		rb = rb[:64]
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
