@@ -120,7 +120,7 @@ func parseListenFilter(from, types []string, thread, match string) (listenFilter
 	for _, s := range from {
 		j, err := session.ParseJID(s)
 		if err != nil {
-			return f, usagef("", "--from: %v", err)
+			return f, usagef("", "--from: %w", err)
 		}
 		f.from = append(f.from, j)
 	}
@@ -136,7 +136,7 @@ func parseListenFilter(from, types []string, thread, match string) (listenFilter
 	if match != "" {
 		re, err := regexp.Compile(match)
 		if err != nil {
-			return f, usagef("", "--match: %v", err)
+			return f, usagef("", "--match: %w", err)
 		}
 		f.match = re
 	}
@@ -257,7 +257,7 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 					return usagef("", "--json and --format cannot be used together")
 				}
 				if o.format, err = parseFormat(c.String("format")); err != nil {
-					return usagef("", "--format: %v", err)
+					return usagef("", "--format: %w", err)
 				}
 			}
 			if err := g.readyToConnect(c.Context, c, env); err != nil {

@@ -129,7 +129,7 @@ func forwardedGlobals(c *cli.Context) []string {
 func parseConversee(s string) (session.JID, error) {
 	j, err := session.ParseJID(s)
 	if err != nil {
-		return j, usagef("a JID looks like alice@example.org or alice@example.org/phone", "malformed JID %q: %v", s, err)
+		return j, usagef("a JID looks like alice@example.org or alice@example.org/phone", "malformed JID %q: %w", s, err)
 	}
 	return j, nil
 }
@@ -140,7 +140,6 @@ type repl struct {
 	env      *Env
 	g        *options
 	o        *replOptions
-	senv     session.Env
 	account  string
 	globals  []string
 	term     *terminal // nil when stdin is not a terminal
@@ -289,7 +288,7 @@ loop:
 // newRepl makes the REPL and its conversation model; the terminal or the
 // plain writers are set by runRepl.
 func newRepl(ctx context.Context, env *Env, g *options, o *replOptions, senv session.Env) *repl {
-	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, senv: senv, account: g.account.Bare()}
+	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, account: g.account.Bare()}
 	r.chat = session.NewChat(ctx, senv, session.ChatOptions{Account: g.account, LockIdle: g.lockIdle,
 		NoChatStates: o.noChatStates, PausedAfter: o.pausedAfter, InactiveAfter: o.inactiveAfter,
 		AutoAway: o.autoAway, AutoXA: o.autoXA, Priority: o.priority, Wait: g.timeout, OnChange: r.promptChanged})

@@ -266,7 +266,7 @@ func splitArgs(args []string, optional bool) (recipients, error) {
 		if err != nil {
 			// A word with '@' that is not a JID is more likely a mistyped
 			// recipient than text: refuse rather than guess.
-			return r, usagef("a recipient looks like alice@example.org or alice@example.org/phone; put -- before text that contains '@'", "recipient: %v", err)
+			return r, usagef("a recipient looks like alice@example.org or alice@example.org/phone; put -- before text that contains '@'", "recipient: %w", err)
 		}
 		r.to = append(r.to, j)
 	}
@@ -287,7 +287,7 @@ func readRecipientsFile(path string) ([]session.JID, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, usagef("list one JID a line", "recipients file %q: %v", path, err)
+		return nil, usagef("list one JID a line", "recipients file %q: %w", path, err)
 	}
 	var out []session.JID
 	for n, line := range strings.Split(string(data), "\n") {
@@ -298,7 +298,7 @@ func readRecipientsFile(path string) ([]session.JID, error) {
 		j, err := session.ParseJID(line)
 		if err != nil {
 			return nil, usagef("a recipient looks like alice@example.org or alice@example.org/phone; '#' starts a comment line",
-				"recipients file %q: line %d: %v", path, n+1, err)
+				"recipients file %q: line %d: %w", path, n+1, err)
 		}
 		out = append(out, j)
 	}

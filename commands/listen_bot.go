@@ -197,7 +197,7 @@ func runExec(ctx context.Context, command string, timeout time.Duration, stdin s
 			// output: what it wrote before exiting is the reply.
 			res.err = nil
 		} else {
-			res.err = fmt.Errorf("run CMD: %v", err)
+			res.err = fmt.Errorf("run CMD: %w", err)
 		}
 	}
 	return res

@@ -419,7 +419,7 @@ func (r *repl) cmdReply(args []string, rest string) error {
 	}
 	body := strings.TrimLeft(strings.TrimPrefix(rest, args[0]), " ")
 	// The id as listed by /history: a unique prefix will do.
-	rec, err := session.FindMessage(r.senv, r.account, args[0], true, nil)
+	rec, err := session.FindMessage(r.chat.Env(), r.account, args[0], true, nil)
 	if err == nil {
 		err = session.Answerable(rec)
 	}
@@ -454,12 +454,12 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 		}
 		n = v
 	}
-	if r.senv.History == nil {
+	if r.chat.Env().History == nil {
 		return usagef("", "the history is off (--no-history)")
 	}
 	peer := r.chat.Peer()
 	var recs []statefile.Record
-	_, err := r.senv.History.Scan(func(rec statefile.Record) error {
+	_, err := r.chat.Env().History.Scan(func(rec statefile.Record) error {
 		if rec.Account != r.account || (peer.Domain != "" && session.BareOf(rec.Peer) != peer.Bare()) {
 			return nil
 		}
@@ -623,12 +623,12 @@ func (r *repl) threadIDs(open bool) []string {
 
 // messageIDs are the ids of the last messages with the conversee.
 func (r *repl) messageIDs() []string {
-	if r.senv.History == nil {
+	if r.chat.Env().History == nil {
 		return nil
 	}
 	peer := r.chat.Peer()
 	var out []string
-	r.senv.History.Scan(func(rec statefile.Record) error {
+	r.chat.Env().History.Scan(func(rec statefile.Record) error {
 		if rec.Account == r.account && rec.ID != "" && (rec.Type == "chat" || rec.Type == "normal") &&
 			(peer.Domain == "" || session.BareOf(rec.Peer) == peer.Bare()) {
 			out = append(out, rec.ID)

@@ -204,7 +204,7 @@ func TestReplOccupantPrompt(t *testing.T) {
 	r, _ := testRepl(t)
 	r.noColour = true
 	const occ = "room@muc.example.org/nick1"
-	_, err := r.senv.Store.Update(context.Background(), func(st *statefile.State) error {
+	_, err := r.chat.Env().Store.Update(context.Background(), func(st *statefile.State) error {
 		a := st.Account("me@example.org")
 		a.Conversations[occ] = &statefile.Conversation{Peer: occ, Occupant: true, Thread: "occ-thread-1"}
 		a.Threads["occ-thread-1"] = &statefile.Thread{ID: "occ-thread-1", Peer: occ, Type: "chat"}
@@ -226,7 +226,7 @@ func TestReplOccupantPrompt(t *testing.T) {
 func TestReplSanitisedCandidates(t *testing.T) {
 	r, out := testRepl(t)
 	const evil1, evil2 = "evil\u009b1-0000", "evil\u202e2-0000"
-	_, err := r.senv.Store.Update(context.Background(), func(st *statefile.State) error {
+	_, err := r.chat.Env().Store.Update(context.Background(), func(st *statefile.State) error {
 		a := st.Account("me@example.org")
 		for _, id := range []string{evil1, evil2} {
 			a.Threads[id] = &statefile.Thread{ID: id, Peer: "alice@example.org", Type: "chat"}

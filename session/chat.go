@@ -146,6 +146,9 @@ func (c *Chat) Session() (*Session, error) {
 	return s, err
 }
 
+// Env is the state and history the Chat works on.
+func (c *Chat) Env() Env { return c.env }
+
 // Current is the current session, nil while offline.
 func (c *Chat) Current() *Session { return c.live.Current() }
 
