@@ -302,18 +302,6 @@ func (r *repl) cmdClose(args []string, _ string) error {
 	return nil
 }
 
-// unlockWhy explains an unlock reason of statefile.Conversation.
-var unlockWhy = map[string]string{
-	session.UnlockPresence:  "a presence from the contact (XEP-0296 §2.3)",
-	session.UnlockGone:      "the contact sent <gone/> (XEP-0296 §2.4)",
-	session.UnlockError:     "an error from the locked resource",
-	session.UnlockIdle:      "the conversation was idle longer than --lock-idle (XEP-0296 §3.2)",
-	session.UnlockResource:  "a non-chat message from another resource",
-	session.UnlockBare:      "a chat message from the bare JID",
-	session.UnlockCheck:     "the locked resource did not answer a ping",
-	session.UnlockTerminate: "the thread was ended (XEP-0155 terminate)",
-}
-
 func (r *repl) cmdLock(args []string, _ string) error {
 	peer, err := r.needPeer()
 	if err != nil {
@@ -331,21 +319,18 @@ func (r *repl) cmdLock(args []string, _ string) error {
 		r.info("unlocked: %s has not written from a resource yet, so messages go to the bare JID (XEP-0296 §2.1)",
 			sanitize(peer.Bare()))
 	case c.LockedTo == "":
-		why := unlockWhy[c.UnlockReason]
+		why := session.UnlockWhy[c.UnlockReason]
 		if why == "" {
 			why = sanitize(c.UnlockReason)
 		}
 		r.info("unlocked since %s: %s; messages go to %s", ts(c.UnlockedAt), why, sanitize(c.Peer))
 	default:
-		last := c.LastActivity
-		if c.LockedAt.After(last) {
-			last = c.LockedAt
-		}
+		last := session.LastActive(*c)
 		kind := "a chat message from it (XEP-0296 §2.2)"
 		if c.LockKind == statefile.LockForced {
 			kind = "you addressed it (forced)"
 		}
-		if idle := r.g.lockIdle; idle > 0 && now.Sub(last) >= idle {
+		if idle := r.g.lockIdle; session.Idle(*c, now, idle) {
 			r.info("was locked to %s (since %s, by %s), but idle since %s, longer than --lock-idle %s: the next message goes to %s (XEP-0296 §3.2)",
 				sanitize(c.LockedTo), ts(c.LockedAt), kind, ts(last), idle, sanitize(c.Peer))
 			return nil

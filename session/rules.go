@@ -278,7 +278,7 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 	case c.LockedTo == "":
 		// XEP-0296 §2.1: unlocked conversations go to the bare JID.
 		r.To = c.Peer
-	case out.LockIdle > 0 && out.Now.Sub(latest(c.LastActivity, c.LockedAt)) >= out.LockIdle:
+	case Idle(c, out.Now, out.LockIdle):
 		// XEP-0296 §3.2: an idle conversation unlocks; the thread is kept.
 		unlock(&c, UnlockIdle, out.Now)
 		r.To = c.Peer
@@ -321,6 +321,28 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 	r.Thread = c.Thread
 	r.Conv = c
 	return r
+}
+
+// Idle reports whether a locked conversation has been idle for lockIdle
+// (0: never), so its lock no longer holds (XEP-0296 §3.2).
+func Idle(c statefile.Conversation, now time.Time, lockIdle time.Duration) bool {
+	return lockIdle > 0 && now.Sub(LastActive(c)) >= lockIdle
+}
+
+// LastActive is the conversation's last activity: a message either way,
+// or the lock.
+func LastActive(c statefile.Conversation) time.Time { return latest(c.LastActivity, c.LockedAt) }
+
+// UnlockWhy explains each unlock reason of statefile.Conversation.
+var UnlockWhy = map[string]string{
+	UnlockPresence:  "a presence from the contact (XEP-0296 §2.3)",
+	UnlockGone:      "the contact sent <gone/> (XEP-0296 §2.4)",
+	UnlockError:     "an error from the locked resource",
+	UnlockIdle:      "the conversation was idle longer than --lock-idle (XEP-0296 §3.2)",
+	UnlockResource:  "a non-chat message from another resource",
+	UnlockBare:      "a chat message from the bare JID",
+	UnlockCheck:     "the locked resource did not answer a ping",
+	UnlockTerminate: "the thread was ended (XEP-0155 terminate)",
 }
 
 // LockTime is when the conversation's lock was last known true: set, or

@@ -60,7 +60,7 @@ var mutants = []mutant{
 	{"D-4: normal from another resource keeps the lock", `unlock(&c, UnlockResource, in.Time)`, `_ = UnlockResource`, "TestRulesNonChatMessages", ""},
 	{"D-7: a thread-less chat always starts a thread", `case c.Thread != "" && !c.PeerThreaded:`, `case false:`, "TestRulesThreadlessPeer", ""},
 	{"XEP-0201: the peer's thread is not adopted", `c.Thread, c.PeerThreaded = in.Thread, true`, `c.PeerThreaded = true`, "TestRulesUnknownThread|TestRulesPeerThreadExact", ""},
-	{"XEP-0296 §3.2: idle never unlocks", `case out.LockIdle > 0 && out.Now.Sub(latest(c.LastActivity, c.LockedAt)) >= out.LockIdle:`, `case false:`, "TestRulesIdleUnlock", ""},
+	{"XEP-0296 §3.2: idle never unlocks", `return lockIdle > 0 && now.Sub(LastActive(c)) >= lockIdle`, `return false`, "TestRulesIdleUnlock", ""},
 	{"D-9: a stale lock is never checked", `case out.Trusted:`, `case true:`, "TestRulesStaleLockChecked", ""},
 	{"D-3: subscribe unlocks", `case "", "unavailable", "error":`, `case "", "unavailable", "error", "subscribe":`, "TestRulesPresenceTypes", ""},
 	{"D-9: a live observer's locks are not trusted", `Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),`, `Trusted: false,`, "TestRulesFreshnessTrusted", "session/send.go"},
