@@ -457,7 +457,7 @@ func printThreads(w io.Writer, st *completionState, openOnly bool) {
 			state = "closed"
 		}
 		desc := fmt.Sprintf("thread with %s, %s", t.Peer, state)
-		if s := threadHeadline(t.Subject, ""); s != "" {
+		if s := session.Headline(t.Subject, ""); s != "" {
 			desc += ": " + s
 		}
 		fmt.Fprintf(w, "%s\t%s\n", t.ID, oneLine(desc))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -56,7 +55,7 @@ Closing a thread that is already closed sends nothing and exits 0.`,
 }
 
 // lookupThread finds a thread of the account by id or unique prefix (at
-// least 4 characters), with closest-match hints when there is none.
+// least session.MinThreadPrefix characters), with closest-match hints when there is none.
 func lookupThread(a *statefile.Account, arg string) (*statefile.Thread, error) {
 	if a != nil {
 		if t := a.Threads[arg]; t != nil {
@@ -67,12 +66,11 @@ func lookupThread(a *statefile.Account, arg string) (*statefile.Thread, error) {
 	if a != nil {
 		for id := range a.Threads {
 			ids = append(ids, id)
-			if len(arg) >= 4 && strings.HasPrefix(id, arg) {
-				matches = append(matches, id)
-			}
+		}
+		if len(arg) >= session.MinThreadPrefix {
+			matches = session.ThreadsWithPrefix(a.Threads, arg)
 		}
 	}
-	sort.Strings(matches)
 	switch len(matches) {
 	case 1:
 		return a.Threads[matches[0]], nil

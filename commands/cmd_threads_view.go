@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,20 +26,18 @@ import (
 //     index already holds counts and first/last activity, and it is capped,
 //     whereas the history may hold threads the caps dropped on purpose (a
 //     flood of peer thread ids).
-//   - show streams the history once, keeping only the records of the
-//     threads it may print and at most showLimit of them per thread (a ring
-//     buffer), so its memory and time do not depend on the history's
-//     length beyond one pass.
+//   - show prints what session.LookupThreads finds: the history grouped by
+//     thread, read in one pass that keeps only the records of the threads
+//     it may print and at most showLimit of them per thread, children
+//     under their parent (session/threadview.go).
 //   - Every remote string goes through sanitize; colour codes only ever
 //     wrap a whole line (XEP-0201 0.3 §5 asks for a visual indication of
 //     thread membership: one uniform colour per thread).
 
 const (
 	showLimit      = 50 // messages per thread shown without --all
-	minPrefix      = 4  // shortest thread id prefix accepted
 	maxHints       = 3  // closest ids suggested for an unknown argument
 	maxAmbiguous   = 10 // candidates listed for an ambiguous prefix
-	maxHeadline    = 120
 	threadlessName = "no thread"
 )
 
@@ -104,7 +102,7 @@ func threadsShowCommand(env *Env) *cli.Command {
 shows every thread with that peer. Each thread is headed by its id, peer and
 subject; child threads (XEP-0201 parent) are indented under their parent. On a
 terminal each thread has its own colour (not with NO_COLOR). Without --all only
-the last %d messages of each thread are shown. Nothing is contacted.`, minPrefix, showLimit),
+the last %d messages of each thread are shown. Nothing is contacted.`, session.MinThreadPrefix, showLimit),
 		Flags: commandFlags(
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per message"},
 			&cli.BoolFlag{Name: "all", Usage: fmt.Sprintf("show every message, not only the last %d of each thread", showLimit)},
@@ -130,18 +128,6 @@ the last %d messages of each thread are shown. Nothing is contacted.`, minPrefix
 			return runThreadsShow(c.Context, env, g, o)
 		},
 	}
-}
-
-// conversationKey is the key of the conversation with j: the bare JID,
-// except for a MUC occupant's private conversation, which is keyed by the
-// occupant's full JID (decision D-12).
-func conversationKey(convs map[string]*statefile.Conversation, j session.JID) string {
-	if j.Resource != "" {
-		if c := convs[j.String()]; c != nil && c.Occupant {
-			return j.String()
-		}
-	}
-	return j.Bare()
 }
 
 // loadThreadsAccount reads the state and returns the account's entry, or an empty
@@ -176,7 +162,7 @@ func runThreadsList(env *Env, g *options, o *threadsListOptions) error {
 	peer := ""
 	if o.peer != "" {
 		j, _ := session.ParseJID(o.peer) // validated in the action
-		peer = conversationKey(a.Conversations, j)
+		peer = session.KeyIn(a.Conversations, j)
 	}
 	threads := make([]*statefile.Thread, 0, len(a.Threads))
 	for id, t := range a.Threads {
@@ -305,396 +291,38 @@ func dashIfEmpty(s string) string {
 	return s
 }
 
-// recordPeerKey is the conversation key of a JID as recorded on the wire: its
-// bare JID, lower-cased like session.ParseJID does.
-func recordPeerKey(jid string) string {
-	if i := strings.IndexByte(jid, '/'); i >= 0 {
-		jid = jid[:i]
-	}
-	return strings.ToLower(jid) // no allocation when already lower case
-}
-
-// threadGroup is one thread's (or one peer's thread-less) messages: the last
-// limit of them in a ring, and how many there were.
-type threadGroup struct {
-	thread string // "" for the thread-less messages of peer
-	peer   string // conversation key of the first record kept
-	recs   []statefile.Record
-	start  int // index of the oldest record once the ring is full
-	total  int
-}
-
-func (g *threadGroup) add(rec statefile.Record, limit int) {
-	g.total++
-	if limit <= 0 || len(g.recs) < limit {
-		g.recs = append(g.recs, rec)
-		return
-	}
-	g.recs[g.start] = rec
-	g.start = (g.start + 1) % limit
-}
-
-// ordered returns the kept records, oldest first.
-func (g *threadGroup) ordered() []statefile.Record {
-	if g.start == 0 {
-		return g.recs
-	}
-	return append(slices.Clone(g.recs[g.start:]), g.recs[:g.start]...)
-}
-
-// threadMeta is what the history says about a thread, for threads the
-// index does not hold (pruned) and to resolve ids.
-type threadMeta struct {
-	peer, parent, typ, subject string
-	first                      time.Time
-	count                      int
-}
-
-// historyView is the result of one pass over the account's history.
-type historyView struct {
-	meta       map[string]*threadMeta  // every thread value seen
-	groups     map[string]*threadGroup // thread id → kept records
-	threadless map[string]*threadGroup // conversation key → kept thread-less records
-	peers      map[string]bool         // conversation keys seen among kept records
-	warnings   []string
-}
-
-// scanThreads scans the history once. keep decides, per record of the account
-// with its conversation key, whether the record may be shown.
-func scanThreads(store *statefile.Store, account string, convs map[string]*statefile.Conversation, limit int,
-	keep func(key string, rec *statefile.Record) bool) (*historyView, error) {
-	c := &historyView{meta: map[string]*threadMeta{}, groups: map[string]*threadGroup{},
-		threadless: map[string]*threadGroup{}, peers: map[string]bool{}}
-	warnings, err := store.History(0).Scan(func(rec statefile.Record) error {
-		if rec.Account != account {
-			return nil
-		}
-		key := recordPeerKey(rec.Peer)
-		if strings.IndexByte(rec.Peer, '/') >= 0 {
-			if cv := convs[rec.Peer]; cv != nil && cv.Occupant {
-				key = rec.Peer
-			}
-		}
-		if rec.Thread != "" {
-			m := c.meta[rec.Thread]
-			if m == nil {
-				m = &threadMeta{peer: key, typ: rec.Type, first: rec.Time}
-				c.meta[rec.Thread] = m
-			}
-			m.count++
-			if m.parent == "" && rec.Parent != rec.Thread {
-				m.parent = rec.Parent
-			}
-			if m.subject == "" && (rec.Subject != "" || rec.Body != "") {
-				m.subject = threadHeadline(rec.Subject, rec.Body)
-			}
-		}
-		if !keep(key, &rec) {
-			return nil
-		}
-		c.peers[key] = true
-		var g *threadGroup
-		if rec.Thread == "" {
-			if g = c.threadless[key]; g == nil {
-				g = &threadGroup{peer: key}
-				c.threadless[key] = g
-			}
-		} else if g = c.groups[rec.Thread]; g == nil {
-			g = &threadGroup{thread: rec.Thread, peer: key}
-			c.groups[rec.Thread] = g
-		}
-		g.add(rec, limit)
-		return nil
-	})
-	c.warnings = warnings
-	return c, err
-}
-
-// threadHeadline is the subject, else the first line of the body, capped, as
-// the thread index keeps it.
-func threadHeadline(subject, body string) string {
-	s := subject
-	if s == "" {
-		s, _, _ = strings.Cut(body, "\n")
-	}
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > maxHeadline {
-		s = string([]rune(s)[:maxHeadline-1]) + "…"
-	}
-	return s
-}
-
-// showThread is one threadGroup as displayed.
-type showThread struct {
-	id      string // "" for thread-less messages
-	peer    string
-	parent  string
-	typ     string
-	subject string
-	closed  bool
-	first   time.Time
-	g       *threadGroup
-	depth   int
-	child   bool // shown under its parent
-}
-
 func runThreadsShow(_ context.Context, env *Env, g *options, o *threadsShowOptions) error {
 	store, a, err := loadThreadsAccount(g)
 	if err != nil {
 		return err
 	}
-	idx, convs := a.Threads, a.Conversations
-	arg := o.arg
 	limit := showLimit
 	if o.all {
 		limit = 0
 	}
-	jidKey := ""
-	if j, err := session.ParseJID(arg); err == nil {
-		jidKey = conversationKey(convs, j)
-	}
-	prefixOK := len(arg) >= minPrefix
-	// Peers whose records may belong to the thread asked for or to its
-	// children: the peers of the index threads the argument names.
-	interest := map[string]bool{}
-	if t := idx[arg]; t != nil {
-		interest[t.Peer] = true
-	} else if prefixOK {
-		for id, t := range idx {
-			if t != nil && strings.HasPrefix(id, arg) {
-				interest[t.Peer] = true
-			}
-		}
-	}
-	keep := func(key string, rec *statefile.Record) bool {
-		if (jidKey != "" && key == jidKey) || interest[key] {
-			return true
-		}
-		return rec.Thread != "" && (rec.Thread == arg || (prefixOK && strings.HasPrefix(rec.Thread, arg)))
-	}
-	col, err := scanThreads(store, g.account.Bare(), convs, limit, keep)
-	printScanWarnings(env, col)
-	if err != nil {
-		return err
-	}
-
-	// Resolve the argument: an exact thread id, then a known JID, then a
-	// unique thread id prefix.
-	target := ""
-	switch {
-	case idx[arg] != nil || col.meta[arg] != nil:
-		target = arg
-	case jidKey != "" && isKnownPeer(jidKey, convs, idx, col):
-		return printThreadsShow(env, o, peerThreads(jidKey, idx, col), "")
-	case prefixOK:
-		cands := threadPrefixCandidates(arg, idx, col.meta)
-		switch len(cands) {
-		case 0:
-		case 1:
-			target = cands[0]
-		default:
-			return ambiguousThreadError(arg, cands)
-		}
-	}
-	if target == "" {
-		return unknownThreadError(arg, idx, col.meta, convs)
-	}
-
-	parentOf := func(id string) string {
-		if t := idx[id]; t != nil && t.Parent != "" {
-			return t.Parent
-		}
-		if m := col.meta[id]; m != nil {
-			return m.parent
-		}
-		return ""
-	}
-	nodes := threadSubtree(target, idx, col.meta, parentOf)
-	// A thread found only in the history, or a child with another peer,
-	// may have records the first pass did not keep: read them now.
-	for _, id := range nodes {
-		if m := col.meta[id]; m != nil && (col.groups[id] == nil || col.groups[id].total != m.count) {
-			in := make(map[string]bool, len(nodes))
-			for _, id := range nodes {
-				in[id] = true
-			}
-			col, err = scanThreads(store, g.account.Bare(), convs, limit, func(_ string, rec *statefile.Record) bool {
-				return in[rec.Thread]
-			})
-			if err != nil {
-				return err
-			}
-			break
-		}
-	}
-	list := make([]*showThread, 0, len(nodes))
-	for _, id := range nodes {
-		list = append(list, describeThread(id, idx, col))
-	}
-	return printThreadsShow(env, o, list, target)
-}
-
-func printScanWarnings(env *Env, col *historyView) {
-	if col == nil {
-		return
-	}
-	for _, w := range col.warnings {
+	list, warnings, err := session.LookupThreads(store.History(0), g.account.Bare(), a, o.arg, limit)
+	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "jab: warning: %s\n", sanitize(w))
 	}
+	var amb *session.AmbiguousThreadError
+	var unknown *session.UnknownThreadError
+	switch {
+	case errors.As(err, &amb):
+		return ambiguousThreadError(amb.Prefix, amb.IDs)
+	case errors.As(err, &unknown):
+		return unknownThreadError(unknown.Arg, unknown.Candidates)
+	case err != nil:
+		return err
+	}
+	return printThreadsShow(env, o, list)
 }
 
-func isKnownPeer(key string, convs map[string]*statefile.Conversation, idx map[string]*statefile.Thread, col *historyView) bool {
-	if convs[key] != nil || col.peers[key] {
-		return true
-	}
-	for _, t := range idx {
-		if t != nil && t.Peer == key {
-			return true
-		}
-	}
-	return false
-}
-
-// peerThreads lists every thread with the peer: those of the index and
-// those the history holds, plus the peer's thread-less messages.
-func peerThreads(key string, idx map[string]*statefile.Thread, col *historyView) []*showThread {
-	var list []*showThread
-	seen := map[string]bool{}
-	for id, t := range idx {
-		if t != nil && t.Peer == key {
-			seen[id] = true
-			list = append(list, describeThread(id, idx, col))
-		}
-	}
-	for id, g := range col.groups {
-		if g.peer == key && !seen[id] {
-			list = append(list, describeThread(id, idx, col))
-		}
-	}
-	if g := col.threadless[key]; g != nil {
-		list = append(list, &showThread{peer: key, g: g, first: g.ordered()[0].Time})
-	}
-	return list
-}
-
-// describeThread merges what the index and the history know about a thread.
-func describeThread(id string, idx map[string]*statefile.Thread, col *historyView) *showThread {
-	s := &showThread{id: id, g: col.groups[id]}
-	if m := col.meta[id]; m != nil {
-		s.peer, s.parent, s.typ, s.subject, s.first = m.peer, m.parent, m.typ, m.subject, m.first
-	}
-	if t := idx[id]; t != nil {
-		s.peer, s.typ, s.closed = t.Peer, t.Type, t.Closed
-		if t.Parent != "" {
-			s.parent = t.Parent
-		}
-		if t.Subject != "" {
-			s.subject = t.Subject
-		}
-		if !t.First.IsZero() && (s.first.IsZero() || t.First.Before(s.first)) {
-			s.first = t.First
-		}
-	}
-	if s.parent == id {
-		s.parent = "" // RFC 6121 §5.2.5: a thread is never its own parent
-	}
-	if s.g == nil {
-		s.g = &threadGroup{thread: id}
-	}
-	return s
-}
-
-// threadSubtree returns target and its descendants, each once even when the
-// parent links form a cycle.
-func threadSubtree(target string, idx map[string]*statefile.Thread, meta map[string]*threadMeta, parentOf func(string) string) []string {
-	children := map[string][]string{}
-	add := func(id string) {
-		if p := parentOf(id); p != "" && p != id {
-			children[p] = append(children[p], id)
-		}
-	}
-	for id := range idx {
-		add(id)
-	}
-	for id := range meta {
-		if idx[id] == nil {
-			add(id)
-		}
-	}
-	nodes := []string{target}
-	seen := map[string]bool{target: true}
-	for i := 0; i < len(nodes); i++ {
-		for _, c := range children[nodes[i]] {
-			if !seen[c] {
-				seen[c] = true
-				nodes = append(nodes, c)
-			}
-		}
-	}
-	return nodes
-}
-
-// arrangeThreads orders the threads as a forest: a thread whose parent is shown
-// goes under it; the others are roots. Each thread is visited once, so a
-// parent cycle (foo→bar→foo) ends: its earliest thread is made a root.
-// first, when set, is the root to start with.
-func arrangeThreads(list []*showThread, first string) []*showThread {
-	less := func(a, b *showThread) int {
-		if c := a.first.Compare(b.first); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	}
-	slices.SortFunc(list, less)
-	byID := make(map[string]*showThread, len(list))
-	for _, s := range list {
-		if s.id != "" {
-			byID[s.id] = s
-		}
-	}
-	children := map[string][]*showThread{}
-	var roots []*showThread
-	for _, s := range list {
-		if s.id != "" && s.parent != "" && byID[s.parent] != nil && s.id != first {
-			children[s.parent] = append(children[s.parent], s)
-		} else {
-			roots = append(roots, s)
-		}
-	}
-	if s := byID[first]; s != nil {
-		roots = slices.DeleteFunc(roots, func(r *showThread) bool { return r == s })
-		roots = append([]*showThread{s}, roots...)
-	}
-	out := make([]*showThread, 0, len(list))
-	visited := map[*showThread]bool{}
-	var visit func(s *showThread, depth int)
-	visit = func(s *showThread, depth int) {
-		if visited[s] {
-			return
-		}
-		visited[s] = true
-		s.depth, s.child = depth, depth > 0
-		out = append(out, s)
-		for _, c := range children[s.id] {
-			visit(c, depth+1)
-		}
-	}
-	for _, r := range roots {
-		visit(r, 0)
-	}
-	// What is left hangs off a cycle with no way in from a root.
-	for _, s := range list {
-		visit(s, 0)
-	}
-	return out
-}
-
-func printThreadsShow(env *Env, o *threadsShowOptions, list []*showThread, first string) error {
-	list = arrangeThreads(list, first)
+// printThreadsShow prints the groups in the order LookupThreads arranged.
+func printThreadsShow(env *Env, o *threadsShowOptions, list []*session.ThreadGroup) error {
 	out := bufio.NewWriter(env.Stdout)
 	colour := !o.json && env.StdoutTTY && env.Getenv("NO_COLOR") == ""
 	for _, s := range list {
-		recs := s.g.ordered()
+		recs := s.Records
 		if o.json {
 			for i := range recs {
 				out.Write(threadRecordJSON(s, &recs[i]))
@@ -704,9 +332,9 @@ func printThreadsShow(env *Env, o *threadsShowOptions, list []*showThread, first
 		}
 		start, end := "", ""
 		if colour {
-			start, end = threadColour(s.id), "\x1b[0m"
+			start, end = threadColour(s.ID), "\x1b[0m"
 		}
-		indent := strings.Repeat("  ", s.depth)
+		indent := strings.Repeat("  ", s.Depth)
 		out.WriteString(start + indent + threadHeader(s) + end + "\n")
 		for i := range recs {
 			out.WriteString(start + indent + "  " + threadLine(&recs[i]) + end + "\n")
@@ -720,38 +348,38 @@ func printThreadsShow(env *Env, o *threadsShowOptions, list []*showThread, first
 
 // threadHeader: "[↳ ]thread ID with PEER (TYPE, closed, parent P8, … N
 // earlier messages): SUBJECT".
-func threadHeader(s *showThread) string {
+func threadHeader(s *session.ThreadGroup) string {
 	var b strings.Builder
-	if s.child {
+	if s.Child {
 		b.WriteString("↳ ")
 	}
-	if s.id == "" {
+	if s.ID == "" {
 		b.WriteString(threadlessName)
 	} else {
-		b.WriteString("thread " + sanitize(s.id))
+		b.WriteString("thread " + sanitize(s.ID))
 	}
-	b.WriteString(" with " + sanitize(s.peer))
+	b.WriteString(" with " + sanitize(s.Peer))
 	var notes []string
-	if s.typ != "" {
-		notes = append(notes, sanitize(s.typ))
+	if s.Type != "" {
+		notes = append(notes, sanitize(s.Type))
 	}
-	if s.closed {
+	if s.Closed {
 		notes = append(notes, "closed")
 	}
-	if s.parent != "" && !s.child {
-		notes = append(notes, "parent "+shortThread(s.parent))
+	if s.Parent != "" && !s.Child {
+		notes = append(notes, "parent "+shortThread(s.Parent))
 	}
-	if cut := s.g.total - len(s.g.recs); cut > 0 {
+	if cut := s.Total - len(s.Records); cut > 0 {
 		notes = append(notes, fmt.Sprintf("… %d earlier messages", cut))
 	}
-	if s.g.total == 0 {
+	if s.Total == 0 {
 		notes = append(notes, "no messages in the history")
 	}
 	if len(notes) > 0 {
 		b.WriteString(" (" + strings.Join(notes, ", ") + ")")
 	}
-	if s.subject != "" {
-		b.WriteString(": " + sanitize(s.subject))
+	if s.Subject != "" {
+		b.WriteString(": " + sanitize(s.Subject))
 	}
 	return b.String()
 }
@@ -783,7 +411,7 @@ func threadLine(r *statefile.Record) string {
 	return b.String()
 }
 
-func threadRecordJSON(s *showThread, r *statefile.Record) []byte {
+func threadRecordJSON(s *session.ThreadGroup, r *statefile.Record) []byte {
 	type message struct {
 		Thread    string `json:"thread"`
 		Parent    string `json:"parent"`
@@ -799,7 +427,7 @@ func threadRecordJSON(s *showThread, r *statefile.Record) []byte {
 		InReplyTo string `json:"in_reply_to"`
 		Error     string `json:"error"`
 	}
-	parent := s.parent
+	parent := s.Parent
 	if parent == "" {
 		parent = r.Parent
 	}
@@ -820,22 +448,6 @@ func threadColour(id string) string {
 	return threadPalette[h.Sum32()%uint32(len(threadPalette))]
 }
 
-func threadPrefixCandidates(arg string, idx map[string]*statefile.Thread, meta map[string]*threadMeta) []string {
-	var cands []string
-	for id := range idx {
-		if strings.HasPrefix(id, arg) {
-			cands = append(cands, id)
-		}
-	}
-	for id := range meta {
-		if idx[id] == nil && strings.HasPrefix(id, arg) {
-			cands = append(cands, id)
-		}
-	}
-	sort.Strings(cands)
-	return cands
-}
-
 func ambiguousThreadError(arg string, cands []string) error {
 	shown := cands
 	if len(shown) > maxAmbiguous {
@@ -852,19 +464,7 @@ func ambiguousThreadError(arg string, cands []string) error {
 	return usagef("give more characters of the thread id", "thread id prefix %q is ambiguous: %s%s", arg, strings.Join(list, ", "), more)
 }
 
-func unknownThreadError(arg string, idx map[string]*statefile.Thread, meta map[string]*threadMeta, convs map[string]*statefile.Conversation) error {
-	cands := make([]string, 0, len(idx)+len(meta)+len(convs))
-	for id := range idx {
-		cands = append(cands, id)
-	}
-	for id := range meta {
-		if idx[id] == nil {
-			cands = append(cands, id)
-		}
-	}
-	for peer := range convs {
-		cands = append(cands, peer)
-	}
+func unknownThreadError(arg string, cands []string) error {
 	hint := "'jab threads list' shows the threads"
 	if best := closestThreads(cands, arg, maxHints); len(best) > 0 {
 		for i, c := range best {
@@ -872,8 +472,8 @@ func unknownThreadError(arg string, idx map[string]*statefile.Thread, meta map[s
 		}
 		hint = "closest: " + strings.Join(best, ", ") + " (" + hint + ")"
 	}
-	if len(arg) < minPrefix {
-		hint = fmt.Sprintf("a thread id prefix needs at least %d characters; %s", minPrefix, hint)
+	if len(arg) < session.MinThreadPrefix {
+		hint = fmt.Sprintf("a thread id prefix needs at least %d characters; %s", session.MinThreadPrefix, hint)
 	}
 	return usagef(hint, "no thread or conversation %q", arg)
 }

@@ -347,33 +347,6 @@ func TestThreadsParentCycle(t *testing.T) {
 	}
 }
 
-func TestThreadsArrangeCycles(t *testing.T) {
-	at := func(m int) time.Time { return tvAt(m) }
-	tests := []struct {
-		name string
-		list []*showThread
-		want string
-	}{
-		{"self parent", []*showThread{{id: "a", parent: "a", first: at(0)}}, "a/0"},
-		{"three-cycle", []*showThread{{id: "a", parent: "c", first: at(0)}, {id: "b", parent: "a", first: at(1)}, {id: "c", parent: "b", first: at(2)}},
-			"a/0 b/1 c/2"},
-		{"parent not shown is a root", []*showThread{{id: "b", parent: "x", first: at(1)}, {id: "a", first: at(0)}}, "a/0 b/0"},
-		{"tree", []*showThread{{id: "c", parent: "a", first: at(2)}, {id: "a", first: at(0)}, {id: "b", parent: "a", first: at(1)}, {id: "d", parent: "b", first: at(3)}},
-			"a/0 b/1 d/2 c/1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, s := range arrangeThreads(tt.list, "") {
-				got = append(got, fmt.Sprintf("%s/%d", s.id, s.depth))
-			}
-			if strings.Join(got, " ") != tt.want {
-				t.Errorf("got %v, want %s", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestThreadsShowLimit(t *testing.T) {
 	dir := t.TempDir()
 	store, err := statefile.Open(dir)

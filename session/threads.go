@@ -14,7 +14,7 @@ const (
 	MaxThreadLen      = 256  // bytes; a longer peer thread or parent is dropped
 	MaxThreadsPerPeer = 200  // the least recently active beyond this are dropped
 	MaxThreads        = 5000 // per account, overall
-	maxSubject        = 120  // runes kept of a subject or first line
+	maxHeadline       = 120  // runes kept of a subject or first line (Headline)
 	maxGone           = 16   // remembered gone resources per conversation
 )
 
@@ -61,7 +61,7 @@ func TouchThread(threads map[string]*statefile.Thread, m ThreadMsg) {
 		t.Parent = m.Parent
 	}
 	if t.Subject == "" {
-		t.Subject = headline(m.Subject, m.Body)
+		t.Subject = Headline(m.Subject, m.Body)
 	}
 	t.Count++
 	if m.Time.After(t.Last) {
@@ -77,16 +77,18 @@ func TouchThread(threads map[string]*statefile.Thread, m ThreadMsg) {
 	}
 }
 
-// headline is the subject, else the first line of the body, capped.
-func headline(subject, body string) string {
+// Headline is what a thread is called: the subject, else the first line of
+// the body, trimmed and capped at maxHeadline runes. The index keeps it as
+// the thread's subject; every front end shows threads by it.
+func Headline(subject, body string) string {
 	s := subject
 	if s == "" {
 		s, _, _ = strings.Cut(body, "\n")
 	}
 	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > maxSubject {
+	if utf8.RuneCountInString(s) > maxHeadline {
 		r := []rune(s)
-		s = string(r[:maxSubject-1]) + "…"
+		s = string(r[:maxHeadline-1]) + "…"
 	}
 	return s
 }
