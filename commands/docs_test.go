@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jab-xmpp/jab/statefile"
 	"github.com/urfave/cli/v2"
 )
 
@@ -491,15 +493,47 @@ func TestManContents(t *testing.T) {
 	if !strings.HasPrefix(page, ".\\\"") || !strings.Contains(page, "\n.TH JAB 1 ") {
 		t.Error("not a section 1 page")
 	}
-	for _, s := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "GLOBAL OPTIONS", "ENVIRONMENT", "FILES", "EXIT STATUS", "EXAMPLES", "SEE ALSO"} {
+	sections := []string{"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "GLOBAL OPTIONS",
+		"SENDING", "LISTENING", "BOT MODE", "THREADS", "INTERACTIVE USE", "STORED LOCKS", "CONNECTING AND LOGGING IN", "CONFIGURATION",
+		"ENVIRONMENT", "FILES", "EXIT STATUS", "SECURITY", "STANDARDS", "EXAMPLES", "SEE ALSO"}
+	for _, s := range sections {
 		if !strings.Contains(page, "\n.SH "+s+"\n") {
 			t.Errorf("no %s section", s)
 		}
 	}
+	// The prose cites sections by name ("see STORED LOCKS", "THREADS
+	// has ..."): each name cited must be a section.
+	cited := regexp.MustCompile(`(?:(?i:see)|under|rule of) ([A-Z][A-Z ]*[A-Z])\b|\b([A-Z][A-Z ]*[A-Z]) (?:describes|has|gives)\b`)
+	prose := []string{manDescription, manFilesAfter}
+	for _, sec := range append(slices.Clone(manTopics), manNotes...) {
+		prose = append(prose, sec.text)
+	}
+	for _, n := range manCommandNotes {
+		prose = append(prose, n)
+	}
+	for _, f := range manFiles {
+		prose = append(prose, f.text)
+	}
+	refs := 0
+	for _, p := range prose {
+		for _, m := range cited.FindAllStringSubmatch(p, -1) {
+			refs++
+			if name := m[1] + m[2]; !slices.Contains(sections, name) {
+				t.Errorf("the man page cites section %q, which does not exist", name)
+			}
+		}
+	}
+	if refs < 10 {
+		t.Errorf("only %d section references found: the pattern no longer matches the prose", refs)
+	}
 	app := newApp(&Env{Getenv: func(string) string { return "" }})
+	notes := map[string]bool{}
 	walkCommands(app.Commands, "jab", func(path string, cmd *cli.Command) {
 		if !strings.Contains(text, ".SS \""+path) {
 			t.Errorf("command %q is missing", path)
+		}
+		if _, ok := manCommandNotes[path]; ok {
+			notes[path] = true
 		}
 		for _, f := range cmd.VisibleFlags() {
 			if !strings.Contains(text, dashed(f.Names()[0])) {
@@ -507,6 +541,19 @@ func TestManContents(t *testing.T) {
 			}
 		}
 	})
+	for path := range manCommandNotes {
+		if !notes[path] {
+			t.Errorf("manCommandNotes has a note for %q, which is no command", path)
+		}
+	}
+	// The config keys are generated from the global options.
+	_, conf, _ := strings.Cut(text, "\n.SH CONFIGURATION\n")
+	conf, _, _ = strings.Cut(conf, "\n.SH ")
+	for _, f := range globalFlags() {
+		if name := f.Names()[0]; name != "config" && name != "account" && !strings.Contains(conf, strings.ReplaceAll(name, "-", "_")) {
+			t.Errorf("CONFIGURATION does not list the key of --%s", name)
+		}
+	}
 	env := []string{"JAB_PASSWORD", "NO_COLOR"}
 	for _, e := range envOf {
 		env = append(env, e)
@@ -521,7 +568,8 @@ func TestManContents(t *testing.T) {
 			t.Errorf("exit status %d is missing", s.Code)
 		}
 	}
-	for _, f := range []string{"state.json", "state.json.lock", "history.jsonl", "observer-*.json", "sendxmpp", "go-sendxmpp", "prosody", "XEP-0296", "XEP-0201"} {
+	for _, f := range []string{"state.json", "state.json.lock", "history.jsonl", "observer-*.json", "roster-*.json", "fast-*.json", "repl_history",
+		"sendxmpp", "go-sendxmpp", "prosody", "XEP-0296", "XEP-0201", "docs/PROTOCOL.md", "docs/STATE.md"} {
 		if !strings.Contains(text, f) {
 			t.Errorf("%s is not mentioned", f)
 		}
@@ -536,6 +584,33 @@ func TestManContents(t *testing.T) {
 		if !strings.HasPrefix(line, ".") && bareHyphen.MatchString(line) {
 			t.Errorf("line %d has an unescaped hyphen: %q", i+1, line)
 		}
+	}
+}
+
+func TestManProse(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(".SH X\n")
+	manProse(&b, "first paragraph\n\n## A sub-section\n\n- a bullet\n\n+ --tag\nits text\n\n  literal -x\n  two\n\nlast")
+	want := `.SH X
+first paragraph
+.SS "A sub\-section"
+.IP \(bu 2
+a bullet
+.TP
+\fB\-\-tag\fR
+its text
+.PP
+.RS 4
+.nf
+literal \-x
+two
+.fi
+.RE
+.PP
+last
+`
+	if got := b.String(); got != want {
+		t.Errorf("manProse:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -600,6 +675,110 @@ func TestDocsExitStatuses(t *testing.T) {
 	}
 	if !slices.Equal(rows, want) {
 		t.Errorf("README.md's exit status table differs from exitStatuses:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// readRepoFile reads a file of the repository, failing the test if it
+// cannot.
+func readRepoFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", filepath.FromSlash(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// markdownSection is the text under a "## title" heading of a Markdown
+// file, up to the next heading of that level.
+func markdownSection(t *testing.T, doc, title string) string {
+	t.Helper()
+	_, section, ok := strings.Cut(doc, "\n## "+title+"\n")
+	if !ok {
+		t.Fatalf("no %q section", title)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
+}
+
+func TestReadmeSize(t *testing.T) {
+	// README.md is the introduction; the reference is the man page
+	// (commands/cmd_man.go) and docs/. Detail that makes it grow past
+	// this belongs there.
+	const limit = 20 << 10
+	if n := len(readRepoFile(t, "README.md")); n > limit {
+		t.Errorf("README.md has %d bytes, over the %d of an introduction: move the detail to the man page or docs/", n, limit)
+	}
+}
+
+func TestReadmeCommands(t *testing.T) {
+	// The README introduces every command, and points to the reference.
+	commands := markdownSection(t, readRepoFile(t, "README.md"), "Commands")
+	for _, want := range []string{"jab help CMD", "man jab"} {
+		if !strings.Contains(commands, want) {
+			t.Errorf("README.md's Commands section does not point to %q", want)
+		}
+	}
+	for _, cmd := range newApp(&Env{Getenv: func(string) string { return "" }}).Commands {
+		if !cmd.Hidden && cmd.Name != "help" && !strings.Contains(commands, "**`jab "+cmd.Name) {
+			t.Errorf("README.md's Commands section does not introduce jab %s", cmd.Name)
+		}
+	}
+}
+
+func TestReadmePerformance(t *testing.T) {
+	// The README's summary quotes docs/PERFORMANCE.md, which has the
+	// tables: every figure it gives must be there.
+	summary := markdownSection(t, readRepoFile(t, "README.md"), "Performance")
+	detail := readRepoFile(t, "docs/PERFORMANCE.md")
+	figure := regexp.MustCompile(`\d[\d.,]* (?:ms|MiB|s)\b`)
+	figures := figure.FindAllString(summary, -1)
+	if len(figures) < 4 {
+		t.Fatalf("README.md's Performance section quotes %d figures: %q", len(figures), figures)
+	}
+	for _, f := range figures {
+		if !strings.Contains(detail, f) {
+			t.Errorf("README.md quotes %q, which docs/PERFORMANCE.md does not have", f)
+		}
+	}
+	for _, n := range regexp.MustCompile(`about (\d+) messages a second`).FindAllStringSubmatch(summary, -1) {
+		if !strings.Contains(detail, "| "+n[1]+" |") {
+			t.Errorf("README.md quotes %s replies a second, which docs/PERFORMANCE.md does not have", n[1])
+		}
+	}
+}
+
+func TestDocsStateFields(t *testing.T) {
+	// docs/STATE.md describes every field of every file in the state
+	// directory.
+	doc := readRepoFile(t, "docs/STATE.md")
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[statefile.State]().PkgPath() || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if !strings.Contains(doc, "`"+name+"`") {
+				t.Errorf("docs/STATE.md does not describe %s.%s (%q)", typ.Name(), f.Name, name)
+			}
+			walk(f.Type)
+		}
+	}
+	for _, v := range []any{statefile.State{}, statefile.Record{}, statefile.Observer{}, statefile.FAST{}, statefile.Roster{}} {
+		walk(reflect.TypeOf(v))
+	}
+	if len(seen) < 8 {
+		t.Errorf("walked %d types", len(seen))
 	}
 }
 
