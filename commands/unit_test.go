@@ -238,4 +238,12 @@ func TestImportDirection(t *testing.T) {
 	if strings.Contains(deps(mod+"statefile"), mod+"session") {
 		t.Error("statefile depends on session")
 	}
+	// Option resolution is tested without a cli.App (issue 10 §4).
+	if set := deps(mod + "commands/internal/settings"); strings.Contains(set, "github.com/urfave/cli") {
+		t.Error("commands/internal/settings depends on urfave/cli")
+	}
+	// session speaks XMPP itself (session/doc.go says why).
+	if strings.Contains(deps(mod+"commands"), "github.com/xmppo/go-xmpp") {
+		t.Error("jab depends on github.com/xmppo/go-xmpp")
+	}
 }

@@ -1,9 +1,37 @@
 // Package session is jab's XMPP session layer: the client stream, typed
 // stanzas, the protocol rules of XEP-0296 (resource locking) and XEP-0201
-// (message threads), and the two use cases built on them, a one-shot send
-// and the long-running observer (listen). It is the only package that
-// speaks XMPP; it persists through package statefile and knows nothing of
-// the command line.
+// (message threads), and the use cases any front end drives. It is the
+// only package that speaks XMPP; it persists through package statefile and
+// knows nothing of the command line.
+//
+// # Use cases
+//
+//   - Sender (sender.go): one send request. StartSend logs in on a
+//     one-shot resource while it previews the routes, pings stale locks
+//     (D-9) and returns a Sender; Send commits the plan just before the
+//     first message is written, builds and writes the stanzas, and groups
+//     the history appends of a burst; Finish confirms bounces with one
+//     round trip; WaitReceipts and WaitReply wait for XEP-0184 receipts and
+//     for the contact's answer. Attach and SendOne do the same on a session
+//     that is already online (listen's bot, the REPL).
+//   - Listen (listen.go): the long-running observer. It applies every
+//     stanza to the state file (Apply) before it emits it, answers pings,
+//     disco#info and receipt requests, keeps its observer record beating
+//     and reconnects with backoff. ObserverDialer (observer.go) picks its
+//     stable resource and refuses to be a second observer on it; Live
+//     (live.go) holds its current session for whoever sends through it.
+//   - Bot (bot.go): answers eligible messages through a handler (listen
+//     --exec runs a command), one worker per conversation so replies keep
+//     their order, with backpressure instead of drops.
+//   - Chat (chat.go): the conversation model of an interactive client:
+//     the conversee, pending thread changes, the chat-state machines, auto-
+//     away, the presence seen, and one writer goroutine for everything it
+//     sends.
+//   - The thread history (threadview.go): the history grouped by thread,
+//     with parents, subtrees and id prefixes, for `threads show` and the
+//     REPL's /history.
+//   - Raw stanzas (raw.go), CloseThread and Prune (close.go), the roster
+//     (roster.go).
 //
 // # Rules
 //
@@ -69,15 +97,16 @@
 //
 // # Why not go-xmpp's stream
 //
-// github.com/xmppo/go-xmpp v0.3.7 writes an available presence right after
-// binding, with no option to skip it (xmpp.go:1361), and a one-shot send
-// must not broadcast one: by XEP-0296 every contact's client would unlock
-// from us. Its Recv also drops the message id, the to attribute and the
-// thread's parent, which bounce detection and threads need, and it can
-// deadlock on the next Recv after a decode error. So this package speaks
-// the stream itself with encoding/xml (RFC 6120: STARTTLS, SCRAM-SHA-1/
-// 256/512 or PLAIN inside TLS, or the same over SASL2 with FAST tokens,
-// resource binding) and builds every stanza as a typed struct.
+// github.com/xmppo/go-xmpp, up to v0.4.1 (the newest the module proxy
+// serves), writes an available presence right after binding, with no
+// option to skip it, and a one-shot send must not broadcast one: by
+// XEP-0296 every contact's client would unlock from us. Its Recv also
+// drops the message id, the to attribute and the thread's parent, which
+// bounce detection and threads need, and it has no SASL2 or FAST. So this
+// package speaks the stream itself with encoding/xml (RFC 6120: STARTTLS,
+// SCRAM-SHA-1/256/512 or PLAIN inside TLS, or the same over SASL2 with
+// FAST tokens, resource binding) and builds every stanza as a typed
+// struct. A test (TestImportDirection) keeps go-xmpp out of the build.
 //
 // # Login
 //
