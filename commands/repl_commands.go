@@ -443,45 +443,29 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 		return usagef("", "the history is off (--no-history)")
 	}
 	peer := r.chat.Peer()
-	var recs []statefile.Record
-	_, err := r.chat.Env().History.Scan(func(rec statefile.Record) error {
-		if rec.Account != r.account || (peer.Domain != "" && session.BareOf(rec.Peer) != peer.Bare()) {
-			return nil
-		}
-		if rec.Body == "" && rec.Subject == "" && rec.Error == "" {
-			return nil
-		}
-		recs = append(recs, rec)
-		if len(recs) > n {
-			recs = recs[1:]
-		}
-		return nil
+	a, _ := r.chat.Account()
+	v, err := session.ScanThreads(r.chat.Env().History, r.account, a, n, func(_ string, rec *statefile.Record) bool {
+		return (peer.Domain == "" || session.BareOf(rec.Peer) == peer.Bare()) &&
+			(rec.Body != "" || rec.Subject != "" || rec.Error != "")
 	})
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
+	// Grouped by thread, threads in the order of their latest message.
+	groups := v.Recent(n)
+	if len(groups) == 0 {
 		r.info("no messages in the history")
 		return nil
 	}
-	a, _ := r.chat.Account()
-	// Grouped by thread, threads in the order of their latest message.
-	order := []string{}
-	groups := map[string][]statefile.Record{}
-	for _, rec := range recs {
-		if _, ok := groups[rec.Thread]; ok {
-			order = slices.DeleteFunc(order, func(t string) bool { return t == rec.Thread })
-		}
-		order = append(order, rec.Thread)
-		groups[rec.Thread] = append(groups[rec.Thread], rec)
-	}
-	for _, th := range order {
+	for _, g := range groups {
+		th := g.ID
 		head := "(no thread)"
 		if th != "" {
 			head = "#" + shortThread(th)
 			if r.term != nil {
 				head = r.colourThread(th, head)
 			}
+			// As the thread index has it (a pruned thread shows none).
 			if a != nil && a.Threads[th] != nil {
 				t := a.Threads[th]
 				if t.Subject != "" {
@@ -493,7 +477,7 @@ func (r *repl) cmdHistory(args []string, _ string) error {
 			}
 		}
 		r.info("%s", head)
-		for _, rec := range groups[th] {
+		for _, rec := range g.Records {
 			dir := "<-"
 			if rec.Dir == statefile.DirOut {
 				dir = "->"
