@@ -445,12 +445,7 @@ func printThreads(w io.Writer, st *completionState, openOnly bool) {
 			}
 		}
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if a, b := list[i].Last, list[j].Last; !a.Equal(b) {
-			return a.After(b)
-		}
-		return list[i].ID < list[j].ID
-	})
+	session.ByActivity(list)
 	for _, t := range list {
 		state := "open"
 		if t.Closed {

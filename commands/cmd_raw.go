@@ -60,17 +60,11 @@ func runRaw(ctx context.Context, env *Env, g *options, stanzas []session.RawStan
 	if err != nil {
 		return err
 	}
-	// Same login as a one-shot send: the stable resource with a random
-	// suffix, so the observer's resource is never taken over. Nothing is
-	// written to the state file.
-	base, _, err := session.StableResource(senv, g.account.Bare())
-	if err != nil {
-		return err
-	}
 	// Stanzas that reach the one-shot resource (a bounce, a reply) are not
 	// ours to interpret; a handler keeps them from filling Events and
-	// stalling the reader, which must route IQ answers.
-	s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), func(any) {})
+	// stalling the reader, which must route IQ answers. Nothing is
+	// written to the state file.
+	s, err := session.OpenOneShot(ctx, senv, g.sessionConfig(env, ""), func(any) {})
 	if err != nil {
 		return err
 	}

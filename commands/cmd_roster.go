@@ -43,14 +43,9 @@ func runRoster(ctx context.Context, env *Env, g *options, asJSON bool) error {
 		return err
 	}
 	account := g.account.Bare()
-	base, err := senv.Store.Load()
-	if err != nil {
-		return err
-	}
-	res, _ := session.ResourceFrom(base, account)
 	// Like send: a resource of our own next to the observer's, no
 	// presence; what reaches it still updates the conversations.
-	s, err := session.OpenHandler(ctx, g.sessionConfig(env, res+"-"+session.RandomSuffix(6)), func(v any) {
+	s, err := session.OpenOneShot(ctx, senv, g.sessionConfig(env, ""), func(v any) {
 		session.Apply(ctx, senv, account, v)
 	})
 	if err != nil {

@@ -107,12 +107,8 @@ func runThreadsClose(ctx context.Context, env *Env, g *options, arg string, read
 	if err := ready(); err != nil {
 		return err
 	}
-	base, _, err := session.StableResource(senv, account)
-	if err != nil {
-		return err
-	}
 	bounces := session.NewBounces()
-	s, err := session.OpenHandler(ctx, g.sessionConfig(env, base+"-"+session.RandomSuffix(6)), bounces.Handle)
+	s, err := session.OpenOneShot(ctx, senv, g.sessionConfig(env, ""), bounces.Handle)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -177,12 +176,7 @@ func runThreadsList(env *Env, g *options, o *threadsListOptions) error {
 		}
 		threads = append(threads, t)
 	}
-	sort.Slice(threads, func(i, j int) bool {
-		if !threads[i].Last.Equal(threads[j].Last) {
-			return threads[i].Last.After(threads[j].Last)
-		}
-		return threads[i].ID < threads[j].ID
-	})
+	session.ByActivity(threads)
 
 	out := bufio.NewWriter(env.Stdout)
 	if o.json {

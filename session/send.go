@@ -44,44 +44,6 @@ func (e Env) trusted(account string, at time.Time) bool {
 	return !o.ConnectedSince.After(at)
 }
 
-// StableResource returns the account's stable observer resource, or a new
-// candidate ("jab-" and random hex) when none is stored yet; stored says
-// which. A candidate is persisted only once a login with it succeeded
-// (KeepResource), so a failed login leaves the state file as it was.
-func StableResource(env Env, account string) (res string, stored bool, err error) {
-	st, err := env.Store.Load()
-	if err != nil {
-		return "", false, err
-	}
-	res, stored = ResourceFrom(st, account)
-	return res, stored, nil
-}
-
-// ResourceFrom is StableResource on a state already read.
-func ResourceFrom(st *statefile.State, account string) (res string, stored bool) {
-	if a := st.Accounts[account]; a != nil && a.Resource != "" {
-		return a.Resource, true
-	}
-	return "jab-" + RandomSuffix(8), false
-}
-
-// KeepResource persists res as the account's stable resource unless one
-// was stored meanwhile.
-func KeepResource(ctx context.Context, env Env, account, res string) error {
-	_, err := env.Store.Update(ctx, func(st *statefile.State) error {
-		a := st.Account(account)
-		if a.Resource != "" {
-			return errNoChange
-		}
-		a.Resource = res
-		return nil
-	})
-	if errors.Is(err, errNoChange) {
-		return nil
-	}
-	return err
-}
-
 // SendOptions is one `jab send` request.
 type SendOptions struct {
 	Account   JID

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -192,4 +193,14 @@ func ReplyTarget(c statefile.Conversation, full JID) string {
 		}
 	}
 	return full.String()
+}
+
+// ByActivity sorts threads the most recently active first, then by id.
+func ByActivity(threads []*statefile.Thread) {
+	slices.SortFunc(threads, func(a, b *statefile.Thread) int {
+		if c := b.Last.Compare(a.Last); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }
