@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"text/template"
 
@@ -21,7 +20,7 @@ type listenOptions struct {
 	priority int
 	null     bool               // end records with NUL instead of newline
 	format   *template.Template // --format, nil for text or JSON
-	filter   listenFilter
+	filter   session.Filter
 	exec     *execOptions // --exec, nil without
 	receipts bool         // answer XEP-0184 receipt requests
 }
@@ -52,54 +51,6 @@ func (o *listenOptions) record(ev session.Event) ([]byte, error) {
 	return append(rec, '\n'), nil
 }
 
-// listenFilter selects the records listen prints. --from applies to
-// messages and presence; --type, --thread and --match to messages only,
-// and when any of them is given no presence record is printed.
-type listenFilter struct {
-	from   []session.JID // bare: any resource; full: that resource only
-	types  []string
-	thread string // "" for any
-	match  *regexp.Regexp
-}
-
-// messageOnly reports whether a filter that only messages can pass is set.
-func (f *listenFilter) messageOnly() bool {
-	return len(f.types) > 0 || f.thread != "" || f.match != nil
-}
-
-// pass reports whether ev is printed (and, for a message, counted).
-func (f *listenFilter) pass(ev session.Event) bool {
-	if len(f.from) > 0 {
-		from, err := session.ParseJID(ev.From)
-		if err != nil {
-			return false
-		}
-		ok := false
-		for _, j := range f.from {
-			if from.Bare() == j.Bare() && (!j.IsFull() || from.Resource == j.Resource) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	if ev.Kind != session.KindMessage {
-		return !f.messageOnly()
-	}
-	if len(f.types) > 0 && !slices.Contains(f.types, ev.Type) {
-		return false
-	}
-	if f.thread != "" && ev.Thread != f.thread {
-		return false
-	}
-	if f.match != nil && !f.match.MatchString(ev.Body) {
-		return false
-	}
-	return true
-}
-
 // repeated is a repeatable string flag that, unlike cli.StringSliceFlag,
 // does not split its values at commas (a resource may contain one).
 type repeated []string
@@ -115,30 +66,30 @@ func repeatedValues(c *cli.Context, name string) []string {
 }
 
 // parseListenFilter checks the filter flags; every error is a usage error.
-func parseListenFilter(from, types []string, thread, match string) (listenFilter, error) {
-	var f listenFilter
+func parseListenFilter(from, types []string, thread, match string) (session.Filter, error) {
+	var f session.Filter
 	for _, s := range from {
 		j, err := session.ParseJID(s)
 		if err != nil {
 			return f, usagef("", "--from: %w", err)
 		}
-		f.from = append(f.from, j)
+		f.From = append(f.From, j)
 	}
 	for _, t := range types {
 		switch t {
 		case "chat", "normal", "headline", "error":
-			f.types = append(f.types, t)
+			f.Types = append(f.Types, t)
 		default:
 			return f, usagef("", "--type must be chat, normal, headline or error, not %q", t)
 		}
 	}
-	f.thread = thread
+	f.Thread = thread
 	if match != "" {
 		re, err := regexp.Compile(match)
 		if err != nil {
 			return f, usagef("", "--match: %w", err)
 		}
-		f.match = re
+		f.Match = re
 	}
 	return f, nil
 }
@@ -307,7 +258,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	n := 0
 	emit := func(ev session.Event) error {
-		if !o.filter.pass(ev) {
+		if !o.filter.Pass(ev) {
 			return session.ErrSkipped
 		}
 		rec, err := o.record(ev)

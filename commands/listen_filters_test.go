@@ -58,8 +58,8 @@ func TestListenFilterPass(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := f.pass(tt.ev); got != tt.want {
-				t.Fatalf("pass(%+v) = %v, want %v", tt.ev, got, tt.want)
+			if got := f.Pass(tt.ev); got != tt.want {
+				t.Fatalf("Pass(%+v) = %v, want %v", tt.ev, got, tt.want)
 			}
 		})
 	}
