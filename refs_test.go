@@ -22,7 +22,7 @@ import (
 // protocolDoc is where every item and decision is explained.
 const protocolDoc = "docs/PROTOCOL.md"
 
-// The reference forms recognised in *.go and *.md files. Anything that
+// The reference forms recognised in the scanned files (see scanned). Anything that
 // matches one of them must resolve; tune the patterns here, not by
 // rewording the documents, when a false positive turns up.
 var (
@@ -172,22 +172,34 @@ func TestProtocolNotesComplete(t *testing.T) {
 	}
 }
 
-// sourceFiles lists the *.go and *.md files of the repository: those git
-// tracks plus new ones it does not ignore, or, without git, every such file
-// under the root but .git.
+// scanned says whether a file's references are checked: Go and Markdown
+// files, and prose kept in text files (the man page's sections in
+// commands/mantext), but not the golden outputs under testdata/, whose text
+// is data.
+func scanned(name string) bool {
+	switch {
+	case strings.HasSuffix(name, ".go"), strings.HasSuffix(name, ".md"):
+		return true
+	case strings.HasSuffix(name, ".txt"):
+		return !strings.HasPrefix(name, "testdata/") && !strings.Contains(name, "/testdata/")
+	}
+	return false
+}
+
+// sourceFiles lists the files to scan: those git tracks plus new ones it
+// does not ignore, or, without git, every file under the root but .git.
 func sourceFiles(t *testing.T) []string {
 	t.Helper()
-	out, err := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.go", "*.md").Output()
+	var files []string
+	out, err := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
 	if err == nil {
-		var files []string
 		for _, f := range bytes.Split(out, []byte{0}) {
-			if len(f) > 0 {
+			if len(f) > 0 && scanned(string(f)) {
 				files = append(files, string(f))
 			}
 		}
 		return files
 	}
-	var files []string
 	err = filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -195,8 +207,8 @@ func sourceFiles(t *testing.T) []string {
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".go") || strings.HasSuffix(p, ".md")) {
-			files = append(files, filepath.ToSlash(p))
+		if p = filepath.ToSlash(p); !d.IsDir() && scanned(p) {
+			files = append(files, p)
 		}
 		return nil
 	})
@@ -293,13 +305,14 @@ func referenceProblems(ix protocolIndex, name string, text []byte) []string {
 }
 
 // TestProtocolReferences: every D-n, item and checklist-section reference in
-// the repository's Go and Markdown files has an entry in docs/PROTOCOL.md,
-// and none points to the checklist's old home outside the repository.
+// the repository's Go, Markdown and prose text files has an entry in
+// docs/PROTOCOL.md, and none points to the checklist's old home outside the
+// repository.
 func TestProtocolReferences(t *testing.T) {
 	ix, _ := readProtocolIndex(t)
 	files := sourceFiles(t)
 	if len(files) == 0 {
-		t.Fatal("no *.go or *.md files found")
+		t.Fatal("no files to scan")
 	}
 	for _, name := range files {
 		text, err := os.ReadFile(name)
