@@ -711,6 +711,62 @@ func TestReadmeSize(t *testing.T) {
 	}
 }
 
+func TestReadmeLinks(t *testing.T) {
+	// Every link of README.md and of the docs/ pages it owns resolves
+	// inside the repository: someone who clones jab can follow them all.
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, doc := range []string{"README.md", "docs/STATE.md", "docs/PERFORMANCE.md"} {
+		text := readRepoFile(t, doc)
+		if strings.Contains(text, "../") {
+			t.Errorf("%s names a path outside the repository (../)", doc)
+		}
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target, anchor, _ := strings.Cut(m[1], "#")
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file := doc
+			if target != "" {
+				file = filepath.ToSlash(filepath.Join(filepath.Dir(doc), target))
+				if strings.HasPrefix(file, "../") {
+					t.Errorf("%s: link %q leaves the repository", doc, m[1])
+					continue
+				}
+				if _, err := os.Stat(filepath.Join("..", file)); err != nil {
+					t.Errorf("%s: link %q: %v", doc, m[1], err)
+					continue
+				}
+			}
+			if anchor != "" && strings.HasSuffix(file, ".md") && !slices.Contains(markdownAnchors(readRepoFile(t, file)), anchor) {
+				t.Errorf("%s: link %q: %s has no heading %q", doc, m[1], file, anchor)
+			}
+		}
+	}
+}
+
+// markdownAnchors are the anchors GitHub makes for a Markdown file's
+// headings: lower case, spaces as hyphens, punctuation dropped.
+func markdownAnchors(doc string) []string {
+	var anchors []string
+	for _, line := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		h := strings.ToLower(strings.TrimSpace(strings.TrimLeft(line, "#")))
+		var b strings.Builder
+		for _, r := range h {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r > 0x7f:
+				b.WriteRune(r)
+			}
+		}
+		anchors = append(anchors, b.String())
+	}
+	return anchors
+}
+
 func TestReadmeCommands(t *testing.T) {
 	// The README introduces every command, and points to the reference.
 	commands := markdownSection(t, readRepoFile(t, "README.md"), "Commands")
