@@ -161,6 +161,9 @@ func TestCLISendTextAndStdin(t *testing.T) {
 	if m.Body != "a\nb" {
 		t.Fatalf("stdin body %q, want %q", m.Body, "a\nb")
 	}
+	if w := wire(t, phone, m); w.one(t, "stdin body (on the wire)", "body").Text != "a\nb" {
+		t.Fatalf("stdin body as received is not %q:\n%s", "a\nb", w.raw)
+	}
 	j.mustRun("  indented\n\nlast line\n", "send", alice.JID)
 	m = phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool { return strings.Contains(m.Body, "indented") })
 	if m.Body != "  indented\n\nlast line" {
@@ -260,6 +263,14 @@ func TestCLISendJSON(t *testing.T) {
 		if m.ID != id {
 			t.Errorf("%s received id %q, --json said %q", to, m.ID, id)
 		}
+		w := wire(t, p, m)
+		w.wantAttr(t, "--json to (on the wire)", "to", to)
+		w.wantAttr(t, "--json id (on the wire)", "id", id)
+		w.wantAttr(t, "--json type (on the wire)", "type", "chat")
+		w.one(t, "origin-id (on the wire)", "{urn:xmpp:sid:0}origin-id").wantAttr(t, "the id is the origin-id (on the wire)", "id", id)
+		if got := w.one(t, "--json thread (on the wire)", "thread").Text; got != thread {
+			t.Errorf("%s received thread %q on the wire, --json said %q", to, got, thread)
+		}
 		if m.OriginID == nil || m.OriginID.ID != id {
 			t.Errorf("%s: origin-id %+v, want %q", to, m.OriginID, id)
 		}
@@ -292,6 +303,7 @@ func TestCLISendTypes(t *testing.T) {
 		if m.Type != "normal" {
 			t.Errorf("type %q, want normal", m.Type)
 		}
+		wire(t, ap, m).wantAttr(t, "--type normal (on the wire)", "type", "normal")
 		if !cliUUIDv4.MatchString(m.ThreadValue()) {
 			t.Errorf("normal message thread %q is not a UUIDv4", m.ThreadValue())
 		}
@@ -317,6 +329,9 @@ func TestCLISendTypes(t *testing.T) {
 	if h.Type != "headline" || h.Thread != nil {
 		t.Errorf("headline: type %q thread %+v, want headline without thread", h.Type, h.Thread)
 	}
+	hw := wire(t, cp, h)
+	hw.wantAttr(t, "--type headline (on the wire)", "type", "headline")
+	hw.wantNo(t, "a headline carries no thread (on the wire)", "thread")
 	if strings.Contains(r.Stdout, `"thread":"`) && !strings.Contains(r.Stdout, `"thread":""`) {
 		t.Errorf("headline --json reports a thread: %s", r.Stdout)
 	}
@@ -389,8 +404,8 @@ func TestCLISendResources(t *testing.T) {
 	if obs.Resource != stable {
 		t.Errorf("listen bound %q, want the stable resource %q", obs.Resource, stable)
 	}
-	if obs.PID != l.cmd.Process.Pid {
-		t.Errorf("observer pid %d, listen pid %d", obs.PID, l.cmd.Process.Pid)
+	if obs.PID != l.Pid() {
+		t.Errorf("observer pid %d, listen pid %d", obs.PID, l.Pid())
 	}
 }
 

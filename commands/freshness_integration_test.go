@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,58 +77,10 @@ func TestRulesFreshnessLockSeen(t *testing.T) {
 	}
 }
 
-// pipedSend is `jab send --lines` fed through a pipe, line by line.
-type pipedSend struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	mu     sync.Mutex
-	stderr strings.Builder
-	done   chan int
-}
-
-func (j *jab) pipeSend(args ...string) *pipedSend {
+// pipeSend starts `jab send --lines` fed through a pipe, line by line.
+func (j *jab) pipeSend(args ...string) *proc {
 	j.t.Helper()
-	cmd := exec.Command(jabBin, append([]string{"send", "--lines"}, args...)...)
-	cmd.Env = j.env()
-	p := &pipedSend{cmd: cmd, done: make(chan int, 1)}
-	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		j.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		j.t.Fatal(err)
-	}
-	go func() {
-		cmd.Wait()
-		p.done <- cmd.ProcessState.ExitCode()
-	}()
-	j.t.Cleanup(func() { cmd.Process.Kill() })
-	return p
-}
-
-func (p *pipedSend) line(t *testing.T, s string) {
-	t.Helper()
-	if _, err := io.WriteString(p.stdin, s+"\n"); err != nil {
-		t.Fatalf("write to jab send: %v", err)
-	}
-}
-
-func (p *pipedSend) Stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-func (p *pipedSend) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case code := <-p.done:
-		return code
-	case <-time.After(d):
-		t.Fatalf("jab send still running after %s; stderr: %s", d, p.Stderr())
-		return -1
-	}
+	return j.startPiped(true, append([]string{"send", "--lines"}, args...)...)
 }
 
 // TestCLILinesFollowState: XEP-0296 §2.3/§2.4 and XEP-0085 §5.7 during a
@@ -144,7 +94,7 @@ func TestCLILinesFollowState(t *testing.T) {
 	rulesLock(t, l, me, phone, "lock", "T-old")
 
 	p := j.pipeSend(alice.JID)
-	p.line(t, "line-1")
+	p.line("line-1")
 	m1 := phone.WaitBody(t, "line-1")
 	rulesTo(t, "locked before the gone", m1, phone.JID)
 	rulesThread(t, "thread before the gone", m1, "T-old")
@@ -155,7 +105,7 @@ func TestCLILinesFollowState(t *testing.T) {
 	rulesWaitConv(t, j, alice.JID, "the unlock from <gone/>", func(c statefile.Conversation) bool {
 		return c.LockedTo == "" && c.UnlockReason == session.UnlockGone
 	})
-	p.line(t, "line-2")
+	p.line("line-2")
 	m2 := phone.WaitBody(t, "line-2")
 	rulesTo(t, "XEP-0296 §2.4: after <gone/> the next line goes to the bare JID", m2, alice.JID)
 	if m2.ThreadValue() == "" || m2.ThreadValue() == "T-old" {
@@ -163,7 +113,7 @@ func TestCLILinesFollowState(t *testing.T) {
 	}
 	rulesV4(t, m2.ThreadValue())
 	p.stdin.Close()
-	if code := p.wait(t, 10*time.Second); code != 0 {
+	if code := p.wait(10 * time.Second); code != 0 {
 		t.Fatalf("jab send --lines exited %d: %s", code, p.Stderr())
 	}
 }
@@ -176,7 +126,7 @@ func TestCLILinesReplyToSendResource(t *testing.T) {
 	t.Parallel()
 	_, alice, j, phone := meAndAlice(t)
 	p := j.pipeSend(alice.JID)
-	p.line(t, "question")
+	p.line("question")
 	q := phone.WaitBody(t, "question")
 	phone.Chat(t, q.From, "answer-to-send", q.ThreadValue())
 	rulesWaitConv(t, j, alice.JID, "the lock from the reply", func(c statefile.Conversation) bool {
@@ -190,7 +140,7 @@ func TestCLILinesReplyToSendResource(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.stdin.Close()
-	if code := p.wait(t, 10*time.Second); code != 0 {
+	if code := p.wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d: %s", code, p.Stderr())
 	}
 }
@@ -202,10 +152,10 @@ func TestCLILinesSignal(t *testing.T) {
 	t.Parallel()
 	_, alice, j, phone := meAndAlice(t)
 	p := j.pipeSend(alice.JID)
-	p.line(t, "before-signal")
+	p.line("before-signal")
 	phone.WaitBody(t, "before-signal")
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t, 3*time.Second); code != 143 {
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(3 * time.Second); code != 143 {
 		t.Fatalf("exit %d after SIGTERM, want 143; stderr: %s", code, p.Stderr())
 	}
 	io.WriteString(p.stdin, "after-signal\n")

@@ -6,9 +6,8 @@ package commands_test
 // that needs the server; nothing else may skip.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -16,12 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jab-xmpp/jab/internal/jabrun"
 	"github.com/jab-xmpp/jab/internal/peer"
 	"github.com/jab-xmpp/jab/internal/prosody"
 )
@@ -49,9 +48,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		jabBin = filepath.Join(dir, "jab")
-		build := exec.Command("go", "build", "-race", "-o", jabBin, "github.com/jab-xmpp/jab")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
+		if err := jabrun.Build(context.Background(), jabBin, "-race"); err != nil {
 			fmt.Fprintln(os.Stderr, "build jab:", err)
 			return 1
 		}
@@ -155,14 +152,8 @@ func (j *jab) env() []string {
 	return append(env, j.extraEnv...)
 }
 
-type result struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-}
+// result is a finished run of jab.
+type result = jabrun.Result
 
 // run runs jab to completion with stdin and arguments.
 func (j *jab) run(stdin string, args ...string) result {
@@ -174,25 +165,12 @@ func (j *jab) run(stdin string, args ...string) result {
 	return r
 }
 
-// exec runs jab without touching t, so goroutines can use it.
+// exec runs jab without touching t, so goroutines can use it. A run still
+// going after 60 s is stopped.
 func (j *jab) exec(stdin string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, jabBin, args...)
-	cmd.Env = j.env()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			return r, err
-		}
-		r.Code = ee.ExitCode()
-	}
-	return r, nil
+	return jabrun.Run(ctx, jabBin, j.env(), strings.NewReader(stdin), args...)
 }
 
 // mustRun runs jab and fails the test unless it exits 0.
@@ -212,85 +190,47 @@ func (j *jab) send(to, body string, flags ...string) result {
 	return j.mustRun("", append(args, to, body)...)
 }
 
-// proc is a jab running in the background (listen).
+// proc is a jab running in the background (listen, repl, send --lines),
+// stopped at the end of the test.
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	lines  []string
-	cond   *sync.Cond
-	stderr bytes.Buffer
-	done   chan struct{}
-	code   int
+	*jabrun.Proc
+	t     *testing.T
+	done  <-chan struct{} // closed when it has exited
+	stdin io.WriteCloser  // nil unless started with one
 }
 
 // start runs jab in the background, collecting stdout lines.
 func (j *jab) start(args ...string) *proc {
 	j.t.Helper()
-	p, _ := j.startPiped(false, args...)
-	return p
+	return j.startPiped(false, args...)
 }
 
 // startPiped is start, with a pipe to the process's stdin when withStdin
-// (closed at cleanup).
-func (j *jab) startPiped(withStdin bool, args ...string) (*proc, io.WriteCloser) {
+// (closed at cleanup, before the process is stopped).
+func (j *jab) startPiped(withStdin bool, args ...string) *proc {
 	j.t.Helper()
 	cmd := exec.Command(jabBin, args...)
 	cmd.Env = j.env()
-	p := &proc{t: j.t, cmd: cmd, done: make(chan struct{})}
-	p.cond = sync.NewCond(&p.mu)
-	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	var stdin io.WriteCloser
-	if withStdin {
-		var err error
-		if stdin, err = cmd.StdinPipe(); err != nil {
-			j.t.Fatal(err)
-		}
-	}
-	stdout, err := cmd.StdoutPipe()
+	jp, err := jabrun.Start(cmd, withStdin)
 	if err != nil {
 		j.t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		j.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1024*1024), 1024*1024)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.cond.Broadcast()
-			p.mu.Unlock()
-		}
-		err := cmd.Wait()
-		p.mu.Lock()
-		p.code = 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			p.code = ee.ExitCode()
-		}
-		close(p.done)
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	}()
+	p := &proc{Proc: jp, t: j.t, done: jp.Done(), stdin: jp.Stdin()}
 	j.t.Cleanup(func() {
-		if stdin != nil {
-			stdin.Close()
+		if p.stdin != nil {
+			p.stdin.Close()
 		}
-		p.stop()
+		p.Stop()
 	})
-	return p, stdin
+	return p
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
+// line writes s and a newline to the process's stdin.
+func (p *proc) line(s string) {
+	p.t.Helper()
+	if _, err := io.WriteString(p.stdin, s+"\n"); err != nil {
+		p.t.Fatalf("write to jab: %v", err)
+	}
 }
 
 // startListen starts `jab listen` and waits until it is online as the
@@ -307,95 +247,44 @@ func (j *jab) startListen(args ...string) *proc {
 // when unknown) closes if the process exits first.
 func waitObserver(t *testing.T, stateDir string, done <-chan struct{}, stderr func() string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if m, _ := filepath.Glob(filepath.Join(stateDir, "observer-*.json")); len(m) > 0 {
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("jab exited before coming online: %s", stderr())
-		case <-time.After(20 * time.Millisecond):
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := jabrun.WaitObserver(ctx, stateDir, done); err != nil {
+		t.Fatalf("jab did not come online: %v: %s", err, stderr())
 	}
-	t.Fatalf("jab did not come online: %s", stderr())
-}
-
-// Stderr returns what the process wrote to stderr so far.
-func (p *proc) Stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// Lines returns the stdout lines so far.
-func (p *proc) Lines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lines...)
 }
 
 // waitLine waits for a stdout line containing substr and returns it.
 func (p *proc) waitLine(substr string, timeout time.Duration) string {
 	p.t.Helper()
-	timer := time.AfterFunc(timeout, func() {
-		p.mu.Lock()
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	})
-	defer timer.Stop()
-	deadline := time.Now().Add(timeout)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := 0; ; {
-		for ; i < len(p.lines); i++ {
-			if strings.Contains(p.lines[i], substr) {
-				return p.lines[i]
-			}
-		}
-		select {
-		case <-p.done:
-			p.t.Fatalf("process exited (%d) before printing %q; stderr: %s", p.code, substr, p.stderr.String())
-		default:
-		}
-		if !time.Now().Before(deadline) {
-			p.t.Fatalf("no line containing %q within %s; lines: %q; stderr: %s", substr, timeout, p.lines, p.stderr.String())
-		}
-		p.cond.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	i, err := p.WaitLine(ctx, 0, substr)
+	if err != nil {
+		p.t.Fatalf("%v; lines: %q; stderr: %s", err, p.Lines(), p.Stderr())
 	}
+	return p.Lines()[i]
 }
 
 // wait waits for the process to exit and returns its status.
 func (p *proc) wait(timeout time.Duration) int {
 	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(timeout):
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	code, err := p.Wait(ctx)
+	if err != nil {
 		p.t.Fatalf("process still running after %s; stderr: %s", timeout, p.Stderr())
-		return -1
 	}
+	return code
 }
 
 // signal sends sig to the process.
 func (p *proc) signal(sig syscall.Signal) {
-	p.cmd.Process.Signal(sig)
+	p.Signal(sig)
 }
 
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+// stop ends the process (SIGTERM, then a kill).
+func (p *proc) stop() { p.Stop() }
 
 // readState returns the raw state file.
 func (j *jab) readState() []byte {
@@ -405,4 +294,146 @@ func (j *jab) readState() []byte {
 		j.t.Fatal(err)
 	}
 	return data
+}
+
+// wireElem is an element of a stanza as the peer's connection read it,
+// parsed with encoding/xml alone. Assertions on the wire format use it, not
+// session's types, so an encoding bug shared by jab's sender and the test
+// peer's decoder cannot pass unseen.
+type wireElem struct {
+	XMLName xml.Name
+	Attrs   []xml.Attr  `xml:",any,attr"`
+	Text    string      `xml:",chardata"`
+	Kids    []*wireElem `xml:",any"`
+	raw     string      // the whole stanza, for failure messages
+}
+
+// wire parses the raw XML p received for v (a stanza p returned).
+func wire(t *testing.T, p *peer.Peer, v any) *wireElem {
+	t.Helper()
+	raw := p.RawOf(t, v)
+	var e wireElem
+	if err := xml.Unmarshal(raw, &e); err != nil {
+		t.Fatalf("peer %s received XML that does not parse: %v\n%s", p.JID, err, raw)
+	}
+	var walk func(*wireElem)
+	walk = func(x *wireElem) {
+		x.raw = string(raw)
+		for _, k := range x.Kids {
+			walk(k)
+		}
+	}
+	walk(&e)
+	return &e
+}
+
+// attr returns the value of the attribute name (no namespace) and whether
+// it is present.
+func (e *wireElem) attr(name string) (string, bool) {
+	for _, a := range e.Attrs {
+		if a.Name.Space == "" && a.Name.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// all returns the elements at path below e. path is a /-separated list of
+// steps, each "local" or "{namespace}local"; a step without a namespace
+// has that of the element before it, as an inherited default namespace
+// would (so "body" below a stanza is in the stanza's namespace, and
+// "{http://jabber.org/protocol/shim}headers/header" is a SHIM header).
+func (e *wireElem) all(path string) []*wireElem {
+	cur := []*wireElem{e}
+	for path != "" {
+		// A namespace holds slashes: a step ends at the first / after it.
+		ns, local := "", path
+		if rest, ok := strings.CutPrefix(path, "{"); ok {
+			ns, local, _ = strings.Cut(rest, "}")
+		}
+		local, path, _ = strings.Cut(local, "/")
+		var next []*wireElem
+		for _, x := range cur {
+			space := x.XMLName.Space
+			if ns != "" {
+				space = ns
+			}
+			for _, k := range x.Kids {
+				if k.XMLName.Space == space && k.XMLName.Local == local {
+					next = append(next, k)
+				}
+			}
+		}
+		cur = next
+	}
+	return cur
+}
+
+// one returns the single element at path below e; it fails the test, naming
+// what, when there is none or more than one.
+func (e *wireElem) one(t *testing.T, what, path string) *wireElem {
+	t.Helper()
+	found := e.all(path)
+	if len(found) != 1 {
+		t.Fatalf("%s: %d <%s> in the stanza as received, want one:\n%s", what, len(found), path, e.raw)
+	}
+	return found[0]
+}
+
+// wantAttr fails unless e has the attribute name with the value want.
+func (e *wireElem) wantAttr(t *testing.T, what, name, want string) {
+	t.Helper()
+	if got, ok := e.attr(name); !ok || got != want {
+		t.Fatalf("%s: <%s> has %s=%q (present %v) as received, want %q:\n%s", what, e.XMLName.Local, name, got, ok, want, e.raw)
+	}
+}
+
+// wireNSChatStates is the XEP-0085 namespace, spelled here rather than
+// taken from package session so a wrong constant there cannot hide.
+const wireNSChatStates = "http://jabber.org/protocol/chatstates"
+
+// wireChatStates returns the XEP-0085 chat states among e's children.
+func wireChatStates(e *wireElem) []string {
+	var states []string
+	for _, k := range e.Kids {
+		if k.XMLName.Space == wireNSChatStates {
+			states = append(states, k.XMLName.Local)
+		}
+	}
+	return states
+}
+
+// wantNo fails if e has any element at path.
+func (e *wireElem) wantNo(t *testing.T, what, path string) {
+	t.Helper()
+	if n := len(e.all(path)); n > 0 {
+		t.Fatalf("%s: %d <%s> in the stanza as received, want none:\n%s", what, n, path, e.raw)
+	}
+}
+
+// TestWirePath pins the path steps of wireElem.all: namespaces with
+// slashes, and a step without one inheriting the one before it.
+func TestWirePath(t *testing.T) {
+	var w wireElem
+	raw := `<message><body>b</body><headers xmlns='http://jabber.org/protocol/shim'><header name='A'>1</header>` +
+		`<header name='B'>2</header></headers><x xmlns='urn:other'><header>3</header></x></message>`
+	if err := xml.Unmarshal([]byte(raw), &w); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"body": "b",
+		"{http://jabber.org/protocol/shim}headers/header":      "12",
+		"{urn:other}x/header":                                  "3",
+		"header":                                               "",
+		"{http://jabber.org/protocol/shim}body":                "",
+		"{urn:other}x/{http://jabber.org/protocol/shim}header": "",
+	} {
+		var got string
+		for _, e := range w.all(path) {
+			got += e.Text
+		}
+		if got != want {
+			t.Errorf("all(%q) = %q, want %q", path, got, want)
+		}
+	}
 }

@@ -179,7 +179,7 @@ func TestListenCount(t *testing.T) {
 	l.waitLine("count-1", 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	if lstExited(l) {
-		t.Fatalf("listen --count 2 exited after one message (%d): %s", l.code, l.Stderr())
+		t.Fatalf("listen --count 2 exited after one message (%d): %s", l.Code(), l.Stderr())
 	}
 	phone.Chat(t, me.JID, "count-2", "")
 	phone.Chat(t, me.JID, "count-3", "")
@@ -229,8 +229,8 @@ func TestListenSignals(t *testing.T) {
 			j := newJab(t, me)
 			l := j.startListen()
 			o := lstObserver(j)
-			if o == nil || o.PID != l.cmd.Process.Pid || o.Account != me.JID {
-				t.Fatalf("observer record %+v, want pid %d account %s", o, l.cmd.Process.Pid, me.JID)
+			if o == nil || o.PID != l.Pid() || o.Account != me.JID {
+				t.Fatalf("observer record %+v, want pid %d account %s", o, l.Pid(), me.JID)
 			}
 			l.signal(c.sig)
 			if code := l.wait(10 * time.Second); code != c.code {
@@ -333,7 +333,7 @@ func TestListenReconnect(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(l.Stderr(), "connection lost") {
 		if lstExited(l) {
-			t.Fatalf("listen exited (%d) when the connection dropped: %s", l.code, l.Stderr())
+			t.Fatalf("listen exited (%d) when the connection dropped: %s", l.Code(), l.Stderr())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("listen reported no lost connection; stderr: %q", l.Stderr())
@@ -345,7 +345,7 @@ func TestListenReconnect(t *testing.T) {
 			break
 		}
 		if lstExited(l) {
-			t.Fatalf("listen exited (%d) while reconnecting: %s", l.code, l.Stderr())
+			t.Fatalf("listen exited (%d) while reconnecting: %s", l.Code(), l.Stderr())
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("listen did not come back online; stderr: %q", l.Stderr())

@@ -23,24 +23,13 @@ import (
 	"github.com/jab-xmpp/jab/statefile"
 )
 
-// replPipe is `jab repl` with stdin and stdout pipes (scripted mode).
-type replPipe struct {
-	*proc
-	stdin io.WriteCloser
-}
-
-func (j *jab) startReplPipe(args ...string) *replPipe {
+// startReplPipe starts `jab repl` with stdin and stdout pipes (scripted
+// mode) and waits until it is online.
+func (j *jab) startReplPipe(args ...string) *proc {
 	j.t.Helper()
-	p, stdin := j.startPiped(true, append([]string{"repl"}, args...)...)
+	p := j.startPiped(true, append([]string{"repl"}, args...)...)
 	waitObserver(j.t, j.stateDir, p.done, p.Stderr)
-	return &replPipe{proc: p, stdin: stdin}
-}
-
-func (r *replPipe) line(s string) {
-	r.t.Helper()
-	if _, err := io.WriteString(r.stdin, s+"\n"); err != nil {
-		r.t.Fatalf("write to repl: %v", err)
-	}
+	return p
 }
 
 // waitStderr waits until stderr contains substr.
@@ -133,6 +122,12 @@ func TestReplPipe(t *testing.T) {
 		t.Fatalf("message should be a chat with <active/> and a thread: %+v", m)
 	}
 	thread := m.ThreadValue()
+	w := wire(t, phone, m)
+	w.wantAttr(t, "XEP-0085 §5.1 (on the wire)", "type", "chat")
+	w.wantAttr(t, "XEP-0085 §5.1 (on the wire)", "to", alice.JID)
+	if s := wireChatStates(w); len(s) != 1 || s[0] != "active" {
+		t.Fatalf("XEP-0085 §5.1: a chat line carries chat states %q as received, want [active]:\n%s", s, w.raw)
+	}
 
 	// An incoming message is printed as listen prints it, sanitised.
 	// The reply carries <active/>, so chat states go on (XEP-0085 §5.1).
@@ -164,9 +159,14 @@ func TestReplPipe(t *testing.T) {
 	r.waitLine("locked to "+phone.JID+" since", 10*time.Second)
 
 	r.line("/close")
-	phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
+	gone := phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
 		return m.Body == "" && m.ChatState() == "gone" && m.ThreadValue() == thread
 	})
+	w = wire(t, phone, gone)
+	w.wantNo(t, "XEP-0085 §5.4 (/close sends a standalone <gone/>, on the wire)", "body")
+	if s := wireChatStates(w); len(s) != 1 || s[0] != "gone" {
+		t.Fatalf("XEP-0085 §5.4: /close sent chat states %q as received, want [gone]:\n%s", s, w.raw)
+	}
 	phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
 		return m.IsTerminate() && m.ThreadValue() == thread
 	})
@@ -236,6 +236,9 @@ func TestReplPipeChatStateDiscovery(t *testing.T) {
 		for _, m := range phone.Messages() {
 			if m.ChatState() != "" {
 				t.Fatalf("--no-chat-states sent a chat state: %+v", m)
+			}
+			if w := wire(t, phone, m); len(wireChatStates(w)) > 0 {
+				t.Fatalf("--no-chat-states sent chat states %q, as received:\n%s", wireChatStates(w), w.raw)
 			}
 		}
 	})

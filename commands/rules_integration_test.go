@@ -44,6 +44,22 @@ func rulesTo(t *testing.T, item string, m *session.Message, want string) {
 	}
 }
 
+// wireTo fails unless the stanza p received for m has the to attribute
+// want as its connection read it, and exactly one <thread/> whose text is
+// thread ("" skips that check): where a message goes and which thread it
+// belongs to, checked on the wire rather than through session's decoder.
+func wireTo(t *testing.T, item string, p *peer.Peer, m *session.Message, want, thread string) {
+	t.Helper()
+	w := wire(t, p, m)
+	w.wantAttr(t, item+" (on the wire)", "to", want)
+	if thread == "" {
+		return
+	}
+	if got := w.one(t, item+" (on the wire)", "thread").Text; got != thread {
+		t.Fatalf("%s (on the wire): <thread> %q, want %q:\n%s", item, got, thread, w.raw)
+	}
+}
+
 // rulesThread fails unless m carries exactly one thread equal to want,
 // byte for byte (no trimming).
 func rulesThread(t *testing.T, item string, m *session.Message, want string) {
@@ -162,6 +178,7 @@ func TestRulesLockOnChat(t *testing.T) {
 	rulesTo(t, "item 1", first, alice.JID)
 	thread := first.ThreadValue()
 	rulesV4(t, thread)
+	wireTo(t, "item 1", phone, first, alice.JID, thread)
 	rulesLock(t, l, me, phone, "reply from phone", thread)
 	bodies := []string{"l1", "l2", "l3", "l4", "l5"}
 	for i, body := range bodies {
@@ -173,6 +190,7 @@ func TestRulesLockOnChat(t *testing.T) {
 		m := phone.WaitBody(t, body)
 		rulesTo(t, item, m, phone.JID)
 		rulesThread(t, "item 49", m, thread)
+		wireTo(t, item+" and item 49", phone, m, phone.JID, thread)
 	}
 	laptop.NoMessage(t, 500*time.Millisecond, func(m *session.Message) bool {
 		return strings.HasPrefix(m.Body, "l") && len(m.Body) == 2

@@ -333,6 +333,11 @@ func TestSendReceipt(t *testing.T) {
 	if m.Request == nil {
 		t.Fatalf("the message asks for no receipt: %+v", m)
 	}
+	w := wire(t, phone, m)
+	w.one(t, "XEP-0184 §5 (--receipt asks for one, on the wire)", "{urn:xmpp:receipts}request")
+	if _, ok := w.attr("id"); !ok {
+		t.Fatalf("XEP-0184 §5: a message asking for a receipt has no id as received:\n%s", w.raw)
+	}
 	phone.Send(t, session.ReceiptFor(m))
 	if r := <-done; r.Code != 0 {
 		t.Fatalf("want exit 0 after the receipt; %s", r)
@@ -344,9 +349,11 @@ func TestSendReceipt(t *testing.T) {
 	}
 	// A message without --receipt asks for none.
 	j.send(alice.JID, "plain")
-	if m := phone.WaitBody(t, "plain"); m.Request != nil {
+	plain := phone.WaitBody(t, "plain")
+	if plain.Request != nil {
 		t.Fatalf("a plain send asked for a receipt")
 	}
+	wire(t, phone, plain).wantNo(t, "a plain send asks for no receipt (on the wire)", "{urn:xmpp:receipts}request")
 	// A message to a full JID is confirmed only by that resource.
 	laptop := alice.connect(t, "laptop")
 	go func() {
@@ -417,6 +424,10 @@ func TestListenAnswersReceipts(t *testing.T) {
 			if r.From != full {
 				t.Fatalf("receipt from %q, want listen's full JID %s", r.From, full)
 			}
+			w := wire(t, phone, r)
+			w.wantAttr(t, "XEP-0184 §5 (the receipt, on the wire)", "from", full)
+			w.one(t, "XEP-0184 §5 (the receipt names the message, on the wire)", "{urn:xmpp:receipts}received").wantAttr(t,
+				"XEP-0184 §5 (the receipt names the message, on the wire)", "id", m.ID)
 			if !advertised {
 				t.Fatalf("disco#info answer lacks %s: %+v", session.NSReceipts, disco)
 			}

@@ -203,9 +203,10 @@ func thrWaitBody(t *testing.T, item string, p *peer.Peer, body string) *session.
 
 // checkTerminate fails unless m is the XEP-0155 terminate form of thread
 // as issue 3 asks ("sends the XEP-0155 terminate form carrying the thread").
-func checkTerminate(t *testing.T, m *session.Message, thread string) {
+func checkTerminate(t *testing.T, p *peer.Peer, m *session.Message, thread string) {
 	t.Helper()
 	const item = "issue 3 `threads close` / item 64 (XEP-0155 §7 terminate form)"
+	wireTerminate(t, item+" (on the wire)", wire(t, p, m), thread)
 	if m.Thread == nil || m.Thread.Value != thread {
 		t.Fatalf("%s: terminate carries thread %+v, want exactly %q", item, m.Thread, thread)
 	}
@@ -229,6 +230,58 @@ func checkTerminate(t *testing.T, m *session.Message, thread string) {
 	}
 	if m.ChatState() != "" {
 		t.Errorf("%s: terminate also carries chat state %q; <gone/> must be a standalone message", item, m.ChatState())
+	}
+}
+
+// wireTerminate checks the terminate form as the peer's connection read
+// it: type normal, the thread without a parent, no body, no chat state,
+// and a submitted data form with FORM_TYPE urn:xmpp:ssn and terminate 1.
+func wireTerminate(t *testing.T, item string, w *wireElem, thread string) {
+	t.Helper()
+	w.wantAttr(t, item, "type", "normal")
+	th := w.one(t, item, "thread")
+	if th.Text != thread {
+		t.Fatalf("%s: <thread> %q, want %q:\n%s", item, th.Text, thread, w.raw)
+	}
+	if p, ok := th.attr("parent"); ok {
+		t.Fatalf("%s: <thread parent=%q>:\n%s", item, p, w.raw)
+	}
+	w.wantNo(t, item, "body")
+	if s := wireChatStates(w); len(s) > 0 {
+		t.Fatalf("%s: chat states %q in the terminate:\n%s", item, s, w.raw)
+	}
+	x := w.one(t, item, "{http://jabber.org/protocol/feature-neg}feature/{jabber:x:data}x")
+	x.wantAttr(t, item, "type", "submit")
+	fields := map[string][]string{}
+	for _, f := range x.all("field") {
+		v, _ := f.attr("var")
+		for _, val := range f.all("value") {
+			fields[v] = append(fields[v], val.Text)
+		}
+	}
+	if got := fields["FORM_TYPE"]; len(got) != 1 || got[0] != "urn:xmpp:ssn" {
+		t.Fatalf("%s: FORM_TYPE values %q, want [urn:xmpp:ssn]:\n%s", item, got, w.raw)
+	}
+	if got := fields["terminate"]; len(got) != 1 || (got[0] != "1" && got[0] != "true") {
+		t.Fatalf("%s: terminate values %q, want [1]:\n%s", item, got, w.raw)
+	}
+}
+
+// wireHeader checks, in a stanza as received, that the element at path
+// (a wireElem.all path ending in "/", or "" for the stanza itself) holds
+// one SHIM headers element with exactly one header name, whose value is
+// want.
+func wireHeader(t *testing.T, item string, w *wireElem, path, name, want string) {
+	t.Helper()
+	hs := w.one(t, item, path+"{"+thrShim+"}headers")
+	var vals []string
+	for _, h := range hs.all("header") {
+		if n, _ := h.attr("name"); n == name {
+			vals = append(vals, h.Text)
+		}
+	}
+	if len(vals) != 1 || vals[0] != want {
+		t.Fatalf("%s: SHIM %s headers %q as received, want one with %q:\n%s", item, name, vals, want, w.raw)
 	}
 }
 
@@ -261,7 +314,7 @@ func TestThreadsClose(t *testing.T) {
 		t.Fatalf("issue 3 `threads close`: %s", r)
 	}
 	term := thrWaitMsg(t, "issue 3 `threads close` (sends the XEP-0155 terminate form)", phone, func(m *session.Message) bool { return m.Feature != nil })
-	checkTerminate(t, term, thread)
+	checkTerminate(t, phone, term, thread)
 	// The conversation is locked to /phone and a listen watches it: the
 	// close goes where the conversation's messages go.
 	rulesTo(t, "item 64 (terminate to the locked resource)", term, phone.JID)
@@ -271,6 +324,11 @@ func TestThreadsClose(t *testing.T) {
 		t.Errorf("%s: <gone/> is not a standalone chat notification: %+v", goneItem, *gone)
 	}
 	rulesThread(t, goneItem+" and item 36 (it carries the thread)", gone, thread)
+	w := wire(t, phone, gone)
+	w.wantNo(t, goneItem+" (on the wire)", "body")
+	if s := wireChatStates(w); len(s) != 1 || s[0] != "gone" || w.one(t, goneItem+" (on the wire)", "thread").Text != thread {
+		t.Errorf("%s (on the wire): chat states %q, want only <gone/> with <thread>%s</thread>:\n%s", goneItem, s, thread, w.raw)
+	}
 	if n := len(phone.Messages()) - before; n != 2 {
 		t.Errorf("issue 3 `threads close`: the peer got %d stanzas, want the terminate and the <gone/>:\n%s", n, phone.Dump())
 	}
@@ -317,7 +375,7 @@ func TestThreadsCloseNormal(t *testing.T) {
 	before := len(phone.Messages())
 	j.mustRun("", "threads", "close", thread)
 	term := thrWaitMsg(t, "issue 3 `threads close` (sends the XEP-0155 terminate form)", phone, func(m *session.Message) bool { return m.Feature != nil })
-	checkTerminate(t, term, thread)
+	checkTerminate(t, phone, term, thread)
 	rulesTo(t, "item 69 (a normal thread's terminate goes to the bare JID)", term, alice.JID)
 	phone.NoMessage(t, thrQuiet, func(m *session.Message) bool { return m.Gone != nil })
 	if n := len(phone.Messages()) - before; n != 1 {
@@ -447,6 +505,7 @@ func TestThreadsReplyChat(t *testing.T) {
 	if got := m.Header("In-Reply-To"); got != id || m.Headers == nil || m.Headers.XMLName.Space != thrShim {
 		t.Fatalf("item 89 / issue 3 (SHIM In-Reply-To with the original's id): header %q in %+v, want %q", got, m.Headers, id)
 	}
+	wireHeader(t, "item 89 (SHIM In-Reply-To, on the wire)", wire(t, laptop, m), "", "In-Reply-To", id)
 	thrNotSent(t, "item 68 (the reply goes to /laptop only)", phone, "reply-by-id")
 	out := thrRecord(t, j, "issue 3 History", statefile.DirOut, m.ID)
 	if out.InReplyTo != id || out.Thread != thread {
@@ -647,9 +706,19 @@ func TestThreadsFork(t *testing.T) {
 		t.Fatalf("item 54 (a child thread never equals its parent): %q", child)
 	}
 	rulesV4(t, child)
+	w := wire(t, phone, c)
+	th := w.one(t, "item 54 (--fork, on the wire)", "thread")
+	th.wantAttr(t, "item 54 (--fork sends <thread parent='T'>, on the wire)", "parent", root)
+	if th.Text != child {
+		t.Fatalf("item 54 (on the wire): <thread> %q, want %q:\n%s", th.Text, child, w.raw)
+	}
 
 	j.send(alice.JID, "fork-next")
-	rulesThread(t, "item 54 (later messages continue the child thread)", thrWaitBody(t, "item 54 (a send after --fork)", phone, "fork-next"), child)
+	next := thrWaitBody(t, "item 54 (a send after --fork)", phone, "fork-next")
+	rulesThread(t, "item 54 (later messages continue the child thread)", next, child)
+	if p, ok := wire(t, phone, next).one(t, "item 54 (on the wire)", "thread").attr("parent"); ok {
+		t.Fatalf("item 54 (only the first message of a child thread names its parent): a later one has parent %q", p)
+	}
 
 	parent := "P-" + session.NewID()
 	j.send(alice.JID, "fork-explicit", "--fork", "--thread", parent)
@@ -709,13 +778,13 @@ func TestThreadsPingThreadID(t *testing.T) {
 	if ping.Type != "get" || ping.Payload.XMLName.Local != "ping" {
 		t.Fatalf("%s: the check is not a ping get: %+v", item, *ping)
 	}
-	var h session.Headers
-	if err := xml.Unmarshal(ping.Payload.Inner, &h); err != nil {
-		t.Fatalf("%s: the ping payload holds no SHIM headers: %v; inner %q", item, err, ping.Payload.Inner)
+	// As the locked resource received it: the ping is the <iq/>'s only
+	// child, and the SHIM headers sit inside it.
+	w := wire(t, phone, ping)
+	if len(w.Kids) != 1 {
+		t.Fatalf("%s / XEP-0131 §4: <iq/> as received has %d children, want only the ping:\n%s", item, len(w.Kids), w.raw)
 	}
-	if h.XMLName.Space != thrShim || len(h.Header) != 1 || h.Header[0].Name != "ThreadID" || h.Header[0].Value != thread {
-		t.Fatalf("%s: headers in the ping %+v, want one ThreadID header %q", item, h, thread)
-	}
+	wireHeader(t, item, w, "{urn:xmpp:ping}ping/", "ThreadID", thread)
 
 	// The peer's parser keeps one payload; the stanza as jab wrote it
 	// (--debug) shows that <iq/> has exactly one child.
@@ -827,7 +896,7 @@ func TestThreadsOversizedRemote(t *testing.T) {
 	l.waitLine("still-alive", thrWait)
 	select {
 	case <-l.done:
-		t.Fatalf("issue 3 (never a crash): listen exited %d: %s", l.code, l.Stderr())
+		t.Fatalf("issue 3 (never a crash): listen exited %d: %s", l.Code(), l.Stderr())
 	default:
 	}
 

@@ -1,6 +1,12 @@
 // Package peer is the other side of jab's integration tests: a contact's
 // XMPP client (one connection per resource) that records exactly what the
 // server delivered to it, so tests assert on what the peer received.
+//
+// It logs in and decodes with package session, jab's own code. An
+// encoding bug that both sides share would pass unseen in the decoded
+// stanzas, so the peer also keeps each stanza's raw XML, cut from the
+// bytes its connection read by a scanner of its own (RawOf): tests where
+// the wire format is the point parse that with encoding/xml alone.
 package peer
 
 import (
@@ -29,9 +35,11 @@ type Peer struct {
 	JID string // full JID bound
 	s   *session.Session
 
+	tap   tap
 	mu    sync.Mutex
 	cond  *sync.Cond
-	got   []any // *session.Message and *session.Presence, in arrival order
+	got   []any          // *session.Message, *session.Presence (and *session.IQ when silent), in arrival order
+	raw   map[any][]byte // the raw XML of each entry of got
 	ended bool
 }
 
@@ -63,13 +71,14 @@ func connect(t testing.TB, srv Server, user, password, resource string, silent b
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Peer{}
+	p := &Peer{raw: map[any][]byte{}}
 	p.cond = sync.NewCond(&p.mu)
 	s, err := session.OpenHandler(context.Background(), session.Config{JID: j, Password: password, Server: srv.Addr,
-		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second, IgnoreIQ: silent}, p.record)
+		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second, IgnoreIQ: silent, Debug: &p.tap}, p.record)
 	if err != nil {
 		t.Fatalf("peer %s/%s: %v", user, resource, err)
 	}
+	p.tap.start()
 	p.s = s
 	p.JID = s.JID().String()
 	go func() {
@@ -83,9 +92,23 @@ func connect(t testing.TB, srv Server, user, password, resource string, silent b
 	return p
 }
 
+// record runs in the session's reader, after the reads that carried v's
+// bytes, so the tap holds v's raw XML by now.
 func (p *Peer) record(v any) {
+	var raw []byte
+	switch x := v.(type) {
+	case *session.Message:
+		raw = p.tap.take("message", stanzaKey{x.ID, x.From, x.To, x.Type})
+	case *session.Presence:
+		raw = p.tap.take("presence", stanzaKey{x.ID, x.From, x.To, x.Type})
+	case *session.IQ:
+		raw = p.tap.take("iq", stanzaKey{x.ID, x.From, x.To, x.Type})
+	}
 	p.mu.Lock()
 	p.got = append(p.got, v)
+	if raw != nil {
+		p.raw[v] = raw
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -177,7 +200,7 @@ func (p *Peer) NoMessage(t testing.TB, d time.Duration, match func(*session.Mess
 		return ok && match(m)
 	})
 	if v != nil {
-		t.Fatalf("peer %s: unexpected message %s", p.JID, describe(v))
+		t.Fatalf("peer %s: unexpected message %s", p.JID, p.describe(v))
 	}
 }
 
@@ -247,16 +270,38 @@ func (p *Peer) wait(timeout time.Duration, match func(any) bool) any {
 	}
 }
 
+// RawOf returns the XML of a stanza this peer received (v as returned by
+// WaitMessage, Messages, Received and the like) exactly as its connection
+// read it, not re-encoded by package session.
+func (p *Peer) RawOf(t testing.TB, v any) []byte {
+	t.Helper()
+	p.mu.Lock()
+	raw, ok := p.raw[v]
+	p.mu.Unlock()
+	if !ok {
+		t.Fatalf("peer %s: no raw XML recorded for %s", p.JID, p.describe(v))
+	}
+	return raw
+}
+
 // Dump renders everything received, for failure messages.
 func (p *Peer) Dump() string {
 	var b strings.Builder
 	for _, v := range p.Received() {
-		b.WriteString("  " + describe(v) + "\n")
+		b.WriteString("  " + p.describe(v) + "\n")
 	}
 	return b.String()
 }
 
-func describe(v any) string {
+// describe shows a received stanza as it arrived, or re-encoded when its
+// raw XML was not kept.
+func (p *Peer) describe(v any) string {
+	p.mu.Lock()
+	raw, ok := p.raw[v]
+	p.mu.Unlock()
+	if ok {
+		return string(raw)
+	}
 	data, err := xml.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf("%#v", v)

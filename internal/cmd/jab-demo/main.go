@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -31,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jab-xmpp/jab/internal/jabrun"
 	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
@@ -60,7 +60,7 @@ func main() {
 	default:
 		fmt.Fprintln(os.Stderr, "\njab-demo: FAILED:", err)
 		if d.listen != nil {
-			if s := strings.TrimSpace(d.listen.stderr.String()); s != "" {
+			if s := strings.TrimSpace(d.listen.Stderr()); s != "" {
 				fmt.Fprintln(os.Stderr, "jab-demo: jab listen's stderr:\n"+s)
 			}
 		}
@@ -81,8 +81,9 @@ type demo struct {
 	alice    string // alice@example.test
 	phone    *device
 	laptop   *device
-	listen   *background
-	thread   string // the conversation's thread, as alice received it
+	listen   *jabrun.Proc // `jab listen &`
+	shown    int          // how many of listen's lines the transcript shows
+	thread   string       // the conversation's thread, as alice received it
 
 	undo []func() error // cleanup, run in reverse order
 }
@@ -117,32 +118,6 @@ func (v *device) count() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return len(v.got)
-}
-
-// background is `jab listen &`: its stdout lines arrive on lines.
-type background struct {
-	cmd    *exec.Cmd
-	lines  chan string
-	stderr lockedBuffer
-	done   chan struct{} // closed when it has exited
-	err    error         // valid after done
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
@@ -203,11 +178,8 @@ func (d *demo) setUp() error {
 	d.jab = filepath.Join(tmp, "bin", "jab")
 
 	// Build while Prosody starts; the build is usually the slower.
-	var buildOut strings.Builder
-	build := exec.CommandContext(d.ctx, "go", "build", "-o", d.jab, "github.com/jab-xmpp/jab")
-	build.Stdout, build.Stderr = &buildOut, &buildOut
 	built := make(chan error, 1)
-	go func() { built <- build.Run() }()
+	go func() { built <- jabrun.Build(d.ctx, d.jab) }()
 
 	srv, err := prosody.Start(prosody.Options{})
 	if err != nil {
@@ -231,7 +203,7 @@ func (d *demo) setUp() error {
 		if d.ctx.Err() != nil {
 			return errInterrupted
 		}
-		return fmt.Errorf("step 1: go build: %v\n%s", err, buildOut.String())
+		return fmt.Errorf("step 1: %w", err)
 	}
 
 	pwFile := filepath.Join(tmp, "me.password")
@@ -316,56 +288,38 @@ func (d *demo) startListen() error {
 	// Its own process group, so a Ctrl-C reaches only the demo, which then
 	// stops it with SIGTERM; and it dies with the demo if the demo is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	l := &background{cmd: cmd, lines: make(chan string, 256), done: make(chan struct{})}
-	cmd.Stderr = &l.stderr
-	stdout, err := cmd.StdoutPipe()
+	l, err := jabrun.Start(cmd, false)
 	if err != nil {
 		return fmt.Errorf("step 3: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("step 3: start jab listen: %w", err)
-	}
 	d.listen = l
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			l.lines <- sc.Text()
-		}
-		close(l.lines)
-		l.err = cmd.Wait()
-		close(l.done)
-	}()
-	d.undo = append(d.undo, func() error { d.stopListen(); return nil })
+	d.undo = append(d.undo, func() error { l.Stop(); return nil })
 
-	deadline := time.After(waitFor)
-	for {
-		files, _ := filepath.Glob(filepath.Join(d.stateDir, "observer-*.json"))
-		if len(files) > 0 {
-			res, err := d.listenResource()
-			if err != nil {
-				return fmt.Errorf("step 3: %w", err)
-			}
-			// The server echoes listen's own presence back to it; show that
-			// line here rather than in the middle of a later step.
-			echo := d.me + "/" + res + " presence available"
-			if _, err := d.waitListenFor(step, echo, "its own presence", 2*time.Second); errors.Is(err, errInterrupted) {
-				return err
-			}
-			d.note("listen is online as %s/%s (the server echoes its own presence to it).", d.me, res)
-			d.note("Its observer record in the state dir, %s,", filepath.Base(files[0]))
-			d.note("tells one-shot sends that a live listen is watching presence, so they trust its locks.")
-			return nil
-		}
-		select {
-		case <-l.done:
-			return fmt.Errorf("step 3: jab listen exited (%v) before it was online", l.err)
-		case <-deadline:
-			return fmt.Errorf("step 3: jab listen was not online (no observer-*.json in %s) within %s", d.stateDir, waitFor)
-		case <-d.ctx.Done():
-			return errInterrupted
-		case <-time.After(20 * time.Millisecond):
-		}
+	ctx, cancel := context.WithTimeout(d.ctx, waitFor)
+	defer cancel()
+	record, err := jabrun.WaitObserver(ctx, d.stateDir, l.Done())
+	switch {
+	case d.ctx.Err() != nil:
+		return errInterrupted
+	case errors.Is(err, jabrun.ErrExited):
+		return fmt.Errorf("step 3: jab listen exited (status %d) before it was online", l.Code())
+	case err != nil:
+		return fmt.Errorf("step 3: jab listen was not online within %s: %w", waitFor, err)
 	}
+	res, err := d.listenResource()
+	if err != nil {
+		return fmt.Errorf("step 3: %w", err)
+	}
+	// The server echoes listen's own presence back to it; show that line
+	// here rather than in the middle of a later step.
+	echo := d.me + "/" + res + " presence available"
+	if _, err := d.waitListenFor(step, echo, "its own presence", 2*time.Second); errors.Is(err, errInterrupted) {
+		return err
+	}
+	d.note("listen is online as %s/%s (the server echoes its own presence to it).", d.me, res)
+	d.note("Its observer record in the state dir, %s,", filepath.Base(record))
+	d.note("tells one-shot sends that a live listen is watching presence, so they trust its locks.")
+	return nil
 }
 
 // listenResource reads listen's stable resource from the state file.
@@ -385,51 +339,22 @@ func (d *demo) listenResource() (string, error) {
 	return a.Resource, nil
 }
 
-// stopListen sends SIGTERM and waits for listen to exit; it returns the
-// exit status (-1 if it had to be killed).
-func (d *demo) stopListen() int {
-	l := d.listen
-	if l == nil {
-		return -1
-	}
-	select {
-	case <-l.done:
-	default:
-		l.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-l.done:
-		case <-time.After(5 * time.Second):
-			l.cmd.Process.Kill()
-			<-l.done
-			return -1
-		}
-	}
-	return l.cmd.ProcessState.ExitCode()
-}
-
 // jabRun runs a jab command to completion, showing it and its output.
 func (d *demo) jabRun(step int, args ...string) (string, error) {
 	d.say("$ jab %s", shellJoin(args))
-	cmd := exec.CommandContext(d.ctx, d.jab, args...)
-	cmd.Env = d.env
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	r, err := jabrun.Run(d.ctx, d.jab, d.env, nil, args...)
 	if d.ctx.Err() != nil {
 		return "", errInterrupted
 	}
-	if s := stdout.String(); s != "" {
-		fmt.Fprint(d.out, s)
-	}
-	if s := stderr.String(); s != "" {
-		fmt.Fprint(d.out, s)
-	}
+	fmt.Fprint(d.out, r.Stdout)
+	fmt.Fprint(d.out, r.Stderr)
 	if err != nil {
-		return "", fmt.Errorf("step %d: jab %s failed (%v): %s", step, args[0], err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("step %d: jab %s: %w", step, args[0], err)
 	}
-	return stdout.String(), nil
+	if r.Code != 0 {
+		return "", fmt.Errorf("step %d: jab %s failed (exit status %d): %s", step, args[0], r.Code, strings.TrimSpace(r.Stderr))
+	}
+	return r.Stdout, nil
 }
 
 // sync makes sure every stanza the server routed to alice's devices so
@@ -567,24 +492,27 @@ func (d *demo) waitListen(step int, want, what string) (string, error) {
 }
 
 func (d *demo) waitListenFor(step int, want, what string, timeout time.Duration) (string, error) {
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line, ok := <-d.listen.lines:
-			if !ok {
-				<-d.listen.done
-				return "", fmt.Errorf("step %d: jab listen exited (%v) before it printed %s", step, d.listen.err, what)
-			}
-			d.say("%s", line)
-			if strings.Contains(line, want) {
-				return line, nil
-			}
-		case <-deadline:
-			return "", fmt.Errorf("step %d: jab listen did not print %s (a line with %q) within %s", step, what, want, timeout)
-		case <-d.ctx.Done():
-			return "", errInterrupted
-		}
+	ctx, cancel := context.WithTimeout(d.ctx, timeout)
+	defer cancel()
+	i, err := d.listen.WaitLine(ctx, d.shown, want)
+	// Show what listen printed meanwhile, the line waited for included.
+	lines := d.listen.Lines()
+	if err == nil {
+		lines = lines[:i+1]
 	}
+	for _, line := range lines[d.shown:] {
+		d.say("%s", line)
+	}
+	d.shown = len(lines)
+	switch {
+	case err == nil:
+		return lines[i], nil
+	case d.ctx.Err() != nil:
+		return "", errInterrupted
+	case errors.Is(err, jabrun.ErrExited):
+		return "", fmt.Errorf("step %d: jab listen exited (status %d) before it printed %s", step, d.listen.Code(), what)
+	}
+	return "", fmt.Errorf("step %d: jab listen did not print %s (a line with %q) within %s", step, what, want, timeout)
 }
 
 // Step 5: alice answers from her laptop; listen prints it and locks.
@@ -687,7 +615,7 @@ func (d *demo) stopAll() error {
 	const step = 9
 	d.title(step, "Clean up")
 	d.say("$ kill %%1")
-	code := d.stopListen()
+	code := d.listen.Stop()
 	if code != 143 {
 		return fmt.Errorf("step %d: expected jab listen to exit with status 143 on SIGTERM, it exited with %d", step, code)
 	}
