@@ -79,10 +79,12 @@ type Config struct {
 	Resource string // resource to bind; "" lets the server pick
 	Timeout  time.Duration
 	Debug    io.Writer // the XML stream with SEND/RECV prefixes; SASL redacted
-	// IgnoreIQ leaves IQ requests from others unanswered and hands them to
-	// the session's handler instead. Only tests use it, to play a client
-	// that never answers a ping and to see what was asked.
-	IgnoreIQ bool
+	// HandleIQ, if not nil, sees every IQ request (get or set) before the
+	// session answers it; when it returns true the session sends nothing,
+	// and answering is up to the caller. It lets a front end serve a
+	// protocol the session does not (the test peer plays a client that
+	// never answers a ping with it).
+	HandleIQ func(*IQ) bool
 	// Features are advertised in disco#info besides ping (for example
 	// NSReceipts when the session answers receipt requests).
 	Features []string

@@ -47,7 +47,7 @@ type Session struct {
 	// the reader instead of Events, so they are handled in stream order
 	// relative to IQ responses.
 	handler  func(any)
-	ignoreIQ bool
+	iqHook   func(*IQ) bool
 	features []string // disco#info features beyond discoFeatures
 
 	rosterPush atomic.Pointer[func([]statefile.RosterItem)]
@@ -83,7 +83,7 @@ func OpenHandler(ctx context.Context, cfg Config, handler func(any)) (*Session, 
 		return nil, err
 	}
 	s := &Session{conn: c, timeout: cfg.Timeout, events: make(chan any, 64),
-		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler, ignoreIQ: cfg.IgnoreIQ,
+		done: make(chan struct{}), pending: map[string]chan *IQ{}, handler: handler, iqHook: cfg.HandleIQ,
 		features: cfg.Features}
 	go s.readLoop()
 	return s, nil
@@ -158,10 +158,7 @@ func (s *Session) handleIQ(iq *IQ) {
 		}
 		return
 	}
-	if s.ignoreIQ {
-		if s.handler != nil {
-			s.handler(iq)
-		}
+	if s.iqHook != nil && s.iqHook(iq) {
 		return
 	}
 	reply := &IQ{To: iq.From, ID: iq.ID, Type: "result"}

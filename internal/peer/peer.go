@@ -74,7 +74,15 @@ func connect(t testing.TB, srv Server, user, password, resource string, silent b
 	p := &Peer{raw: map[any][]byte{}}
 	p.cond = sync.NewCond(&p.mu)
 	s, err := session.OpenHandler(context.Background(), session.Config{JID: j, Password: password, Server: srv.Addr,
-		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second, IgnoreIQ: silent, Debug: &p.tap}, p.record)
+		ExtraCAs: pool, Resource: resource, Timeout: 10 * time.Second, Debug: &p.tap,
+		HandleIQ: func(iq *session.IQ) bool {
+			if silent {
+				// A client that never answers: the request is recorded
+				// for the test to see what was asked.
+				p.record(iq)
+			}
+			return silent
+		}}, p.record)
 	if err != nil {
 		t.Fatalf("peer %s/%s: %v", user, resource, err)
 	}

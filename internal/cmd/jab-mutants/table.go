@@ -90,7 +90,7 @@ var mutants = []mutant{
 	{"wait-reply: an old offline answer is taken", `|| ev.Body == "" || ev.Delayed {`, `|| ev.Body == "" {`, "TestSendWaitReply$", "session/waitreply.go"},
 	{"D-9: the send pipeline never pings a stale lock", `sd.planner.Verified(c.JID, sd.s.PingThread(ctx, c.JID, c.Thread) == nil)`, `sd.planner.Verified(c.JID, true)`, "TestRulesStaleLockChecked", "session/sender.go"},
 	{"raw: a mismatched end tag is accepted", `if len(scopes) == 0 || scopes[len(scopes)-1].name != rawName(t.Name) {`, `if len(scopes) == 0 {`, "TestRawBadInput", "session/raw.go"},
-	{"RFC 6120 §7.7.2.2: a second observer takes the resource", `return nil, &ObserverError{PID: obs.PID, Host: obs.Host, Resource: resource}`, `_ = obs`, "TestReplRefusesSecondObserver|TestListenConflict", "session/observer.go"},
+	{"RFC 6120 §7.7.2.2: a second observer takes the resource", `return nil, &ObserverError{PID: obs.PID, Host: obs.Host, Resource: resource}`, `_ = obs`, "TestReplRefusesSecondObserver|TestListenConflict", "session/resource.go"},
 	{"XEP-0085: /close of a normal thread sends <gone/>", "if chat {\n\t\t\tres.Gone = m.Close(c.env.Now()) != \"\"\n\t\t} else {\n\t\t\tm.Touch(c.env.Now())\n\t\t}", "res.Gone = m.Close(c.env.Now()) != \"\"", "TestReplPipeCloseNormalThread", "session/chat.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
