@@ -193,6 +193,7 @@ func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	raw = quickACK(raw)
 	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug}
 	// The whole negotiation is bounded by the context's deadline; a silent
 	// server cannot hold us past --timeout.
