@@ -85,6 +85,13 @@ type Config struct {
 	// protocol the session does not (the test peer plays a client that
 	// never answers a ping with it).
 	HandleIQ func(*IQ) bool
+	// PipelineBind returns from Dial as soon as the binding request is
+	// written: the first stanzas the caller writes follow it at once, and
+	// the reader reads the answer first (a one-shot send saves a round
+	// trip). JID waits for it. The server handles the stream in order, so
+	// nothing is routed before the resource is bound, and a refused bind
+	// ends the session with its error.
+	PipelineBind bool
 	// Features are advertised in disco#info besides ping (for example
 	// NSReceipts when the session answers receipt requests).
 	Features []string
@@ -112,6 +119,14 @@ type Conn struct {
 	closed   bool
 	held     []byte // stanzas written while Hold is in effect
 	holding  bool
+	turns    *turnCounter
+	reported bool // the round trips were printed (debug)
+	// bindPending says the answer to the binding request for
+	// bindResource is still to be read (Config.PipelineBind); bindDone is
+	// closed once it has been read.
+	bindPending  bool
+	bindResource string
+	bindDone     chan struct{}
 }
 
 // Hold makes writes accumulate until Release, so a burst of stanzas goes
@@ -140,7 +155,14 @@ func (c *Conn) Release() error {
 }
 
 // JID returns the full JID the server bound.
-func (c *Conn) JID() JID { return c.jid }
+// With Config.PipelineBind it waits until the reader has read the answer
+// to the binding request.
+func (c *Conn) JID() JID {
+	if c.bindDone != nil {
+		<-c.bindDone
+	}
+	return c.jid
+}
 
 // MaxStanza returns the largest stanza the server accepts.
 func (c *Conn) MaxStanza() int { return c.maxBytes }
@@ -193,8 +215,9 @@ func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw = quickACK(raw)
-	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug}
+	turns := countTurns(quickACK(raw))
+	raw = turns
+	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug, turns: turns}
 	// The whole negotiation is bounded by the context's deadline; a silent
 	// server cannot hold us past --timeout.
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
@@ -211,6 +234,9 @@ func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 		return nil, classify(ctx, ctx.Err())
 	}
 	raw.SetDeadline(time.Time{})
+	if c.debug != nil && !c.bindPending {
+		fmt.Fprintf(c.debug, "jab: debug: logged in as %s after %d round trips (TCP connect included)\n", c.jid, c.RoundTrips())
+	}
 	return c, nil
 }
 
@@ -269,7 +295,12 @@ func (e *StreamError) Error() string {
 // features. from is the account's bare JID once TLS protects the stream
 // (RFC 6120 §4.7.1), "" before: XEP-0484 servers offer FAST to a stream
 // that says whose it is.
-func (c *Conn) openStream(domain, from string) (*streamFeatures, error) {
+//
+// after, if not "", is written together with the header: a request that
+// follows the features (STARTTLS, resource binding), sent without waiting
+// for them to save a round trip. The server handles the stream in order,
+// so it reads the request after it has sent the features.
+func (c *Conn) openStream(domain, from, after string) (*streamFeatures, error) {
 	c.dec = xml.NewDecoder(debugReader{c.raw, c})
 	fromAttr := ""
 	if from != "" {
@@ -277,7 +308,7 @@ func (c *Conn) openStream(domain, from string) (*streamFeatures, error) {
 	}
 	header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s'%s xmlns='%s' xmlns:stream='%s' version='1.0'>",
 		xmlEscape(domain), fromAttr, nsClient, nsStream)
-	if err := c.write([]byte(header)); err != nil {
+	if err := c.write([]byte(header + after)); err != nil {
 		return nil, err
 	}
 	for {
@@ -337,16 +368,14 @@ func (c *Conn) nextStart() (xml.StartElement, error) {
 func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error {
 	domain := cfg.JID.Domain
 	if !directTLS {
-		f, err := c.openStream(domain, "")
+		// STARTTLS is required (there is no plain-text fallback), so it is
+		// asked for with the stream header, before the features offer it.
+		f, err := c.openStream(domain, "", "<starttls xmlns='"+nsTLS+"'/>")
 		if err != nil {
 			return err
 		}
-		// STARTTLS is required: there is no plain-text fallback.
 		if f.StartTLS == nil {
 			return &TLSError{Err: fmt.Errorf("server %s does not offer STARTTLS", domain)}
-		}
-		if err := c.write([]byte("<starttls xmlns='" + nsTLS + "'/>")); err != nil {
-			return err
 		}
 		se, err := c.nextStart()
 		if err != nil {
@@ -361,7 +390,7 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 		return &TLSError{Err: err}
 	}
 	c.raw = tc
-	f, err := c.openStream(domain, cfg.JID.Bare())
+	f, err := c.openStream(domain, cfg.JID.Bare(), "")
 	if err != nil {
 		return err
 	}
@@ -385,7 +414,9 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	if err != nil {
 		return err
 	}
-	if f, err = c.openStream(domain, cfg.JID.Bare()); err != nil {
+	// RFC 6120 §6.4.6: a new stream after the SASL success; the bind
+	// request goes with its header.
+	if f, err = c.openStream(domain, cfg.JID.Bare(), bindRequest(cfg.Resource)); err != nil {
 		return err
 	}
 	if f.Limits != nil && f.Limits.MaxBytes > 0 {
@@ -394,7 +425,7 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	if f.Bind == nil {
 		return errors.New("server offers no resource binding")
 	}
-	return c.bind(cfg.Resource)
+	return c.bound(cfg)
 }
 
 // authenticate runs the password mechanism chooseMechanism picks over
@@ -473,15 +504,40 @@ type bindResult struct {
 	Error   *StanzaError `xml:"error"`
 }
 
-func (c *Conn) bind(resource string) error {
-	req := "<iq type='set' id='bind1'><bind xmlns='" + nsBind + "'>"
+// bindRequest is the RFC 6120 §7 resource binding request.
+func bindRequest(resource string) string {
+	req := "<iq type='set' id='" + bindID + "'><bind xmlns='" + nsBind + "'>"
 	if resource != "" {
 		req += "<resource>" + xmlEscape(resource) + "</resource>"
 	}
-	req += "</bind></iq>"
-	if err := c.write([]byte(req)); err != nil {
+	return req + "</bind></iq>"
+}
+
+const bindID = "bind1"
+
+// bind writes the binding request and reads its answer.
+func (c *Conn) bind(cfg Config) error {
+	if err := c.write([]byte(bindRequest(cfg.Resource))); err != nil {
 		return err
 	}
+	return c.bound(cfg)
+}
+
+// bound follows a binding request that has been written: it reads the
+// answer now or, with Config.PipelineBind, leaves it to the first Read,
+// so that the caller's first stanzas go out without waiting for it.
+func (c *Conn) bound(cfg Config) error {
+	c.bindDone = make(chan struct{})
+	if cfg.PipelineBind {
+		c.bindPending, c.bindResource = true, cfg.Resource
+		return nil
+	}
+	return c.readBind(cfg.Resource)
+}
+
+// readBind reads the answer to the binding request.
+func (c *Conn) readBind(resource string) error {
+	defer close(c.bindDone)
 	for {
 		se, err := c.nextStart()
 		if err != nil {
@@ -574,6 +630,17 @@ func (c *Conn) SendRaw(data []byte) error {
 // Read returns the next stanza: *Message, *Presence or *IQ. Any error ends
 // the stream; the caller must Close and, if it wants, dial anew.
 func (c *Conn) Read() (any, error) {
+	if c.bindPending {
+		// Config.PipelineBind: the answer to the binding request comes
+		// first on the stream.
+		c.bindPending = false
+		if err := c.readBind(c.bindResource); err != nil {
+			return nil, err
+		}
+		if c.debug != nil {
+			fmt.Fprintf(c.debug, "jab: debug: bound %s after %d round trips (TCP connect included)\n", c.jid, c.RoundTrips())
+		}
+	}
 	for {
 		se, err := c.nextStart()
 		if err != nil {
@@ -636,6 +703,10 @@ func (c *Conn) CloseStream() error {
 func (c *Conn) Close() error {
 	c.wmu.Lock()
 	c.closed = true
+	if c.debug != nil && c.turns != nil && !c.reported {
+		c.reported = true
+		fmt.Fprintf(c.debug, "jab: debug: %d round trips in all\n", c.RoundTrips())
+	}
 	c.wmu.Unlock()
 	return c.raw.Close()
 }

@@ -304,7 +304,7 @@ func (c *Conn) loginSASL2(cfg Config, f *streamFeatures, cbOffered []string, cs 
 	if f2.Bind == nil {
 		return errors.New("server offers no resource binding")
 	}
-	return c.bind(cfg.Resource)
+	return c.bind(cfg)
 }
 
 // dropToken removes rec's token from the store and from rec, keeping the

@@ -36,6 +36,7 @@ type Sender struct {
 	history []statefile.Record // sent, not yet appended (group commit)
 	holding bool
 	sent    int
+	unwatch []func() // Attach's watchers of a session read by someone else
 }
 
 // OneShot is a send on a connection of its own, as `jab send` makes.
@@ -90,6 +91,9 @@ func StartSend(ctx context.Context, env Env, o OneShot) (*Sender, error) {
 	dialc := make(chan dialed, 1)
 	cfg := o.Config
 	cfg.Resource = base + "-" + RandomSuffix(6)
+	// The first stanzas (a D-9 ping, the messages) follow the binding
+	// request without waiting for its answer.
+	cfg.PipelineBind = true
 	go func() {
 		s, err := OpenHandler(ctx, cfg, func(v any) { sd.inbound(ctx, v, o.Received, o.Warn) })
 		dialc <- dialed{s, err}
@@ -119,19 +123,66 @@ func StartSend(ctx context.Context, env Env, o OneShot) (*Sender, error) {
 	return sd, nil
 }
 
-// Attach returns a Sender for a session that is already online (listen's,
-// the REPL's): errors bounced to it reach that session's own handler.
+// Attach returns a Sender for a session that is already online and read
+// by someone else (listen's, the REPL's). It watches that session
+// (Session.Watch) for the bounces and receipts of its messages until
+// Close, so Finish and WaitReceipts work as on a one-shot session.
 func Attach(ctx context.Context, env Env, s *Session, o SendOptions) (*Sender, error) {
+	return attach(ctx, env, s, o, false)
+}
+
+// AttachWaiting is Attach for a send that then waits for the answer of
+// o.To[0] (WaitReply) on a session that Listen runs: the answer is taken
+// from what Listen has recorded (Session.WatchApplied), so its lock and
+// thread are in the state file before WaitReply returns it. Listen keeps
+// the observer record and the keepalive meanwhile.
+func AttachWaiting(ctx context.Context, env Env, s *Session, o SendOptions) (*Sender, error) {
+	return attach(ctx, env, s, o, true)
+}
+
+func attach(ctx context.Context, env Env, s *Session, o SendOptions, waitReply bool) (*Sender, error) {
 	st, err := env.Store.Load()
 	if err != nil {
 		return nil, err
 	}
 	sd := &Sender{env: env, s: s, o: o, account: o.Account.Bare(), planner: PlannerFrom(env, o, st),
 		bounces: NewBounces(), receipts: NewReceipts()}
+	if waitReply {
+		sd.waiter = newReplyWaiter(o.To[0].Bare())
+	}
 	if err := sd.check(ctx); err != nil {
 		return nil, err
 	}
+	sd.unwatch = append(sd.unwatch, s.Watch(func(v any) {
+		sd.bounces.Handle(v)
+		sd.receipts.Handle(v)
+	}))
+	if sd.waiter != nil {
+		sd.unwatch = append(sd.unwatch, s.WatchApplied(func(v any, ev Event) { sd.waiter.offer(v, ev) }))
+	}
 	return sd, nil
+}
+
+// waitAttached is WaitReply for an attached Sender: Listen, which reads
+// the session, records the answer and offers it (AttachWaiting).
+func (sd *Sender) waitAttached(ctx context.Context, wait time.Duration) (Event, error) {
+	select {
+	case ev := <-sd.waiter.got:
+		return ev, nil
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ev := <-sd.waiter.got:
+		return ev, nil
+	case <-t.C:
+		return Event{}, &NoReplyError{Peer: sd.waiter.peer, Wait: wait}
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	case <-sd.s.Done():
+		return Event{}, fmt.Errorf("waiting for the reply: connection lost: %w", sd.s.Err())
+	}
 }
 
 // check pings the locked full JIDs nobody has watched since they were
@@ -320,8 +371,13 @@ func (sd *Sender) WaitReceipts(ctx context.Context, d time.Duration) error {
 	return sd.receipts.Wait(ctx, d)
 }
 
-// Close closes the session if StartSend opened it.
+// Close stops watching an attached session, and closes the session if
+// StartSend opened it.
 func (sd *Sender) Close() error {
+	for _, stop := range sd.unwatch {
+		stop()
+	}
+	sd.unwatch = nil
 	if sd.own && sd.s != nil {
 		return sd.s.Close()
 	}
@@ -339,6 +395,7 @@ func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoi
 	if err != nil {
 		return nil, err
 	}
+	defer sd.Close()
 	return sd.Send(ctx, out, false)
 }
 

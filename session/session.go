@@ -56,6 +56,13 @@ type Session struct {
 	pending map[string]chan *IQ
 
 	stalls atomic.Int64 // times the reader found Events full and waited
+
+	// Watchers (Watch, WatchApplied); watching counts them so the reader
+	// takes no lock while nobody watches.
+	watchMu  sync.RWMutex
+	watchers map[*func(any)]struct{}
+	appliedW map[*func(any, Event)]struct{}
+	watching atomic.Int32
 }
 
 // Stalls counts the times the reader had to wait for Events to be
@@ -135,6 +142,9 @@ func (s *Session) readLoop() {
 			s.handleIQ(iq)
 			continue
 		}
+		if s.watching.Load() > 0 {
+			s.notify(v)
+		}
 		if s.handler != nil {
 			s.handler(v)
 			continue
@@ -143,6 +153,72 @@ func (s *Session) readLoop() {
 			s.stalls.Add(1)
 		}
 		s.events <- v
+	}
+}
+
+// Watch calls f, in the reader goroutine, with every message and presence
+// received, before it is queued on Events or given to the handler, until
+// stop is called. Since nothing later on the stream is read before f
+// returns, a Sender attached to a session that someone else reads (listen's)
+// sees a bounce before the answer to the ping that follows its messages.
+// f must not block, nor call Watch or stop. Any number of watchers may be
+// registered; they cost nothing while there are none.
+func (s *Session) Watch(f func(any)) (stop func()) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watchers == nil {
+		s.watchers = map[*func(any)]struct{}{}
+	}
+	key := &f
+	s.watchers[key] = struct{}{}
+	s.watching.Add(1)
+	return sync.OnceFunc(func() {
+		s.watchMu.Lock()
+		delete(s.watchers, key)
+		s.watchMu.Unlock()
+		s.watching.Add(-1)
+	})
+}
+
+// WatchApplied calls f with every message and presence that Listen has
+// recorded (Apply) and would show, with its Event, before Listen emits it,
+// until stop is called: what a Sender attached to listen's session waits
+// for as a reply must be in the state file before the sender reports it.
+// Only a session run by Listen calls it. f must not block.
+func (s *Session) WatchApplied(f func(any, Event)) (stop func()) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.appliedW == nil {
+		s.appliedW = map[*func(any, Event)]struct{}{}
+	}
+	key := &f
+	s.appliedW[key] = struct{}{}
+	s.watching.Add(1)
+	return sync.OnceFunc(func() {
+		s.watchMu.Lock()
+		delete(s.appliedW, key)
+		s.watchMu.Unlock()
+		s.watching.Add(-1)
+	})
+}
+
+func (s *Session) notify(v any) {
+	s.watchMu.RLock()
+	defer s.watchMu.RUnlock()
+	for f := range s.watchers {
+		(*f)(v)
+	}
+}
+
+// applied is Listen's call for WatchApplied.
+func (s *Session) applied(v any, ev Event) {
+	if s.watching.Load() == 0 {
+		return
+	}
+	s.watchMu.RLock()
+	defer s.watchMu.RUnlock()
+	for f := range s.appliedW {
+		(*f)(v, ev)
 	}
 }
 
@@ -227,6 +303,20 @@ func (s *Session) Request(ctx context.Context, iq *IQ) (*IQ, error) {
 			return r, &IQError{From: r.From, Condition: r.Error.Cond()}
 		}
 		return r, nil
+	case <-s.done:
+		// The reader ended (its error says why) before this request was
+		// registered, or after: no answer can come.
+		select {
+		case r, ok := <-ch:
+			if ok && r.Type == "error" {
+				return r, &IQError{From: r.From, Condition: r.Error.Cond()}
+			}
+			if ok {
+				return r, nil
+			}
+		default:
+		}
+		return nil, fmt.Errorf("waiting for answer to %s: %w", iq.ID, s.Err())
 	case <-timer:
 		return nil, fmt.Errorf("%w: no answer from %s", ErrTimeout, orServer(iq.To))
 	case <-ctx.Done():
