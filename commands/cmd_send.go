@@ -371,10 +371,15 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 				out.Write(append(line, '\n'))
 			}
 		}
-		if !more {
-			out.Flush()
+		if err != nil {
+			return err
 		}
-		return err
+		if !more && o.lines {
+			// The input pauses: what was sent so far is recorded now.
+			out.Flush()
+			return sd.Flush(ctx)
+		}
+		return nil
 	}
 	if o.lines {
 		if err := sendLines(ctx, env, send); err != nil {

@@ -35,6 +35,7 @@ type Sender struct {
 
 	history []statefile.Record // sent, not yet appended (group commit)
 	holding bool
+	burst   int // messages since the last Flush
 	sent    int
 	unwatch []func() // Attach's watchers of a session read by someone else
 }
@@ -237,8 +238,10 @@ func (sd *Sender) Routes() []Route { return sd.planner.Preview() }
 // batch before any of it is written.
 //
 // more says that another message follows at once: the writes are then
-// held so that a burst goes out in few TLS records, and the history
-// records are appended together once the burst ends (group commit).
+// held so that a burst goes out in few TLS records. The history records
+// wait for Flush or Finish (group commit). However long a burst is, no
+// more than BurstMax messages are held or wait for the history: memory
+// stays flat.
 func (sd *Sender) Send(ctx context.Context, out Outgoing, more bool) ([]*Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -281,15 +284,32 @@ func (sd *Sender) Send(ctx context.Context, out Outgoing, more bool) ([]*Message
 	if !committed {
 		sd.planner.Sent()
 	}
-	if !more {
-		if err := sd.release(); err != nil {
+	sd.burst++
+	switch {
+	case !more:
+		return msgs, sd.release()
+	case sd.burst >= BurstMax:
+		if err := sd.Flush(ctx); err != nil {
 			return msgs, err
 		}
-		if err := sd.flushHistory(ctx); err != nil {
-			return msgs, err
-		}
+		sd.s.Conn().Hold()
+		sd.holding = true
 	}
 	return msgs, nil
+}
+
+// BurstMax bounds a burst of Send: after this many messages the held
+// writes go out and the history is appended, even if more follow.
+const BurstMax = 256
+
+// Flush writes what is held and appends the history of the messages sent
+// so far (a --lines run calls it whenever its input pauses).
+func (sd *Sender) Flush(ctx context.Context) error {
+	sd.burst = 0
+	if err := sd.release(); err != nil {
+		return err
+	}
+	return sd.flushHistory(ctx)
 }
 
 // build makes the stanzas for one message along routes, refusing all of
@@ -396,7 +416,11 @@ func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoi
 		return nil, err
 	}
 	defer sd.Close()
-	return sd.Send(ctx, out, false)
+	msgs, err := sd.Send(ctx, out, false)
+	if err != nil {
+		return msgs, err
+	}
+	return msgs, sd.Flush(ctx)
 }
 
 // OriginalError: the message a reply names cannot be answered.
