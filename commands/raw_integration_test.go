@@ -125,6 +125,7 @@ func TestRawBadInput(t *testing.T) {
 	}{
 		{"malformed", chatTo(alice.JID, "before") + "<message><body>x</message>", "not well-formed"},
 		{"malformed alone", "<message><body>x</message>", "not well-formed"},
+		{"crossed tags", "<message><body>x</message></body>", "not well-formed"},
 		{"not a stanza", chatTo(alice.JID, "before") + "<foo/>", "<foo> is not a stanza"},
 		{"not a stanza alone", "<foo/>", "<foo> is not a stanza"},
 		{"other namespace", "<message xmlns='urn:example'/>", "is not a stanza"},

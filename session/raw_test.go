@@ -39,6 +39,7 @@ func TestParseStanzas(t *testing.T) {
 	}
 	bad := []struct{ name, in, want string }{
 		{"mismatched tags", `<message><body>x</message>`, "not well-formed"},
+		{"crossed tags", `<message><body>x</message></body>`, "not well-formed"},
 		{"unclosed", `<message to='x'>`, "not well-formed"},
 		{"bad entity", `<message><body>&nope;</body></message>`, "not well-formed"},
 		{"not UTF-8", "<message><body>\xff</body></message>", "not well-formed"},
