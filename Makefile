@@ -47,14 +47,18 @@ deps:
 # One-shot `jab send` against go-sendxmpp on the same local Prosody:
 # medians of wall time, CPU and peak memory; then login (Dial) and a whole
 # one-shot send against Prosody 13 with a password and with a FAST token.
-# A benchmark, not a test.
+# A benchmark, not a test. The table of jab against go-sendxmpp comes from
+# jab-bench; shrink it with e.g. make bench BENCH_FLAGS='-n 5 -bot 0'.
+# JAB_BENCH_NAGLE=1: the login benchmarks too run against a stock server,
+# Nagle's algorithm on.
+BENCH_FLAGS ?= -n 20 -lines 1000 -bot 10000
 bench:
 	./.ci/deps bench
-	$(GO) run ./internal/cmd/jab-bench -n 20 -lines 1000 -bot 10000
+	$(GO) run ./internal/cmd/jab-bench $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
 	$(GO) test -short -run '^$$' -bench 'Threads' -benchtime 3x ./commands
-	$(GO) test -run '^$$' -bench 'DialFAST' -benchtime 20x ./session
-	$(GO) test -run '^$$' -bench 'OneShotSend' -benchtime 10x ./commands
+	JAB_BENCH_NAGLE=1 $(GO) test -run '^$$' -bench 'DialFAST' -benchtime 20x ./session
+	JAB_BENCH_NAGLE=1 $(GO) test -run '^$$' -bench 'OneShotSend' -benchtime 10x ./commands
 
 # A short run of every fuzz target.
 fuzz:

@@ -1,143 +1,272 @@
-// Command jab-bench compares one-shot `jab send` with go-sendxmpp on the
-// same throwaway local Prosody, in the same run, interleaving the two tools
-// so machine noise hits both alike. It prints medians of wall time, CPU
-// time and peak memory (max RSS) and the ratios jab/go-sendxmpp. It is a
-// benchmark, not a test: it reports, and exits non-zero only when a run
-// fails or a message is not delivered.
+// Command jab-bench compares `jab send` with go-sendxmpp in one run and
+// prints one table: medians of interleaved runs of the two tools, the
+// ratios jab/go-sendxmpp, and next to each ratio the target of issue 11
+// and whether it holds. It is a benchmark, not a test: it reports, and
+// exits non-zero only when a run fails or a message is not delivered.
+//
+// The servers are stock: Prosody 0.12 (the system one) with Nagle's
+// algorithm on, as real servers run, and, for the SASL2/FAST rows, the
+// Prosody 13 that .ci/deps unpacks, listening for direct TLS too. Both
+// tools verify TLS against the servers' throwaway CA. The cases:
+//
+//   - a cold one-shot send: wall time, CPU time, peak memory (max RSS);
+//   - a one-shot send while a `jab listen` of the same account runs (jab
+//     may hand the message to it), against go-sendxmpp's cold send;
+//   - 1000 stdin lines on one connection (`send --lines`, go-sendxmpp -i);
+//   - a cold one-shot send through a delay proxy (internal/delayproxy),
+//     25 ms each way, over STARTTLS: wall time and the round trips the
+//     proxy counted for each tool;
+//   - on Prosody 13, direct TLS with a FAST token (each tool logs in once
+//     first so it has one): wall time on loopback and through the proxy,
+//     and round trips.
+//
+// Every run's messages are counted at the recipient, an online client:
+// a tool that exits 0 without delivering fails the bench.
 package main
 
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/jab-xmpp/jab/internal/delayproxy"
 	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/session"
 )
 
-type sample struct {
-	wall, cpu time.Duration
-	rssKiB    int64
-}
-
 func main() {
-	runs := flag.Int("n", 20, "runs per tool")
-	lines := flag.Int("lines", 1000, "messages in the many-lines case (0 skips it)")
-	bot := flag.Int("bot", 0, "also flood a `listen --exec` bot with this many messages and report throughput and memory (0 skips it)")
+	var o options
+	flag.IntVar(&o.runs, "n", 20, "interleaved runs per tool and case (the medians are of these)")
+	flag.IntVar(&o.lines, "lines", 1000, "messages in the stdin-lines case (0 skips it)")
+	flag.IntVar(&o.bot, "bot", 0, "also flood a `listen --exec` bot with this many messages and report throughput and memory (0 skips it)")
+	flag.DurationVar(&o.delay, "delay", 25*time.Millisecond, "one-way delay of the proxy cases (0 skips them)")
+	flag.BoolVar(&o.p13, "p13", true, "also measure against Prosody 13 with direct TLS and FAST")
 	flag.Parse()
-	if err := run(*runs, *lines, *bot); err != nil {
+	if o.runs < 1 {
+		fmt.Fprintln(os.Stderr, "jab-bench: -n must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "jab-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs, lines, bot int) error {
-	gsx, err := exec.LookPath("go-sendxmpp")
+type options struct {
+	runs, lines, bot int
+	delay            time.Duration
+	p13              bool
+}
+
+// tool is one way of sending: a binary, its arguments (flags) and
+// environment, the recipient, the message, the exit code that means
+// success and how many messages one run delivers. jab takes the message
+// as an argument, go-sendxmpp on stdin.
+type tool struct {
+	bin    string
+	args   []string
+	env    []string
+	to     string
+	text   string // the message, unless stdin is set
+	stdin  string // input in the stdin-lines case
+	gsx    bool   // go-sendxmpp: the message goes on stdin
+	okCode int
+	msgs   int
+}
+
+// with adds flags.
+func (t tool) with(flags ...string) tool {
+	t.args = append(slices.Clone(t.args), flags...)
+	return t
+}
+
+// withEnv adds environment variables; a later entry of a name wins.
+func (t tool) withEnv(env ...string) tool {
+	t.env = append(slices.Clone(t.env), env...)
+	return t
+}
+
+// message sets the message text.
+func (t tool) message(text string) tool {
+	t.text = text
+	return t
+}
+
+// command is the argument list and stdin of one run.
+func (t tool) command() (args []string, stdin string) {
+	args = append(slices.Clone(t.args), t.to)
+	switch {
+	case t.stdin != "":
+		return args, t.stdin
+	case t.gsx:
+		return args, t.text + "\n"
+	default:
+		return append(args, t.text), ""
+	}
+}
+
+// server is a Prosody with its accounts, and a recipient that counts what
+// arrives.
+type server struct {
+	*prosody.Server
+	received *atomic.Int64
+	expect   int64 // messages the runs so far delivered
+	stop     func()
+}
+
+func startServer(opts prosody.Options) (*server, error) {
+	srv, err := prosody.Start(opts)
 	if err != nil {
-		return fmt.Errorf("go-sendxmpp not found (make bench installs it from bookworm-backports): %w", err)
+		return nil, err
 	}
-	ver, _ := exec.Command(gsx, "--version").CombinedOutput()
-	tmp, err := os.MkdirTemp("", "jab-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	jab := filepath.Join(tmp, "jab")
-	build := exec.Command("go", "build", "-trimpath", "-o", jab, "github.com/jab-xmpp/jab")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build jab: %w", err)
-	}
-	srv, err := prosody.Start(prosody.Options{})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
 	for _, u := range []string{"me", "alice", "bob", "carol", "dave"} {
 		if err := srv.Register(u, "bench-"+u); err != nil {
-			return err
+			srv.Stop()
+			return nil, err
 		}
 	}
 	// The recipient is online, so every message is routed and delivered.
 	received, stop, err := receiver(srv)
 	if err != nil {
+		srv.Stop()
+		return nil, err
+	}
+	return &server{Server: srv, received: received, stop: stop}, nil
+}
+
+func (s *server) close() {
+	s.stop()
+	s.Stop()
+}
+
+// delivered waits until the recipient has every message the runs sent.
+func (s *server) delivered() error { return waitCount(s.received, s.expect) }
+
+func run(o options) error {
+	gsxBin, err := exec.LookPath("go-sendxmpp")
+	if err != nil {
+		return fmt.Errorf("go-sendxmpp not found (make bench installs it from bookworm-backports): %w", err)
+	}
+	ver, _ := exec.Command(gsxBin, "--version").CombinedOutput()
+	gsxVersion, _, _ := strings.Cut(strings.TrimSpace(string(ver)), "\n")
+	tmp, err := os.MkdirTemp("", "jab-bench-")
+	if err != nil {
 		return err
 	}
-	defer stop()
-
-	me, to := "me@"+srv.Domain, "alice@"+srv.Domain
-	home := filepath.Join(tmp, "home")
-	os.MkdirAll(home, 0o700)
-	jabEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "JAB_JID=" + me, "JAB_PASSWORD=bench-me",
-		"JAB_SERVER=" + srv.Addr, "JAB_CA_FILE=" + srv.CAFile, "JAB_STATE_DIR=" + filepath.Join(tmp, "state")}
-	// go-sendxmpp has no CA option; Go's x509 reads SSL_CERT_FILE, so it
-	// verifies TLS against the same throwaway CA as jab.
-	gsxEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SSL_CERT_FILE=" + srv.CAFile}
-	gsxArgs := []string{"-u", me, "-p", "bench-me", "-j", srv.Addr, "--suppress-root-warning", to}
-
-	fmt.Printf("jab-bench: %d runs each, interleaved, on Prosody at %s (STARTTLS, verified, loopback)\n", runs, srv.Addr)
-	fmt.Printf("go-sendxmpp: %s\n", strings.TrimSpace(string(ver)))
-	var js, gs []sample
-	before := received.Load()
-	for i := 0; i < runs; i++ {
-		s, err := measure(jab, []string{"send", to, "bench message"}, jabEnv, "", 0)
-		if err != nil {
-			return fmt.Errorf("jab run %d: %w", i, err)
-		}
-		js = append(js, s)
-		s, err = measure(gsx, gsxArgs, gsxEnv, "bench message\n", 0)
-		if err != nil {
-			return fmt.Errorf("go-sendxmpp run %d: %w", i, err)
-		}
-		gs = append(gs, s)
+	defer os.RemoveAll(tmp)
+	jabBin := filepath.Join(tmp, "jab")
+	build := exec.Command("go", "build", "-trimpath", "-o", jabBin, "github.com/jab-xmpp/jab")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build jab: %w", err)
 	}
-	if err := waitCount(received, before+int64(2*runs)); err != nil {
+	rev, _ := exec.Command("git", "describe", "--always", "--dirty").Output()
+
+	// Stock Prosody 0.12: Nagle's algorithm on, STARTTLS, TLS verified.
+	s12, err := startServer(prosody.Options{})
+	if err != nil {
 		return err
 	}
-	report("one message, one-shot", js, gs)
+	defer s12.close()
 
-	if lines > 0 {
+	fmt.Printf("jab-bench: jab %s against %s, Prosody 0.12 at %s (stock: Nagle on, STARTTLS, TLS verified); %d interleaved runs per tool and case\n",
+		strings.TrimSpace(string(rev)), gsxVersion, s12.Addr, o.runs)
+	fmt.Printf("jab-bench: %d CPUs, load average %s at the start\n", runtime.NumCPU(), loadavg())
+	t := &table{}
+	jab12, gsx12 := tools(jabBin, gsxBin, s12, tmp, "12", s12.Addr, false)
+
+	// Cold one-shot send.
+	js, gs, err := interleave(o.runs, s12, nil, jab12.message("bench cold"), gsx12.message("bench cold"))
+	if err != nil {
+		return fmt.Errorf("cold one-shot send: %w", err)
+	}
+	t.add("one-shot send, cold", "wall", wallOf, js, gs, 0.4)
+	t.add("", "CPU", cpuOf, js, gs, 0)
+	t.add("", "max RSS", rssOf, js, gs, 0.8)
+
+	// Through a running `jab listen` of the same account.
+	var notes []string
+	line, err := warm(o, t, s12, jab12, gsx12, tmp)
+	if err != nil {
+		return fmt.Errorf("send through a running listen: %w", err)
+	}
+	notes = append(notes, "listen running: jab send --debug says: "+line)
+
+	if o.lines > 0 {
 		var b strings.Builder
-		for i := 0; i < lines; i++ {
+		for i := 0; i < o.lines; i++ {
 			fmt.Fprintf(&b, "line %d\n", i)
 		}
-		input := b.String()
-		var js, gs []sample
-		n := max(runs/4, 3)
-		for i := 0; i < n; i++ {
-			before := received.Load()
-			j, err := measure(jab, []string{"send", "--lines", to}, jabEnv, input, 0)
-			if err != nil {
-				return fmt.Errorf("jab --lines: %w", err)
-			}
-			if err := waitCount(received, before+int64(lines)); err != nil {
-				return fmt.Errorf("jab --lines: %w", err)
-			}
-			// go-sendxmpp -i exits 1 at end of input (its documented
-			// behaviour); the count checks the messages were still sent.
-			g, err := measure(gsx, append([]string{"-i"}, gsxArgs...), gsxEnv, input, 1)
-			if err != nil {
-				return fmt.Errorf("go-sendxmpp -i: %w", err)
-			}
-			if err := waitCount(received, before+int64(2*lines)); err != nil {
-				return fmt.Errorf("go-sendxmpp -i: %w", err)
-			}
-			js, gs = append(js, j), append(gs, g)
+		jl := jab12.with("--lines")
+		jl.stdin, jl.msgs = b.String(), o.lines
+		// go-sendxmpp -i exits 1 at end of input (its documented
+		// behaviour); the recipient's count checks that it delivered.
+		gl := gsx12
+		gl.args = append([]string{"-i"}, gl.args...)
+		gl.stdin, gl.msgs, gl.okCode = b.String(), o.lines, 1
+		js, gs, err := interleave(o.runs, s12, nil, jl, gl)
+		if err != nil {
+			return fmt.Errorf("%d stdin lines: %w", o.lines, err)
 		}
-		report(fmt.Sprintf("%d stdin lines, one connection", lines), js, gs)
+		label := fmt.Sprintf("%d stdin lines (-i)", o.lines)
+		t.add(label, "wall", wallOf, js, gs, 0.8)
+		t.add("", "CPU", cpuOf, js, gs, 0)
+		t.add("", "max RSS", rssOf, js, gs, 0.8)
 	}
-	if bot > 0 {
+
+	if o.delay > 0 {
+		px, err := delayproxy.Start(delayproxy.Options{Target: s12.Addr, Delay: o.delay, ConnectRTT: true})
+		if err != nil {
+			return err
+		}
+		defer px.Close()
+		jp, gp := tools(jabBin, gsxBin, s12, tmp, "12-proxy", px.Addr(), false)
+		if n := selfReport(jp.with("--debug").message("self-report")); n != "" {
+			notes = append(notes, fmt.Sprintf("Prosody 0.12 through the proxy: jab --debug reports %s round trips", n))
+		}
+		s12.expect++
+		js, gs, err := interleave(o.runs, s12, px, jp.message("bench proxy"), gp.message("bench proxy"))
+		if err != nil {
+			return fmt.Errorf("through the delay proxy: %w", err)
+		}
+		label := fmt.Sprintf("proxy %v each way, STARTTLS", o.delay)
+		t.add(label, "wall", wallOf, js, gs, 0.7)
+		t.add("", "round trips", rtOf, js, gs, 0)
+	}
+
+	if o.p13 {
+		n, err := fast(o, t, jabBin, gsxBin, tmp)
+		if err != nil {
+			return fmt.Errorf("Prosody 13: %w", err)
+		}
+		notes = append(notes, n...)
+	}
+
+	t.print(os.Stdout)
+	for _, n := range notes {
+		fmt.Println("  " + n)
+	}
+	fmt.Printf("  Medians of %d runs; ratio = jab / go-sendxmpp; targets from issue 11. Load average %s at the end.\n", o.runs, loadavg())
+	if o.delay > 0 {
+		fmt.Println("  Round trips as internal/delayproxy counts them: the TCP connect, and each time the client sent again after server bytes reached it.")
+	}
+
+	if o.bot > 0 {
 		for _, conc := range []int{1, 4} {
-			if err := botLoad(jab, srv, jabEnv, tmp, bot, conc); err != nil {
+			if err := botLoad(jabBin, s12.Server, jab12.env, tmp, o.bot, conc); err != nil {
 				return fmt.Errorf("bot load: %w", err)
 			}
 		}
@@ -145,144 +274,308 @@ func run(runs, lines, bot int) error {
 	return nil
 }
 
-// botLoad floods `jab listen --exec cat` with n chat messages sent as fast
-// as the connection takes them, and waits for every reply. No other tool
-// has a bot mode to compare with; the figures are jab's alone: wall time
-// to the last reply, throughput, and the bot's peak memory (max RSS, and
-// the largest VmRSS sampled while it ran), which must stay bounded however
-// many messages wait (the queue is bounded; the server holds the rest).
-func botLoad(jab string, srv *prosody.Server, env []string, tmp string, n, conc int) error {
-	state := filepath.Join(tmp, fmt.Sprintf("bot-state-%d", conc))
-	env = append(slices.Clone(env[:len(env)-1]), "JAB_STATE_DIR="+state)
-	cmd := exec.Command(jab, "listen", "--exec", "cat", "--exec-concurrency", fmt.Sprint(conc),
-		"--count", fmt.Sprint(n))
-	cmd.Env = env
+// tools returns jab and go-sendxmpp set up to log in as me@ on srv through
+// addr, each with its own home and state directory named by tag.
+func tools(jabBin, gsxBin string, srv *server, tmp, tag, addr string, directTLS bool) (jab, gsx tool) {
+	home := filepath.Join(tmp, "home-"+tag)
+	os.MkdirAll(home, 0o700)
+	me := "me@" + srv.Domain
+	jab = tool{bin: jabBin, args: []string{"send"}, to: "alice@" + srv.Domain, msgs: 1, env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home,
+		"JAB_JID=" + me, "JAB_PASSWORD=bench-me", "JAB_SERVER=" + addr, "JAB_CA_FILE=" + srv.CAFile,
+		"JAB_STATE_DIR=" + filepath.Join(tmp, "state-"+tag)}}
+	// go-sendxmpp has no CA option; Go's x509 reads SSL_CERT_FILE, so it
+	// verifies TLS against the same throwaway CA as jab.
+	gsx = tool{bin: gsxBin, to: "alice@" + srv.Domain, gsx: true, msgs: 1, env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "SSL_CERT_FILE=" + srv.CAFile},
+		args: []string{"-u", me, "-p", "bench-me", "-j", addr, "--suppress-root-warning"}}
+	if directTLS {
+		jab.env = append(jab.env, "JAB_DIRECT_TLS=1")
+		gsx.args = append(gsx.args, "-t")
+	}
+	return jab, gsx
+}
+
+// warm measures `jab send` while a `jab listen` of the same account runs
+// on the same state directory, interleaved with go-sendxmpp's cold send.
+// It returns what `jab send --debug` said about the path it took.
+func warm(o options, t *table, srv *server, jab, gsx tool, tmp string) (string, error) {
+	state := filepath.Join(tmp, "state-warm")
+	jab = jab.withEnv("JAB_STATE_DIR=" + state) // the later entry wins
+	l, err := startListen(jab, state)
+	if err != nil {
+		return "", err
+	}
+	defer l.stop()
+	r, err := measureOut(jab.with("--debug").message("which path"))
+	if err != nil {
+		return "", err
+	}
+	srv.expect++
+	path, line := reportedPath(r)
+	if line == "" {
+		line = "(jab send --debug names no path)"
+	}
+	js, gs, err := interleave(o.runs, srv, nil, jab.message("bench warm"), gsx.message("bench warm"))
+	if err != nil {
+		return "", err
+	}
+	label := fmt.Sprintf("one-shot, listen running (%s)", path)
+	t.add(label, "wall", wallOf, js, gs, 0.1)
+	t.add("", "CPU", cpuOf, js, gs, 0)
+	t.add("", "max RSS", rssOf, js, gs, 0)
+	return line, nil
+}
+
+// reportedPath says which path `jab send --debug` reports it took:
+// "hand-off" (through a running listen) or "direct" (also when it does
+// not say), and the line that says so.
+func reportedPath(debug string) (path, line string) {
+	for _, l := range strings.Split(debug, "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "jab: debug:"))
+		low := strings.ToLower(l)
+		switch {
+		case strings.HasPrefix(low, "send") || strings.HasPrefix(low, "recv"):
+		case strings.Contains(low, "no hand-off") || strings.Contains(low, "no handoff"):
+			return "direct", l
+		case strings.Contains(low, "hand-off") || strings.Contains(low, "handoff") || strings.Contains(low, "handed") ||
+			strings.Contains(low, "running listen") || strings.Contains(low, "running repl"):
+			return "hand-off", l
+		}
+	}
+	return "direct", ""
+}
+
+// listen is a background `jab listen`.
+type listen struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+}
+
+func startListen(jab tool, state string) (*listen, error) {
+	cmd := exec.Command(jab.bin, "listen")
+	cmd.Env = jab.env
 	var stderr strings.Builder
+	cmd.Stdout = io.Discard
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	defer cmd.Process.Kill()
+	l := &listen{cmd: cmd, stderr: &stderr}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if m, _ := filepath.Glob(filepath.Join(state, "observer-*.json")); len(m) > 0 {
-			break
+			return l, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bot did not come online: %s", stderr.String())
+			l.stop()
+			return nil, fmt.Errorf("jab listen did not come online: %s", stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	pem, err := os.ReadFile(srv.CAFile)
+}
+
+func (l *listen) stop() {
+	l.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { l.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		l.cmd.Process.Kill()
+		<-done
+	}
+}
+
+var (
+	reRoundTrips = regexp.MustCompile(`(\d+) round trips in all`)
+	reAuth       = regexp.MustCompile(`SEND:? <(?:authenticate|auth) [^>]*mechanism=['"]([^'"]+)['"]`)
+)
+
+// selfReport runs a `jab send --debug` and returns the round trips jab
+// says it took, "" when it does not say. The message is delivered.
+func selfReport(jab tool) string {
+	out, err := measureOut(jab)
 	if err != nil {
-		return err
+		return ""
 	}
-	// One sender per worker: each contact is one conversation, and one
-	// conversation's replies are handled in order by one worker.
-	senders := []string{"alice", "bob", "carol", "dave"}[:conc]
-	var replies atomic.Int64
-	var sessions []*session.Session
-	for _, u := range senders {
-		cfg := session.Config{JID: session.JID{Local: u, Domain: srv.Domain}, Password: "bench-" + u,
-			Server: srv.Addr, Resource: fmt.Sprintf("flood-%d", conc), Timeout: 30 * time.Second, ExtraCAs: poolFrom(pem)}
-		s, err := session.OpenHandler(context.Background(), cfg, func(v any) {
-			if m, ok := v.(*session.Message); ok && strings.HasPrefix(m.Body, "load ") {
-				replies.Add(1)
-			}
-		})
+	if m := reRoundTrips.FindStringSubmatch(out); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// fast measures against Prosody 13 with direct TLS, after one login of
+// each tool so that each holds a FAST token if it keeps one.
+func fast(o options, t *table, jabBin, gsxBin, tmp string) ([]string, error) {
+	if err := prosody.Available13(); err != nil {
+		return nil, err
+	}
+	s13, err := startServer(prosody.Options{Prosody13: true, DirectTLS: true, Domain: "example13.test"})
+	if err != nil {
+		return nil, err
+	}
+	defer s13.close()
+	var notes []string
+	jab, gsx := tools(jabBin, gsxBin, s13, tmp, "13", s13.DirectTLSAddr, true)
+	// go-sendxmpp 0.14.1 asks for a FAST token, but a login with it does
+	// not bind a resource after SASL2 success, and its message bounces
+	// (service-unavailable) while it exits 0. So it logs in with SCRAM
+	// each time, its fastest working login.
+	gsx.args = append([]string{"--fast-off"}, gsx.args...)
+	// The first login, with the password, gets the token.
+	for _, tl := range []tool{jab, gsx} {
+		if _, err := measureOut(tl.message("first login")); err != nil {
+			return nil, fmt.Errorf("first login: %w", err)
+		}
+		s13.expect++
+	}
+	mechs := func(out string) string {
+		var ms []string
+		for _, m := range reAuth.FindAllStringSubmatch(out, -1) {
+			ms = append(ms, m[1])
+		}
+		if len(ms) == 0 {
+			return "?"
+		}
+		return strings.Join(ms, ", then ")
+	}
+	jout, err := measureOut(jab.with("--debug").message("which mechanism"))
+	if err != nil {
+		return nil, err
+	}
+	gout, err := measureOut(gsx.with("-d").message("which mechanism"))
+	if err != nil {
+		return nil, err
+	}
+	s13.expect += 2
+	notes = append(notes, fmt.Sprintf("Prosody 13, direct TLS, second login: jab uses %s, go-sendxmpp (--fast-off: its FAST login does not bind) %s", mechs(jout), mechs(gout)))
+
+	js, gs, err := interleave(o.runs, s13, nil, jab.message("bench fast"), gsx.message("bench fast"))
+	if err != nil {
+		return nil, err
+	}
+	t.add("Prosody 13, direct TLS + FAST", "wall", wallOf, js, gs, 0)
+	t.add("", "max RSS", rssOf, js, gs, 0)
+	if o.delay > 0 {
+		px, err := delayproxy.Start(delayproxy.Options{Target: s13.DirectTLSAddr, Delay: o.delay, ConnectRTT: true})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer s.Close()
-		sessions = append(sessions, s)
+		defer px.Close()
+		jp, gp := tools(jabBin, gsxBin, s13, tmp, "13", px.Addr(), true)
+		gp.args = append([]string{"--fast-off"}, gp.args...)
+		if n := selfReport(jp.with("--debug").message("self-report")); n != "" {
+			notes = append(notes, fmt.Sprintf("Prosody 13 through the proxy: jab --debug reports %s round trips", n))
+		}
+		s13.expect++
+		js, gs, err := interleave(o.runs, s13, px, jp.message("bench fast proxy"), gp.message("bench fast proxy"))
+		if err != nil {
+			return nil, err
+		}
+		t.add(fmt.Sprintf("  … proxy %v each way", o.delay), "wall", wallOf, js, gs, 0)
+		t.addAbs("", "round trips", rtOf, js, gs, 5)
 	}
-	var peakRSS atomic.Int64
-	stopSampling := make(chan struct{})
-	go func() {
-		for {
-			if kib := vmRSS(cmd.Process.Pid); kib > peakRSS.Load() {
-				peakRSS.Store(kib)
+	return notes, nil
+}
+
+// interleave runs a and b n times each, alternating which goes first, after
+// one warm-up run of each that is not measured, and checks that srv's
+// recipient got every message. Through px, each sample carries the round
+// trips the proxy counted for the run's connections.
+func interleave(n int, srv *server, px *delayproxy.Proxy, a, b tool) (as, bs []sample, err error) {
+	one := func(tl tool) (sample, error) {
+		before := 0
+		if px != nil {
+			before = len(px.Stats())
+		}
+		s, err := measure(tl)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", filepath.Base(tl.bin), err)
+		}
+		srv.expect += int64(tl.msgs)
+		if px != nil {
+			if !px.WaitIdle(10 * time.Second) {
+				return s, errors.New("a connection through the delay proxy did not end")
 			}
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(50 * time.Millisecond):
+			for _, c := range px.Stats()[before:] {
+				s.rt += c.RoundTrips
 			}
 		}
-	}()
-	to := "me@" + srv.Domain
-	start := time.Now()
-	for _, s := range sessions {
-		s.Conn().Hold()
+		return s, nil
+	}
+	for _, tl := range []tool{a, b} {
+		if _, err := one(tl); err != nil {
+			return nil, nil, fmt.Errorf("warm-up: %w", err)
+		}
 	}
 	for i := 0; i < n; i++ {
-		m := &session.Message{To: to, Type: "chat", ID: session.NewID(), Body: fmt.Sprintf("load %d", i)}
-		if err := sessions[i%len(sessions)].Conn().Send(m); err != nil {
-			return err
+		first, second := a, b
+		if i%2 == 1 {
+			first, second = b, a
+		}
+		s1, err := one(first)
+		if err != nil {
+			return nil, nil, err
+		}
+		s2, err := one(second)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i%2 == 1 {
+			s1, s2 = s2, s1
+		}
+		as, bs = append(as, s1), append(bs, s2)
+		// Bulk runs: let the recipient catch up so one run's backlog
+		// does not slow the next.
+		if a.msgs > 1 {
+			if err := srv.delivered(); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	for _, s := range sessions {
-		if err := s.Conn().Release(); err != nil {
-			return err
-		}
-	}
-	sent := time.Since(start)
-	deadline = time.Now().Add(10 * time.Minute)
-	for replies.Load() < int64(n) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d replies after 10 minutes: %s", replies.Load(), n, stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	wall := time.Since(start)
-	close(stopSampling)
-	werr := cmd.Wait()
-	if werr != nil {
-		return fmt.Errorf("bot exited: %v: %s", werr, stderr.String())
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("\nbot load: %d chat messages from %d contacts to `jab listen --exec cat --exec-concurrency %d`:\n", n, conc, conc)
-	fmt.Printf("  all sent in %s (%.0f msg/s offered); last reply after %s: %.0f replies/s\n",
-		sent.Round(time.Millisecond), float64(n)/sent.Seconds(), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
-	fmt.Printf("  bot CPU %s; max RSS %.1f MiB (largest sampled VmRSS %.1f MiB); every message answered\n",
-		(cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Round(time.Millisecond),
-		float64(ru.Maxrss)/1024, float64(peakRSS.Load())/1024)
-	return nil
+	return as, bs, srv.delivered()
 }
 
-// vmRSS is a process's resident set in KiB, from /proc (0 if unknown).
-func vmRSS(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kib int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
-			return kib
-		}
-	}
-	return 0
+type sample struct {
+	wall, cpu time.Duration
+	rssKiB    int64
+	rt        int // round trips counted by the delay proxy
 }
 
-// measure runs a command and returns its wall time, CPU time and max RSS.
-func measure(bin string, args, env []string, stdin string, okCode int) (sample, error) {
+// measure runs a tool once and returns its wall time, CPU time and max RSS.
+func measure(tl tool) (sample, error) {
+	s, _, err := run1(tl)
+	return s, err
+}
+
+// measureOut runs a tool once and returns its output.
+func measureOut(tl tool) (string, error) {
+	_, out, err := run1(tl)
+	return out, err
+}
+
+func run1(tl tool) (sample, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
+	args, stdin := tl.command()
+	cmd := exec.CommandContext(ctx, tl.bin, args...)
+	cmd.Env = tl.env
 	cmd.Stdin = strings.NewReader(stdin)
+	// One buffer for both: go-sendxmpp -d writes its log on stdout.
 	var stderr strings.Builder
+	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
-	if code := cmd.ProcessState.ExitCode(); code != okCode {
-		return sample{}, fmt.Errorf("exit %d (%v): %s", code, err, stderr.String())
+	if cmd.ProcessState == nil {
+		return sample{}, "", err
+	}
+	if code := cmd.ProcessState.ExitCode(); code != tl.okCode {
+		return sample{}, stderr.String(), fmt.Errorf("exit %d (%v): %s", code, err, stderr.String())
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rssKiB: ru.Maxrss}, nil
+	return sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rssKiB: ru.Maxrss},
+		stderr.String(), nil
 }
 
 func receiver(srv *prosody.Server) (*atomic.Int64, func(), error) {
@@ -320,7 +613,7 @@ func waitCount(n *atomic.Int64, want int64) error {
 	return nil
 }
 
-func median[T int64 | time.Duration](xs []T) T {
+func median[T int64 | time.Duration | int](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
@@ -329,31 +622,13 @@ func median[T int64 | time.Duration](xs []T) T {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func report(title string, js, gs []sample) {
-	col := func(ss []sample, f func(sample) int64) int64 {
-		var xs []int64
-		for _, s := range ss {
-			xs = append(xs, f(s))
-		}
-		return median(xs)
+// loadavg is the 1-, 5- and 15-minute load average, "?" if unknown.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
 	}
-	wall := func(s sample) int64 { return int64(s.wall) }
-	cpu := func(s sample) int64 { return int64(s.cpu) }
-	rss := func(s sample) int64 { return s.rssKiB }
-	jw, gw := col(js, wall), col(gs, wall)
-	jc, gc := col(js, cpu), col(gs, cpu)
-	jr, gr := col(js, rss), col(gs, rss)
-	fmt.Printf("\n%s (median of %d):\n", title, len(js))
-	fmt.Printf("  %-12s %10s %10s %12s\n", "tool", "wall", "cpu", "max RSS")
-	fmt.Printf("  %-12s %10s %10s %9.1f MiB\n", "jab", ms(jw), ms(jc), float64(jr)/1024)
-	fmt.Printf("  %-12s %10s %10s %9.1f MiB\n", "go-sendxmpp", ms(gw), ms(gc), float64(gr)/1024)
-	fmt.Printf("  ratio jab/go-sendxmpp: wall %.2f, cpu %.2f, memory %.2f\n",
-		float64(jw)/float64(gw), float64(jc)/float64(gc), float64(jr)/float64(gr))
-	verdict := "jab is no slower and uses no more memory"
-	if jw > gw || jr > gr {
-		verdict = "jab is SLOWER or uses MORE memory than go-sendxmpp"
-	}
-	fmt.Println("  verdict:", verdict)
+	return "?"
 }
 
 func ms(d int64) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
