@@ -1,0 +1,61 @@
+package session
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// TestSenderBurstIsBounded: however long a burst of Send with more set
+// is, at most BurstMax messages wait for the history; the rest are
+// appended as the burst goes (group commit), so memory stays flat.
+func TestSenderBurstIsBounded(t *testing.T) {
+	store, err := statefile.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	env := Env{Store: store, History: store.History(0), Now: func() time.Time { return now }}
+	client, server := net.Pipe()
+	defer client.Close()
+	go io.Copy(io.Discard, server)
+	s := &Session{conn: &Conn{raw: client, maxBytes: DefaultMaxStanza}, done: make(chan struct{})}
+	me, alice := JID{Local: "me", Domain: "example.org"}, JID{Local: "alice", Domain: "example.org"}
+	sd := &Sender{env: env, s: s, o: SendOptions{Account: me, To: []JID{alice}, Type: "chat"}, account: me.Bare(),
+		bounces: NewBounces(), receipts: NewReceipts()}
+	st, err := store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd.planner = PlannerFrom(env, sd.o, st)
+	ctx := context.Background()
+	const n = 3*BurstMax + 10
+	for i := 0; i < n; i++ {
+		if _, err := sd.Send(ctx, Outgoing{Body: "line"}, true); err != nil {
+			t.Fatal(err)
+		}
+		if len(sd.history) >= BurstMax {
+			t.Fatalf("after %d messages %d history records wait; at most %d may", i+1, len(sd.history), BurstMax-1)
+		}
+	}
+	count := func() int {
+		c := 0
+		if _, err := env.History.Scan(func(statefile.Record) error { c++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if got := count(); got != 3*BurstMax {
+		t.Fatalf("%d records appended during the burst, want %d", got, 3*BurstMax)
+	}
+	if err := sd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != n {
+		t.Fatalf("%d records after Flush, want %d", got, n)
+	}
+}
