@@ -4,7 +4,9 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/jab-xmpp/jab/internal/delayproxy"
 	"github.com/jab-xmpp/jab/internal/prosody"
 )
 
@@ -61,4 +63,38 @@ func TestLoginRoundTrips(t *testing.T) {
 			t.Errorf("login took %d round trips, want at most 5:\n%.4000s", n, r.Stderr)
 		}
 	})
+}
+
+// TestSendRoundTripsOverDelay: a whole one-shot send through a proxy that
+// delays each direction by 50 ms, as the proxy counts it on the wire:
+// connect, the TLS handshake's two flights, two SCRAM steps, the stream
+// restart with the binding request, the message and the confirming ping
+// (which follow the binding request without waiting for its answer), then
+// the closing tag and the close: 8. Without the pipelining of the first
+// stanzas behind the binding request it is 9, without the other
+// pipelining more.
+func TestSendRoundTripsOverDelay(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	s := loginServer(t, prosody.Options{})
+	j, alice, phone := loginCast(t, s)
+	p, err := delayproxy.Start(delayproxy.Options{Target: s.Addr, Delay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	j.mustRun("", "--server", p.Addr(), "send", alice.JID, "over a slow link")
+	phone.WaitBody(t, "over a slow link")
+	if !p.WaitIdle(10 * time.Second) {
+		t.Fatal("the proxied connection did not end")
+	}
+	st := p.Stats()
+	if len(st) != 1 {
+		t.Fatalf("%d connections through the proxy, want 1", len(st))
+	}
+	if n := st[0].RoundTrips; n > 8 {
+		t.Errorf("the send took %d round trips on the wire, want at most 8", n)
+	} else if testing.Verbose() {
+		t.Logf("%d round trips on the wire", n)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -112,7 +113,7 @@ type Conn struct {
 	dec      *xml.Decoder
 	wmu      sync.Mutex
 	jid      JID
-	maxBytes int
+	maxBytes atomic.Int64 // the server's stanza limit; set by the reader after a pipelined bind
 	timeout  time.Duration
 	debug    io.Writer
 	redact   bool // true during SASL: the debug output hides the exchange
@@ -127,6 +128,9 @@ type Conn struct {
 	bindPending  bool
 	bindResource string
 	bindDone     chan struct{}
+	// restarted says the header and features of the stream restarted
+	// after SASL are still to be read, before the binding answer.
+	restarted bool
 }
 
 // Hold makes writes accumulate until Release, so a burst of stanzas goes
@@ -165,7 +169,7 @@ func (c *Conn) JID() JID {
 }
 
 // MaxStanza returns the largest stanza the server accepts.
-func (c *Conn) MaxStanza() int { return c.maxBytes }
+func (c *Conn) MaxStanza() int { return int(c.maxBytes.Load()) }
 
 type debugReader struct {
 	r io.Reader
@@ -217,7 +221,8 @@ func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 	}
 	turns := countTurns(quickACK(raw))
 	raw = turns
-	c := &Conn{raw: raw, maxBytes: DefaultMaxStanza, timeout: cfg.Timeout, debug: cfg.Debug, turns: turns}
+	c := &Conn{raw: raw, timeout: cfg.Timeout, debug: cfg.Debug, turns: turns}
+	c.maxBytes.Store(DefaultMaxStanza)
 	// The whole negotiation is bounded by the context's deadline; a silent
 	// server cannot hold us past --timeout.
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
@@ -301,6 +306,15 @@ func (e *StreamError) Error() string {
 // for them to save a round trip. The server handles the stream in order,
 // so it reads the request after it has sent the features.
 func (c *Conn) openStream(domain, from, after string) (*streamFeatures, error) {
+	if err := c.writeStreamHeader(domain, from, after); err != nil {
+		return nil, err
+	}
+	return c.readStreamHeader()
+}
+
+// writeStreamHeader starts a new stream: a new decoder, and the header
+// with after behind it.
+func (c *Conn) writeStreamHeader(domain, from, after string) error {
 	c.dec = xml.NewDecoder(debugReader{c.raw, c})
 	fromAttr := ""
 	if from != "" {
@@ -308,9 +322,11 @@ func (c *Conn) openStream(domain, from, after string) (*streamFeatures, error) {
 	}
 	header := fmt.Sprintf("<?xml version='1.0'?><stream:stream to='%s'%s xmlns='%s' xmlns:stream='%s' version='1.0'>",
 		xmlEscape(domain), fromAttr, nsClient, nsStream)
-	if err := c.write([]byte(header + after)); err != nil {
-		return nil, err
-	}
+	return c.write([]byte(header + after))
+}
+
+// readStreamHeader reads the server's stream header and its features.
+func (c *Conn) readStreamHeader() (*streamFeatures, error) {
 	for {
 		tok, err := c.dec.Token()
 		if err != nil {
@@ -403,7 +419,7 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	}
 	cs := tc.ConnectionState()
 	if f.Limits != nil && f.Limits.MaxBytes > 0 {
-		c.maxBytes = f.Limits.MaxBytes
+		c.maxBytes.Store(int64(f.Limits.MaxBytes))
 	}
 	if f.SASL2 != nil {
 		return c.loginSASL2(cfg, f, cbOffered, cs)
@@ -416,16 +432,28 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	}
 	// RFC 6120 §6.4.6: a new stream after the SASL success; the bind
 	// request goes with its header.
-	if f, err = c.openStream(domain, cfg.JID.Bare(), bindRequest(cfg.Resource)); err != nil {
+	if err := c.writeStreamHeader(domain, cfg.JID.Bare(), bindRequest(cfg.Resource)); err != nil {
+		return err
+	}
+	c.restarted = true
+	return c.bound(cfg)
+}
+
+// restartFeatures reads the header and features of the stream restarted
+// after SASL, before the answer to the binding request that went with it.
+func (c *Conn) restartFeatures() error {
+	c.restarted = false
+	f, err := c.readStreamHeader()
+	if err != nil {
 		return err
 	}
 	if f.Limits != nil && f.Limits.MaxBytes > 0 {
-		c.maxBytes = f.Limits.MaxBytes
+		c.maxBytes.Store(int64(f.Limits.MaxBytes))
 	}
 	if f.Bind == nil {
 		return errors.New("server offers no resource binding")
 	}
-	return c.bound(cfg)
+	return nil
 }
 
 // authenticate runs the password mechanism chooseMechanism picks over
@@ -535,9 +563,15 @@ func (c *Conn) bound(cfg Config) error {
 	return c.readBind(cfg.Resource)
 }
 
-// readBind reads the answer to the binding request.
+// readBind reads the answer to the binding request (after the restarted
+// stream's header and features, when they are still to be read).
 func (c *Conn) readBind(resource string) error {
 	defer close(c.bindDone)
+	if c.restarted {
+		if err := c.restartFeatures(); err != nil {
+			return err
+		}
+	}
 	for {
 		se, err := c.nextStart()
 		if err != nil {
@@ -615,8 +649,8 @@ func (e *StanzaTooLargeError) Error() string {
 
 // SendRaw writes one serialised stanza, bounded by the write timeout.
 func (c *Conn) SendRaw(data []byte) error {
-	if c.maxBytes > 0 && len(data) > c.maxBytes {
-		return &StanzaTooLargeError{Size: len(data), Limit: c.maxBytes}
+	if limit := c.MaxStanza(); limit > 0 && len(data) > limit {
+		return &StanzaTooLargeError{Size: len(data), Limit: limit}
 	}
 	if c.timeout > 0 {
 		c.raw.SetWriteDeadline(time.Now().Add(c.timeout))

@@ -299,7 +299,7 @@ func (c *Conn) loginSASL2(cfg Config, f *streamFeatures, cbOffered []string, cs 
 		return err
 	}
 	if f2.Limits != nil && f2.Limits.MaxBytes > 0 {
-		c.maxBytes = f2.Limits.MaxBytes
+		c.maxBytes.Store(int64(f2.Limits.MaxBytes))
 	}
 	if f2.Bind == nil {
 		return errors.New("server offers no resource binding")

@@ -23,7 +23,9 @@ func TestSenderBurstIsBounded(t *testing.T) {
 	client, server := net.Pipe()
 	defer client.Close()
 	go io.Copy(io.Discard, server)
-	s := &Session{conn: &Conn{raw: client, maxBytes: DefaultMaxStanza}, done: make(chan struct{})}
+	c := &Conn{raw: client}
+	c.maxBytes.Store(DefaultMaxStanza)
+	s := &Session{conn: c, done: make(chan struct{})}
 	me, alice := JID{Local: "me", Domain: "example.org"}, JID{Local: "alice", Domain: "example.org"}
 	sd := &Sender{env: env, s: s, o: SendOptions{Account: me, To: []JID{alice}, Type: "chat"}, account: me.Bare(),
 		bounces: NewBounces(), receipts: NewReceipts()}
