@@ -42,6 +42,7 @@ const (
 	flagTLSMin       = "tls-min"
 	flagNoPlain      = "no-plain"
 	flagNoFAST       = "no-fast"
+	flagNoHandoff    = "no-handoff"
 	flagInsecure     = "insecure-skip-verify"
 )
 
@@ -64,6 +65,7 @@ var envOf = map[string]string{
 	flagTLSMin:       "JAB_TLS_MIN",
 	flagNoPlain:      "JAB_NO_PLAIN",
 	flagNoFAST:       "JAB_NO_FAST",
+	flagNoHandoff:    "JAB_NO_HANDOFF",
 	flagInsecure:     "JAB_INSECURE_SKIP_VERIFY",
 }
 
@@ -89,6 +91,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagTLSMin, Usage: "lowest TLS `VERSION` accepted: 1.2 (default) or 1.3" + e(flagTLSMin)},
 		&cli.BoolFlag{Name: flagNoPlain, Usage: "refuse SASL PLAIN even inside TLS (SCRAM only)" + e(flagNoPlain)},
 		&cli.BoolFlag{Name: flagNoFAST, Usage: "neither use nor store a FAST login token (XEP-0484), even where the server offers it" + e(flagNoFAST)},
+		&cli.BoolFlag{Name: flagNoHandoff, Usage: "send always logs in itself, even when a jab listen or repl of the account runs on this machine (no hand-off to it)" + e(flagNoHandoff)},
 		&cli.BoolFlag{Name: flagInsecure, Usage: "DANGEROUS: do not verify the server's certificate (warns on every run)" + e(flagInsecure)},
 		&cli.StringFlag{Name: flagResource, Usage: "resource `NAME` of the long-running observer (listen); default: a stable name kept in the state file" + e(flagResource)},
 		&cli.StringFlag{Name: flagStateDir, Usage: "state directory `DIR` (default $XDG_STATE_HOME/jab or ~/.local/state/jab)" + e(flagStateDir)},

@@ -286,12 +286,15 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		}
 		return nil
 	}
-	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts}
-	if b != nil {
-		lo.OnSession = live.Set
-	}
+	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts,
+		OnSession: live.Set}
 	if g.timeoutSet {
 		lo.Idle = g.timeout
 	}
+	// Sends of this account on this machine hand their messages to us
+	// while we are online (see SENDING in the man page).
+	hs := session.ServeHandoff(ctx, senv, session.HandoffOptions{Account: g.account, Live: live, Command: "listen",
+		Logf: logf, Timeout: g.timeout})
+	defer hs.Close()
 	return session.Listen(ctx, senv, dial, lo, emit, logf)
 }

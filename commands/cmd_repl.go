@@ -197,9 +197,13 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	lctx, stopListen := context.WithCancel(ctx)
 	defer stopListen()
 	online := make(chan struct{}, 1)
+	// Sends of this account on this machine hand their messages to the
+	// REPL's session while it is online, as to listen's.
+	live := session.NewLive()
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
 		ChatStates: true, OnSession: func(s *session.Session) {
 			r.chat.SetSession(s)
+			live.Set(s)
 			if s != nil {
 				select {
 				case online <- struct{}{}:
@@ -208,6 +212,9 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 			}
 		}}
 	logf := func(format string, args ...any) { fmt.Fprintf(r.errw, "jab: "+format+"\n", args...) }
+	hs := session.ServeHandoff(lctx, senv, session.HandoffOptions{Account: g.account, Live: live, Command: "repl",
+		Logf: logf, Timeout: g.timeout})
+	defer hs.Close()
 	listenDone := make(chan error, 1)
 	go func() { listenDone <- session.Listen(lctx, senv, dial, lo, r.onEvent, logf) }()
 	select {

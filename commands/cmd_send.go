@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -126,9 +127,8 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			if err != nil {
 				return err
 			}
-			if err := g.readyToConnect(c.Context, c, env); err != nil {
-				return err
-			}
+			// The password is looked up by runSend, and only when it
+			// logs in: a hand-off to a running listen needs none.
 			return runSend(c.Context, env, g, opts)
 		},
 	}
@@ -331,6 +331,19 @@ func checkBody(s, what string) error {
 	return nil
 }
 
+// sendPath is what runSend drives: a session.Sender on a connection of
+// its own (the direct path), or a session.Handoff to the running listen or
+// repl of the account, which runs the same Sender and returns its results.
+type sendPath interface {
+	Send(ctx context.Context, out session.Outgoing, more bool) ([]*session.Message, error)
+	Flush(ctx context.Context) error
+	Finish(ctx context.Context) error
+	Fail(ctx context.Context, failed error) error
+	WaitReceipts(ctx context.Context, d time.Duration) error
+	WaitReply(ctx context.Context, d time.Duration) (session.Event, error)
+	Close() error
+}
+
 func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	senv, err := g.sessionEnv(env)
 	if err != nil {
@@ -343,16 +356,12 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		}
 	}
 	waiting := o.waitReply != 0
-	sd, err := session.StartSend(ctx, senv, session.OneShot{
-		Config: g.sessionConfig(env, ""),
-		Send: session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
-			NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original},
-		WaitReply: waiting,
-		Received: func(ev session.Event) {
-			fmt.Fprintf(env.Stderr, "jab: received while sending (jab listen shows replies): %s\n", textRecord(ev))
-		},
-		Warn: func(err error) { fmt.Fprintf(env.Stderr, "jab: warning: %v\n", err) },
-	})
+	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
+		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original}
+	sd, err := handOff(ctx, env, g, senv, so, waiting)
+	if err == nil && sd == nil {
+		sd, err = sendDirect(ctx, env, g, senv, so, waiting)
+	}
 	var np *session.NoParentError
 	if errors.As(err, &np) {
 		return usagef("start the conversation first, or name the parent with --thread ID", "%s", np)
@@ -389,6 +398,10 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return err
 	}
 	out.Flush()
+	if !o.receipt && !waiting {
+		// Nothing follows the confirmation: the stream closes with it.
+		return sd.End(ctx)
+	}
 	if err := sd.Finish(ctx); err != nil {
 		return err
 	}
@@ -409,6 +422,62 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return err
 	}
 	return printReply(env, out, o.json, ev)
+}
+
+// handOff hands the send to the running listen or repl of the account
+// (session.HandOff), unless --no-handoff. It returns nil, nil when there is
+// none to take it (said on stderr with --debug, or as a warning when
+// something is wrong with the socket), and the caller logs in itself.
+func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so session.SendOptions, waiting bool) (sendPath, error) {
+	noHandoff, err := settings.Get(g.settings, flagNoHandoff, false)
+	if err != nil {
+		return nil, err
+	}
+	if noHandoff {
+		g.debugf(env, "no hand-off: --no-handoff; logging in")
+		return nil, nil
+	}
+	h, err := session.HandOff(ctx, senv, session.HandoffRequest{Send: so, WaitReply: waiting, Timeout: g.timeout})
+	var un *session.HandoffUnavailable
+	switch {
+	case errors.As(err, &un) && un.Warn:
+		fmt.Fprintf(env.Stderr, "jab: warning: %s; logging in\n", un.Reason)
+		return nil, nil
+	case errors.As(err, &un):
+		g.debugf(env, "no hand-off: %s; logging in", un.Reason)
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	g.debugf(env, "sent through the running %s (pid %d) as %s", h.Command, h.PID, h.JID)
+	return h, nil
+}
+
+// sendDirect logs in on a one-shot resource of its own (session.StartSend).
+func sendDirect(ctx context.Context, env *Env, g *options, senv session.Env, so session.SendOptions, waiting bool) (sendPath, error) {
+	if err := g.readyToConnect(ctx, nil, env); err != nil {
+		return nil, err
+	}
+	sd, err := session.StartSend(ctx, senv, session.OneShot{
+		Config:    g.sessionConfig(env, ""),
+		Send:      so,
+		WaitReply: waiting,
+		Received: func(ev session.Event) {
+			fmt.Fprintf(env.Stderr, "jab: received while sending (jab listen shows replies): %s\n", textRecord(ev))
+		},
+		Warn: func(err error) { fmt.Fprintf(env.Stderr, "jab: warning: %v\n", err) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// debugf writes a --debug line.
+func (o *options) debugf(env *Env, format string, args ...any) {
+	if o.debug {
+		fmt.Fprintf(env.Stderr, "jab: debug: "+format+"\n", args...)
+	}
 }
 
 // findOriginal looks the --reply-to id up in the history and derives the

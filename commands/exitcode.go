@@ -78,6 +78,7 @@ func exitCode(err error) int {
 	var ue *usageError
 	var ae *session.AuthError
 	var de *session.DeliveryError
+	var hl *session.HandoffLostError
 	var se *signalError
 	switch {
 	case err == nil:
@@ -88,7 +89,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &ae):
 		return ExitAuth
-	case errors.As(err, &de), errors.Is(err, session.ErrTimeout), errors.Is(err, session.ErrUnreachable),
+	case errors.As(err, &de), errors.As(err, &hl), errors.Is(err, session.ErrTimeout), errors.Is(err, session.ErrUnreachable),
 		errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout
 	}
@@ -108,7 +109,10 @@ func hintFor(err error) string {
 	var al *session.ObserverError
 	var nr *session.NoReplyError
 	var re *session.ReceiptError
+	var hl *session.HandoffLostError
 	switch {
+	case errors.As(err, &hl):
+		return "look in the history or ask the recipient before sending it again; jab never resends a message it handed over"
 	case errors.As(err, &ce2), errors.As(err, &al):
 		return "give each concurrent jab listen its own --resource (or stop the other one)"
 	case errors.As(err, &ue):

@@ -202,12 +202,12 @@ func TestLoginNoPlain(t *testing.T) {
 }
 
 // cliWantErrorDebug is cliWantError for a run with --debug: the SEND/RECV
-// lines are allowed on stderr.
+// and "jab: debug:" lines are allowed on stderr.
 func cliWantErrorDebug(t *testing.T, r result, code int, want ...string) {
 	t.Helper()
 	var keep []string
 	for _, l := range strings.Split(r.Stderr, "\n") {
-		if !strings.HasPrefix(l, "SEND ") && !strings.HasPrefix(l, "RECV ") {
+		if !strings.HasPrefix(l, "SEND ") && !strings.HasPrefix(l, "RECV ") && !strings.HasPrefix(l, "jab: debug: ") {
 			keep = append(keep, l)
 		}
 	}

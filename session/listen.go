@@ -306,6 +306,11 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 					}
 				}
 			}
+			if show {
+				// A send handed to us waiting for this reply (WatchApplied)
+				// gets it now that it is recorded.
+				s.applied(v, ev)
+			}
 			if !show && o.ChatStates && ev.Kind == KindMessage && ev.Type == "chat" && ev.ChatState != "" &&
 				ev.Error == "" && ev.Body == "" && ev.Subject == "" {
 				show = true

@@ -92,6 +92,9 @@ func (sd *Sender) WaitReply(ctx context.Context, wait time.Duration) (Event, err
 	if w == nil {
 		return Event{}, fmt.Errorf("WaitReply without OneShot.WaitReply")
 	}
+	if !sd.own {
+		return sd.waitAttached(ctx, wait)
+	}
 	select {
 	case ev := <-w.got: // it came while we confirmed delivery
 		return ev, nil

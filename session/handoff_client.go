@@ -1,0 +1,312 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// HandoffRequest is a send to hand to the running observer.
+type HandoffRequest struct {
+	Send SendOptions
+	// WaitReply: the send then waits for the answer of Send.To[0].
+	WaitReply bool
+	// Timeout bounds every wait for the observer's answer beyond the
+	// request's own waits (--timeout).
+	Timeout time.Duration
+}
+
+// HandoffUnavailable: there is no observer to hand the send to, or it
+// refused the request. Nothing was handed over; the caller sends on its
+// own. Warn marks what the user should hear of (a socket file that is not
+// ours, an observer that did not answer, a refusal it should not have
+// made); the rest is the normal case of no observer running.
+type HandoffUnavailable struct {
+	Reason string
+	Warn   bool
+}
+
+func (e *HandoffUnavailable) Error() string { return "no hand-off: " + e.Reason }
+
+// HandoffLostError: the observer took at least part of a send and then
+// ended, or stopped answering, before it reported the outcome. What it
+// took may or may not have been delivered; it is not sent again.
+type HandoffLostError struct {
+	PID     int
+	Command string // "listen", "repl"
+	Stage   string // "before-message", "delivery", "receipts", "reply"
+	Err     error
+}
+
+func (e *HandoffLostError) Error() string {
+	who := fmt.Sprintf("the running %s (pid %d)", e.Command, e.PID)
+	var what string
+	switch e.Stage {
+	case "before-message":
+		what = who + " ended before it took the message; nothing was sent"
+	case "receipts":
+		what = who + " ended while it waited for the receipts: delivery unknown, and the message is not sent again"
+	case "reply":
+		what = who + " ended while it waited for the reply: the message was delivered; a reply went to it"
+	default:
+		what = who + " ended before it confirmed delivery: delivery unknown, and the message is not sent again"
+	}
+	return fmt.Sprintf("%s (%v)", what, e.Err)
+}
+
+func (e *HandoffLostError) Unwrap() error { return e.Err }
+
+// Handoff is a send handed to the running observer of the account. Its
+// methods are Sender's: the observer runs them on its Sender and returns
+// their results, errors included, so the caller treats both alike.
+type Handoff struct {
+	conn     *net.UnixConn
+	r        *bufio.Reader
+	enc      *json.Encoder
+	timeout  time.Duration
+	typ      string
+	accepted bool // a message went to the observer: never fall back now
+	broken   error
+	unsent   bool // the last request could not be written
+
+	// PID, Command and JID name the observer and the full JID the
+	// messages come from.
+	PID     int
+	Command string
+	JID     string
+}
+
+// HandOff hands a send to the running observer (listen, repl) of
+// o.Send.Account, if one serves the account's socket. A
+// *HandoffUnavailable says why not: then nothing was done, and the caller
+// logs in itself (StartSend). Any other error is the request's own, as
+// StartSend would give it (a *NoParentError for --fork).
+func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
+	if !handoffSupported {
+		return nil, &HandoffUnavailable{Reason: "not offered on this system"}
+	}
+	account := o.Send.Account.Bare()
+	path := env.Store.HandoffPath(account)
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, &HandoffUnavailable{Reason: "no jab listen or repl runs for " + account}
+	case err != nil:
+		return nil, &HandoffUnavailable{Reason: err.Error(), Warn: true}
+	case fi.Mode()&os.ModeSocket == 0:
+		return nil, &HandoffUnavailable{Reason: fmt.Sprintf("%s is not a socket; ignored", path), Warn: true}
+	}
+	if uid, ok := fileOwner(fi); !ok || uid != os.Getuid() {
+		return nil, &HandoffUnavailable{Reason: fmt.Sprintf("socket %s belongs to uid %d, not to us; ignored", path, uid), Warn: true}
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "unix", path)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, os.ErrNotExist):
+		return nil, &HandoffUnavailable{Reason: "stale socket " + path + ": its jab listen has ended"}
+	case err != nil:
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &HandoffUnavailable{Reason: err.Error(), Warn: true}
+	}
+	c := nc.(*net.UnixConn)
+	if uid, _, err := peerCred(c); err != nil || uid != os.Getuid() {
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: fmt.Sprintf("socket %s is served by uid %d, not by us; ignored", path, uid), Warn: true}
+	}
+	h := &Handoff{conn: c, r: bufio.NewReaderSize(c, 64<<10), enc: json.NewEncoder(c), timeout: timeout, typ: o.Send.Type}
+	hs := &handoffSend{Account: account, Type: o.Send.Type, Thread: o.Send.Thread, NewThread: o.Send.NewThread,
+		Fork: o.Send.Fork, Subject: o.Send.Subject, LockIdle: o.Send.LockIdle, ReplyTo: o.Send.ReplyTo,
+		WaitReply: o.WaitReply, History: env.History != nil}
+	if env.History != nil {
+		hs.HistoryMax = env.History.Max()
+	}
+	for _, t := range o.Send.To {
+		hs.To = append(hs.To, t.String())
+	}
+	a, err := h.call(ctx, handoffRequest{Op: "send", Send: hs}, 0)
+	if err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &HandoffUnavailable{Reason: "the running jab listen did not answer: " + err.Error(), Warn: true}
+	}
+	switch a.Refused {
+	case "":
+	case "offline":
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: "the running jab listen is reconnecting"}
+	case "busy":
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: "the running jab listen is busy (its --exec is behind)"}
+	case "version":
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: "the running jab listen speaks another version of the hand-off", Warn: true}
+	default:
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: "the running jab listen refused the request (" + a.Refused + ")", Warn: true}
+	}
+	if a.Err != nil {
+		c.Close()
+		return nil, a.Err.decode()
+	}
+	if !a.OK {
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: "the running jab listen gave an answer without a result", Warn: true}
+	}
+	h.PID, h.Command, h.JID = a.PID, a.Command, a.JID
+	if h.Command == "" {
+		h.Command = "observer"
+	}
+	return h, nil
+}
+
+// call writes one request and reads its answer, within wait plus the
+// timeout. A cancelled ctx ends the wait.
+func (h *Handoff) call(ctx context.Context, req handoffRequest, wait time.Duration) (*handoffAnswer, error) {
+	if h.broken != nil {
+		return nil, h.broken
+	}
+	req.V = handoffVersion
+	h.conn.SetDeadline(time.Now().Add(wait + h.timeout))
+	stop := context.AfterFunc(ctx, func() { h.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	err := h.enc.Encode(req)
+	if err != nil {
+		h.unsent = true
+	}
+	var a handoffAnswer
+	if err == nil {
+		var line []byte
+		line, err = readLine(h.r, maxMsgLine)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF // half an answer is no answer
+		}
+		if err == nil {
+			err = json.Unmarshal(line, &a)
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		h.broken = err
+		return nil, err
+	}
+	return &a, nil
+}
+
+// lost is the error of a call that failed once something was handed over.
+func (h *Handoff) lost(ctx context.Context, stage string, err error) error {
+	if ctx.Err() != nil {
+		return err // interrupted: the caller reports the signal
+	}
+	return &HandoffLostError{PID: h.PID, Command: h.Command, Stage: stage, Err: err}
+}
+
+// Send is Sender.Send through the observer: it returns the messages the
+// observer wrote (with their to, id, thread and type).
+func (h *Handoff) Send(ctx context.Context, out Outgoing, more bool) ([]*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	first := !h.accepted
+	h.accepted = true
+	a, err := h.call(ctx, handoffRequest{Op: "msg", Msg: &handoffMsg{Subject: out.Subject, Body: out.Body,
+		InReplyTo: out.InReplyTo, Receipt: out.Receipt, More: more}}, 0)
+	if err != nil {
+		if first && h.unsent {
+			// The observer was gone before it could read anything.
+			h.accepted = false
+			return nil, h.lost(ctx, "before-message", err)
+		}
+		return nil, h.lost(ctx, "delivery", err)
+	}
+	msgs := make([]*Message, 0, len(a.Sent))
+	for _, s := range a.Sent {
+		m := &Message{To: s.To, ID: s.ID, Type: s.Type}
+		if s.Thread != "" {
+			m.Thread = &Thread{Value: s.Thread}
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, a.Err.decode()
+}
+
+// Flush is Sender.Flush through the observer.
+func (h *Handoff) Flush(ctx context.Context) error {
+	if !h.accepted {
+		return nil
+	}
+	a, err := h.call(ctx, handoffRequest{Op: "flush"}, 0)
+	if err != nil {
+		return h.lost(ctx, "delivery", err)
+	}
+	return a.Err.decode()
+}
+
+// Finish is Sender.Finish through the observer.
+func (h *Handoff) Finish(ctx context.Context) error {
+	if !h.accepted {
+		return nil
+	}
+	a, err := h.call(ctx, handoffRequest{Op: "finish"}, 0)
+	if err != nil {
+		return h.lost(ctx, "delivery", err)
+	}
+	return a.Err.decode()
+}
+
+// Fail is Sender.Fail through the observer.
+func (h *Handoff) Fail(ctx context.Context, failed error) error {
+	if !h.accepted || h.broken != nil {
+		return failed // nothing handed over, or its loss is in failed already
+	}
+	a, err := h.call(ctx, handoffRequest{Op: "fail"}, 0)
+	if err != nil {
+		return errors.Join(failed, h.lost(ctx, "delivery", err))
+	}
+	return errors.Join(failed, a.Err.decode())
+}
+
+// WaitReceipts is Sender.WaitReceipts through the observer.
+func (h *Handoff) WaitReceipts(ctx context.Context, d time.Duration) error {
+	a, err := h.call(ctx, handoffRequest{Op: "receipts", Wait: d}, d)
+	if err != nil {
+		return h.lost(ctx, "receipts", err)
+	}
+	return a.Err.decode()
+}
+
+// WaitReply is Sender.WaitReply through the observer, which asked for it
+// (HandoffRequest.WaitReply).
+func (h *Handoff) WaitReply(ctx context.Context, d time.Duration) (Event, error) {
+	a, err := h.call(ctx, handoffRequest{Op: "reply", Wait: d}, d)
+	if err != nil {
+		return Event{}, h.lost(ctx, "reply", err)
+	}
+	if err := a.Err.decode(); err != nil {
+		return Event{}, err
+	}
+	if a.Reply == nil {
+		return Event{}, errors.New("the observer answered without the reply")
+	}
+	return *a.Reply, nil
+}
+
+// Close ends the hand-off. Messages handed over and not yet finished are
+// still confirmed and recorded by the observer.
+func (h *Handoff) Close() error { return h.conn.Close() }

@@ -1,0 +1,237 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// The hand-off protocol, version 1: JSON Lines over the observer's Unix
+// socket (statefile's HandoffPath), one request and then one answer at a
+// time, so the client knows at every moment what the observer has taken.
+//
+//	client → {"v":1,"op":"send","send":{account, to, type, thread, …}}
+//	observer ← {"v":1,"ok":true,"pid":…,"jid":…,"command":"listen"}
+//	           or {"v":1,"refused":"offline"|"account"|"version"}: nothing
+//	           was done, the client logs in itself
+//	           or {"v":1,"error":{…}}: the request's own error (no parent
+//	           to fork from, the state file), as StartSend returns it
+//	client → {"v":1,"op":"msg","msg":{body, subject, in_reply_to, receipt, more}}
+//	observer ← {"v":1,"ok":true,"sent":[{to,id,thread,type}…]} or with "error"
+//	client → {"v":1,"op":"flush"} (Sender.Flush: the input pauses)
+//	client → {"v":1,"op":"finish"} or {"v":1,"op":"fail"} (Sender.Finish,
+//	           Sender.Fail), then optionally {"op":"receipts","wait":ns} and
+//	           {"op":"reply","wait":ns}; each answered {"ok":…} or {"error":…}
+//
+// Errors travel as a message and the typed errors found in it (wireError),
+// so the client's exit status and hint are those of the direct path. A
+// newer client talking to an older observer is refused ("version") and
+// logs in itself.
+const handoffVersion = 1
+
+// Line limits: a request before the hello is accepted is bounded tightly
+// (a stranger's garbage), a message once it is accepted only generously: a
+// body over the server's stanza limit is refused as on the direct path.
+const (
+	maxHelloLine = 16 << 20
+	maxMsgLine   = 64 << 20
+)
+
+type handoffRequest struct {
+	V    int           `json:"v"`
+	Op   string        `json:"op"`
+	Send *handoffSend  `json:"send,omitempty"`
+	Msg  *handoffMsg   `json:"msg,omitempty"`
+	Wait time.Duration `json:"wait,omitempty"`
+
+	tooLong int // set by the observer's reader: the line was this long and was skipped
+}
+
+// handoffSend is a SendOptions on the wire, with what the observer needs
+// of the client's settings.
+type handoffSend struct {
+	Account    string            `json:"account"`
+	To         []string          `json:"to"`
+	Type       string            `json:"type"`
+	Thread     string            `json:"thread,omitempty"`
+	NewThread  bool              `json:"new_thread,omitempty"`
+	Fork       bool              `json:"fork,omitempty"`
+	Subject    string            `json:"subject,omitempty"`
+	LockIdle   time.Duration     `json:"lock_idle"`
+	ReplyTo    *statefile.Record `json:"reply_to,omitempty"`
+	WaitReply  bool              `json:"wait_reply,omitempty"`
+	History    bool              `json:"history"`
+	HistoryMax int               `json:"history_max,omitempty"`
+}
+
+type handoffMsg struct {
+	Subject   string `json:"subject,omitempty"`
+	Body      string `json:"body"`
+	InReplyTo string `json:"in_reply_to,omitempty"`
+	Receipt   bool   `json:"receipt,omitempty"`
+	More      bool   `json:"more,omitempty"`
+}
+
+type handoffAnswer struct {
+	V       int        `json:"v"`
+	OK      bool       `json:"ok,omitempty"`
+	Refused string     `json:"refused,omitempty"`
+	PID     int        `json:"pid,omitempty"`
+	JID     string     `json:"jid,omitempty"`
+	Command string     `json:"command,omitempty"`
+	Sent    []Sent     `json:"sent,omitempty"`
+	Reply   *Event     `json:"reply,omitempty"`
+	Err     *wireError `json:"error,omitempty"`
+}
+
+// wireError is an error on the wire: its text, and the typed errors and
+// sentinels in its chain that the command line maps to exit statuses and
+// hints.
+type wireError struct {
+	Message     string                  `json:"message"`
+	Timeout     bool                    `json:"timeout,omitempty"`
+	Unreachable bool                    `json:"unreachable,omitempty"`
+	Deadline    bool                    `json:"deadline,omitempty"`
+	Canceled    bool                    `json:"canceled,omitempty"`
+	Closed      bool                    `json:"closed,omitempty"`
+	Delivery    *DeliveryError          `json:"delivery,omitempty"`
+	Receipt     *ReceiptError           `json:"receipt,omitempty"`
+	NoReply     *NoReplyError           `json:"no_reply,omitempty"`
+	TooLarge    *StanzaTooLargeError    `json:"too_large,omitempty"`
+	NoParent    *NoParentError          `json:"no_parent,omitempty"`
+	IQ          *IQError                `json:"iq,omitempty"`
+	Original    *OriginalError          `json:"original,omitempty"`
+	Version     *statefile.VersionError `json:"state_version,omitempty"`
+	Corrupt     *wireCorrupt            `json:"state_corrupt,omitempty"`
+}
+
+type wireCorrupt struct {
+	Path string `json:"path"`
+	Err  string `json:"err"`
+}
+
+func encodeError(err error) *wireError {
+	if err == nil {
+		return nil
+	}
+	w := &wireError{Message: err.Error(), Timeout: errors.Is(err, ErrTimeout),
+		Unreachable: errors.Is(err, ErrUnreachable), Deadline: errors.Is(err, context.DeadlineExceeded),
+		Canceled: errors.Is(err, context.Canceled), Closed: errors.Is(err, ErrClosed)}
+	as := func(target any) bool { return errors.As(err, target) }
+	var de *DeliveryError
+	var re *ReceiptError
+	var nr *NoReplyError
+	var tl *StanzaTooLargeError
+	var np *NoParentError
+	var iq *IQError
+	var oe *OriginalError
+	var ve *statefile.VersionError
+	var ce *statefile.CorruptError
+	if as(&de) {
+		w.Delivery = de
+	}
+	if as(&re) {
+		w.Receipt = re
+	}
+	if as(&nr) {
+		w.NoReply = nr
+	}
+	if as(&tl) {
+		w.TooLarge = tl
+	}
+	if as(&np) {
+		w.NoParent = np
+	}
+	if as(&iq) {
+		w.IQ = iq
+	}
+	if as(&oe) {
+		w.Original = oe
+	}
+	if as(&ve) {
+		w.Version = ve
+	}
+	if as(&ce) {
+		w.Corrupt = &wireCorrupt{Path: ce.Path, Err: fmt.Sprint(ce.Err)}
+	}
+	return w
+}
+
+// remoteError is an error the observer returned: the same text, and the
+// same typed errors and sentinels for errors.As and errors.Is.
+type remoteError struct {
+	msg    string
+	causes []error
+}
+
+func (e *remoteError) Error() string   { return e.msg }
+func (e *remoteError) Unwrap() []error { return e.causes }
+
+func (w *wireError) decode() error {
+	if w == nil {
+		return nil
+	}
+	e := &remoteError{msg: w.Message}
+	add := func(ok bool, err error) {
+		if ok {
+			e.causes = append(e.causes, err)
+		}
+	}
+	add(w.Timeout, ErrTimeout)
+	add(w.Unreachable, ErrUnreachable)
+	add(w.Deadline, context.DeadlineExceeded)
+	add(w.Canceled, context.Canceled)
+	add(w.Closed, ErrClosed)
+	add(w.Delivery != nil, w.Delivery)
+	add(w.Receipt != nil, w.Receipt)
+	add(w.NoReply != nil, w.NoReply)
+	add(w.TooLarge != nil, w.TooLarge)
+	add(w.NoParent != nil, w.NoParent)
+	add(w.IQ != nil, w.IQ)
+	add(w.Original != nil, w.Original)
+	add(w.Version != nil, w.Version)
+	if w.Corrupt != nil {
+		e.causes = append(e.causes, &statefile.CorruptError{Path: w.Corrupt.Path, Err: errors.New(w.Corrupt.Err)})
+	}
+	return e
+}
+
+// errLineTooLong: a line over the limit, skipped up to its end.
+type errLineTooLong struct{ n int }
+
+func (e *errLineTooLong) Error() string { return fmt.Sprintf("line of more than %d bytes", e.n) }
+
+// readLine reads one line of at most max bytes (without the newline). A
+// longer line is consumed and dropped: *errLineTooLong. A last line without
+// a newline is returned with io.ErrUnexpectedEOF, end of input with io.EOF.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	n := 0
+	for {
+		chunk, err := r.ReadSlice('\n')
+		n += len(chunk)
+		if n <= max+1 {
+			line = append(line, chunk...)
+		}
+		switch {
+		case err == nil:
+			if n > max+1 {
+				return nil, &errLineTooLong{n: max}
+			}
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && n == 0:
+			return nil, io.EOF
+		case errors.Is(err, io.EOF):
+			return line, io.ErrUnexpectedEOF
+		default:
+			return nil, err
+		}
+	}
+}
