@@ -398,10 +398,6 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return err
 	}
 	out.Flush()
-	if !o.receipt && !waiting {
-		// Nothing follows the confirmation: the stream closes with it.
-		return sd.End(ctx)
-	}
 	if err := sd.Finish(ctx); err != nil {
 		return err
 	}
