@@ -28,38 +28,54 @@
 //
 // # Round trips
 //
-// A round trip is a time the client had to wait for the server. The proxy
-// sees both directions of the client's socket in one order, and counts,
-// per connection:
+// A round trip is a time the client had to wait for the server: it sent
+// something, and sent again (or ended the connection) only after an
+// answer to it came back. The proxy sees both directions and knows when
+// it passed each chunk on, so it can tell an answer from bytes that were
+// already on their way. Per connection it counts turns:
 //
-//   - 1 for the TCP connect (the client cannot send before it completes);
-//   - 1 each time the client sends again (bytes, or its FIN or a reset)
-//     after the proxy delivered server bytes (or the server's FIN) to it
-//     since the client last sent.
+//   - the TCP connect opens turn 1 (the client cannot send before it
+//     completes), and the client's first bytes belong to it;
+//   - a server chunk answers the current turn if the proxy read it from
+//     the server after it had passed on (to the server) the turn's first
+//     bytes: only then can the server have seen them;
+//   - when the client sends again (bytes, or its end: a FIN, or a reset,
+//     noticed when reading from it or when a write to it fails) after
+//     such an answer was delivered to it, a new turn begins, and that is
+//     one more round trip.
 //
 // So a client that writes A, waits for the answer, writes B, waits for
 // the answer and closes costs 3: connect, A's answer, B's answer (the
 // close is the client acting on B's answer). A client that pipelines A
-// and B and then waits costs 2. The count is the same for any client,
-// since it only looks at when bytes cross the proxy.
+// and B and then waits costs 2. A client that exits as soon as it has
+// what it waited for ends the connection then, and that end is its turn,
+// FIN or reset alike; server bytes still on their way at that moment
+// (say, the TLS close_notify behind a closing stream tag) are no answer
+// to it and start no further round trip. A failed write to the client
+// shows its end, but only an answer that reached it can have prompted
+// it. The proxy's own closing (after a server reset, or Close) is not
+// the client's turn. The count is the same for any client, since it only
+// looks at when bytes cross the proxy.
 //
 // Limits: (1) the count is of turns, not of causes: a client that sends
-// something unrelated right after server bytes arrived, or that streams
+// something unrelated right after an answer arrived, or that streams
 // while the server answers (a bulk send), is counted once per such turn,
 // so the count is meant for request/response exchanges such as a login
-// and one message. (2) "after" is the proxy's order of events: bytes the
-// client wrote in the same few microseconds as a delivery may be read
-// after it and counted, which takes a client that writes unprompted at
-// that instant. (3) Waits the server did not cause (the client's own CPU
-// time) are not counted. (4) The proxy terminates TCP: on its side the
-// kernel acknowledges the server's segments at once (TCP_QUICKACK on
-// Linux), so a server's Nagle stall, which on a real link costs a further
-// round trip, is not reproduced; only the protocol's own round trips are.
+// and one message; so are server bytes sent unprompted (a server ping)
+// once the current turn reached the server. (2) The order of events is
+// the proxy's: bytes a client wrote in the same few microseconds as a
+// delivery may be read after it. (3) Waits the server did not cause (the
+// client's own CPU time) are not counted. (4) The proxy terminates TCP:
+// on its side the kernel acknowledges the server's segments at once
+// (TCP_QUICKACK on Linux), so a server's Nagle stall, which on a real
+// link costs a further round trip, is not reproduced; only the
+// protocol's own round trips are.
 package delayproxy
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -82,6 +98,10 @@ type Options struct {
 	// client's first bytes leave the proxy no earlier than 3×Delay after
 	// the accept, as if connect() had taken 2×Delay.
 	ConnectRTT bool
+	// Trace, if set, gets one line per event at the client's socket:
+	// what the client sent (with the round trip it started, if any) and
+	// what the proxy delivered to it, with the time since the accept.
+	Trace io.Writer
 }
 
 // Proxy is a running delay proxy. Its methods are safe for concurrent use.
@@ -191,6 +211,8 @@ func (p *Proxy) accept() {
 			client.Close()
 			return
 		}
+		c.id = len(p.conns) + 1
+		c.trace(c.stats.Start, "connect [round trip 1]")
 		p.conns = append(p.conns, c)
 		p.open++
 		p.mu.Unlock()
@@ -206,20 +228,27 @@ type conn struct {
 	stop           chan struct{} // closed by abort
 
 	abortOnce sync.Once
+	id        int // 1 for the first connection
 
-	// Guarded by p.mu.
-	stats      Stats
-	sawServer  bool // server data reached the client since it last sent
-	clientSent bool // the client has sent its first bytes
+	// Guarded by p.mu. The current turn is stats.RoundTrips.
+	stats       Stats
+	forwarded   int  // the latest turn whose bytes were passed on to the server
+	sawServer   bool // delivery of an answer to the current turn began
+	okServer    bool // and one such delivery reached the client
+	clientSent  bool // the client has sent its first bytes
+	clientEnded bool // its end (FIN or reset) has been counted
 }
 
 // chunk is what a reader queues: data, or the end of the stream (eof),
-// or an error that ends the connection (err).
+// or an error that ends the connection (err). turn is, for the client's
+// chunks, the turn they belong to; for the server's, the latest turn the
+// server had been passed when the proxy read them.
 type chunk struct {
 	at   time.Time
 	data []byte
 	eof  bool
 	err  error
+	turn int
 }
 
 func (c *conn) run() {
@@ -250,6 +279,9 @@ func (c *conn) run() {
 		return
 	}
 	c.server = s.(*net.TCPConn)
+	c.p.mu.Lock()
+	c.forwarded = 1 // the server has the connection
+	c.p.mu.Unlock()
 	up := make(chan chunk, queueChunks)
 	down := make(chan chunk, queueChunks)
 	done := make(chan struct{})
@@ -283,16 +315,6 @@ func (c *conn) abort() {
 	c.abortOnce.Do(func() { close(c.stop) })
 }
 
-// aborted reports whether abort was called.
-func (c *conn) aborted() bool {
-	select {
-	case <-c.stop:
-		return true
-	default:
-		return false
-	}
-}
-
 // read queues what src sends until its end of stream or an error, then
 // closes q. fromClient: src is the client, whose sends the round-trip
 // count watches.
@@ -302,38 +324,62 @@ func (c *conn) read(src io.Reader, q chan<- chunk, fromClient bool) {
 	for {
 		n, err := src.Read(buf)
 		now := time.Now()
-		if n > 0 || err != nil {
-			if fromClient {
-				now = c.clientEvent(now, n)
-			} else {
-				c.p.mu.Lock()
-				c.stats.Down += int64(n)
-				c.p.mu.Unlock()
+		var turn int
+		if fromClient {
+			if n > 0 {
+				now, turn = c.clientEvent(now, n, false, false)
 			}
+			// net.ErrClosed: our own close, not the client's doing.
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				now, turn = c.clientEvent(now, 0, true, false)
+			}
+		} else {
+			c.p.mu.Lock()
+			c.stats.Down += int64(n)
+			turn = c.forwarded
+			c.p.mu.Unlock()
 		}
 		if n > 0 {
-			q <- chunk{at: now, data: append([]byte(nil), buf[:n]...)}
+			q <- chunk{at: now, data: append([]byte(nil), buf[:n]...), turn: turn}
 		}
 		if err == io.EOF {
-			q <- chunk{at: now, eof: true}
+			q <- chunk{at: now, eof: true, turn: turn}
 			return
 		}
 		if err != nil {
-			q <- chunk{at: now, err: err}
+			q <- chunk{at: now, err: err, turn: turn}
 			return
 		}
 	}
 }
 
-// clientEvent counts a send of the client (n bytes, or its end of stream
-// or an error when n is 0) and returns the time to stamp it with.
-func (c *conn) clientEvent(now time.Time, n int) time.Time {
+// clientEvent counts a send of the client: n bytes, or its end (end: its
+// FIN or a reset, seen by the reader or, byWriter, by a failed write to
+// it). It returns the time to stamp the chunk with and its turn. The end
+// counts once.
+func (c *conn) clientEvent(now time.Time, n int, end, byWriter bool) (time.Time, int) {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	if c.sawServer && !c.aborted() {
-		c.stats.RoundTrips++
-		c.sawServer = false
+	if end {
+		if c.clientEnded {
+			return now, c.stats.RoundTrips
+		}
+		c.clientEnded = true
 	}
+	// A failed write shows the client gone, but the bytes it carried
+	// never reached the client: only an earlier answer can have
+	// prompted its end.
+	turn := ""
+	if c.sawServer && (!byWriter || c.okServer) {
+		c.stats.RoundTrips++
+		turn = fmt.Sprintf(" [round trip %d]", c.stats.RoundTrips)
+	}
+	c.sawServer, c.okServer = false, false
+	ev := what(n)
+	if byWriter {
+		ev = "end of stream (a write to it failed)"
+	}
+	c.trace(now, "client sent %s%s", ev, turn)
 	c.stats.Up += int64(n)
 	if !c.clientSent {
 		c.clientSent = true
@@ -343,7 +389,25 @@ func (c *conn) clientEvent(now time.Time, n int) time.Time {
 			}
 		}
 	}
-	return now
+	return now, c.stats.RoundTrips
+}
+
+// what names a client event of n bytes: its size, or the end of the
+// stream when n is 0.
+func what(n int) string {
+	if n == 0 {
+		return "end of stream"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// trace writes one line to Options.Trace; c.p.mu is held.
+func (c *conn) trace(at time.Time, format string, args ...any) {
+	if c.p.opts.Trace == nil {
+		return
+	}
+	fmt.Fprintf(c.p.opts.Trace, "delayproxy: conn %d +%.1fms %s\n", c.id,
+		float64(at.Sub(c.stats.Start).Microseconds())/1000, fmt.Sprintf(format, args...))
 }
 
 // write passes on what q holds, each chunk Delay after its stamp.
@@ -366,28 +430,46 @@ func (c *conn) write(dst *net.TCPConn, q <-chan chunk, toClient bool) {
 				continue
 			}
 		}
+		answer := false
+		c.p.mu.Lock()
 		if toClient && ch.err == nil {
 			// Before the write: the client cannot answer bytes it
 			// has not got, and must not answer them before we note
 			// that it got them.
-			c.p.mu.Lock()
-			c.sawServer = true
-			c.p.mu.Unlock()
+			answer = ch.turn >= c.stats.RoundTrips
+			c.sawServer = c.sawServer || answer
+			note := ""
+			if !answer {
+				note = " (on its way before the current turn reached the server)"
+			}
+			c.trace(time.Now(), "delivered to the client %s%s", what(len(ch.data)), note)
 		}
+		if !toClient && ch.turn > c.forwarded {
+			// Before the write too: the server may answer at once.
+			c.forwarded = ch.turn
+		}
+		c.p.mu.Unlock()
+		var err error
 		switch {
 		case ch.err != nil:
 			c.abort()
 			failed = true
+			continue
 		case ch.eof:
-			if dst.CloseWrite() != nil {
-				c.abort()
-				failed = true
-			}
+			err = dst.CloseWrite()
 		default:
-			if _, err := dst.Write(ch.data); err != nil {
-				c.abort()
-				failed = true
+			_, err = dst.Write(ch.data)
+		}
+		if err != nil {
+			if toClient && !errors.Is(err, net.ErrClosed) {
+				c.clientEvent(time.Now(), 0, true, true)
 			}
+			c.abort()
+			failed = true
+		} else if answer {
+			c.p.mu.Lock()
+			c.okServer = true
+			c.p.mu.Unlock()
 		}
 	}
 }

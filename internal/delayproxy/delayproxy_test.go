@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,6 +178,14 @@ func TestRoundTrips(t *testing.T) {
 	closer := server(t, func(c net.Conn) {
 		c.Write([]byte("bye"))
 	})
+	// Answers "A" to the first byte, and 2 ms later sends "B" on its own.
+	twice := server(t, func(c net.Conn) {
+		io.ReadFull(c, make([]byte, 1))
+		c.Write([]byte("A"))
+		time.Sleep(2 * time.Millisecond)
+		c.Write([]byte("B"))
+		io.Copy(io.Discard, c)
+	})
 	tests := []struct {
 		name   string
 		target string
@@ -222,6 +231,32 @@ func TestRoundTrips(t *testing.T) {
 			if b, err := io.ReadAll(c); err != nil || len(b) > 0 {
 				t.Fatalf("after half-close: %q, %v", b, err)
 			}
+		}, 2},
+		{"reset after the answer", echo, func(t *testing.T, c *net.TCPConn) {
+			// A client that exits with unread data resets the
+			// connection; that end is its turn as a FIN would be.
+			exchange(t, c, "a")
+			c.SetLinger(0)
+		}, 2},
+		{"reset while the answer is on its way", echo, func(t *testing.T, c *net.TCPConn) {
+			// The client did not wait: the answer's failed
+			// delivery is no round trip.
+			c.Write([]byte("a"))
+			time.Sleep(5 * time.Millisecond)
+			c.SetLinger(0)
+		}, 1},
+		{"exit with the server's close unread", closer, func(t *testing.T, c *net.TCPConn) {
+			readN(t, c, 3)
+			c.SetLinger(0)
+		}, 2},
+		{"bytes already on their way are no answer", twice, func(t *testing.T, c *net.TCPConn) {
+			// y reacts to A: a round trip. B left the server
+			// before y reached it, so closing after B is not a
+			// wait for y's answer.
+			c.Write([]byte("x"))
+			readN(t, c, 1)
+			c.Write([]byte("y"))
+			readN(t, c, 1)
 		}, 2},
 		{"server closes first", closer, func(t *testing.T, c *net.TCPConn) {
 			if b, err := io.ReadAll(c); err != nil || string(b) != "bye" {
@@ -385,5 +420,79 @@ func TestShutdown(t *testing.T) {
 		if s.End.IsZero() {
 			t.Error("a connection has no end time after Close")
 		}
+	}
+}
+
+// TestTrace: the trace names each event at the client's socket and the
+// round trip each send started.
+func TestTrace(t *testing.T) {
+	var mu sync.Mutex
+	var b bytes.Buffer
+	p := start(t, Options{Target: echoServer(t), Delay: time.Millisecond, Trace: writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return b.Write(p)
+	})})
+	c := dial(t, p)
+	exchange(t, c, "abc")
+	c.Close()
+	p.WaitIdle(5 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"connect [round trip 1]", "client sent 3 bytes", "delivered to the client 3 bytes", "client sent end of stream [round trip 2]"}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) < len(want) {
+		t.Fatalf("trace:\n%s", b.String())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], "delayproxy: conn 1 +") || !strings.HasSuffix(lines[i], " "+w) {
+			t.Errorf("trace line %d: %q, want conn 1 and %q", i, lines[i], w)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestClientEventRule: the counting rule itself, including the cases a
+// socket test cannot force (which of the reader and the writer notices
+// the client's end first).
+func TestClientEventRule(t *testing.T) {
+	type step struct {
+		delivered string // "": none; "began": a delivery began; "ok": and reached the client
+		n         int
+		end       bool
+		byWriter  bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  int
+	}{
+		{"send without an answer", []step{{n: 10}, {n: 5}}, 1},
+		{"send after a delivery began", []step{{n: 10}, {delivered: "began", n: 5}}, 2},
+		{"end seen by the reader after a delivery", []step{{n: 10}, {delivered: "ok", end: true}}, 2},
+		{"end seen by a failed write, nothing delivered before", []step{{n: 10}, {delivered: "began", end: true, byWriter: true}}, 1},
+		{"end seen by a failed write after a delivery", []step{{n: 10}, {delivered: "ok", end: true, byWriter: true}}, 2},
+		{"the end counts once", []step{{n: 10}, {delivered: "ok", end: true}, {delivered: "ok", end: true, byWriter: true}}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Proxy{}
+			c := &conn{p: p, stats: Stats{RoundTrips: 1, Start: time.Now()}}
+			for _, s := range tt.steps {
+				switch s.delivered {
+				case "began":
+					c.sawServer = true
+				case "ok":
+					c.sawServer, c.okServer = true, true
+				}
+				c.clientEvent(time.Now(), s.n, s.end, s.byWriter)
+			}
+			if c.stats.RoundTrips != tt.want {
+				t.Errorf("round trips %d, want %d", c.stats.RoundTrips, tt.want)
+			}
+		})
 	}
 }

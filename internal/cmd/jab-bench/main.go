@@ -54,10 +54,20 @@ func main() {
 	flag.IntVar(&o.bot, "bot", 0, "also flood a `listen --exec` bot with this many messages and report throughput and memory (0 skips it)")
 	flag.DurationVar(&o.delay, "delay", 25*time.Millisecond, "one-way delay of the proxy cases (0 skips them)")
 	flag.BoolVar(&o.p13, "p13", true, "also measure against Prosody 13 with direct TLS and FAST")
+	flag.StringVar(&o.trace, "trace", "", "write the delay proxy's trace of every connection (each send and delivery, and the round trips counted) to this `file`")
 	flag.Parse()
 	if o.runs < 1 {
 		fmt.Fprintln(os.Stderr, "jab-bench: -n must be at least 1")
 		os.Exit(2)
+	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "jab-bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		o.traceTo, traceOut = f, f
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "jab-bench:", err)
@@ -69,6 +79,8 @@ type options struct {
 	runs, lines, bot int
 	delay            time.Duration
 	p13              bool
+	trace            string
+	traceTo          io.Writer
 }
 
 // tool is one way of sending: a binary, its arguments (flags) and
@@ -228,7 +240,7 @@ func run(o options) error {
 	}
 
 	if o.delay > 0 {
-		px, err := delayproxy.Start(delayproxy.Options{Target: s12.Addr, Delay: o.delay, ConnectRTT: true})
+		px, err := delayproxy.Start(delayproxy.Options{Target: s12.Addr, Delay: o.delay, ConnectRTT: true, Trace: o.traceTo})
 		if err != nil {
 			return err
 		}
@@ -261,7 +273,8 @@ func run(o options) error {
 	}
 	fmt.Printf("  Medians of %d runs; ratio = jab / go-sendxmpp; targets from issue 11. Load average %s at the end.\n", o.runs, loadavg())
 	if o.delay > 0 {
-		fmt.Println("  Round trips as internal/delayproxy counts them: the TCP connect, and each time the client sent again after server bytes reached it.")
+		fmt.Println("  Round trips as internal/delayproxy counts them: the TCP connect, and each time the client sent again (or closed)")
+		fmt.Println("  after an answer to its previous turn reached it; -trace FILE shows every turn.")
 	}
 
 	if o.bot > 0 {
@@ -456,7 +469,7 @@ func fast(o options, t *table, jabBin, gsxBin, tmp string) ([]string, error) {
 	t.add("Prosody 13, direct TLS + FAST", "wall", wallOf, js, gs, 0)
 	t.add("", "max RSS", rssOf, js, gs, 0)
 	if o.delay > 0 {
-		px, err := delayproxy.Start(delayproxy.Options{Target: s13.DirectTLSAddr, Delay: o.delay, ConnectRTT: true})
+		px, err := delayproxy.Start(delayproxy.Options{Target: s13.DirectTLSAddr, Delay: o.delay, ConnectRTT: true, Trace: o.traceTo})
 		if err != nil {
 			return nil, err
 		}
@@ -486,6 +499,9 @@ func interleave(n int, srv *server, px *delayproxy.Proxy, a, b tool) (as, bs []s
 		before := 0
 		if px != nil {
 			before = len(px.Stats())
+			if traceOut != nil {
+				fmt.Fprintf(traceOut, "jab-bench: %s %q from connection %d\n", filepath.Base(tl.bin), tl.text, before+1)
+			}
 		}
 		s, err := measure(tl)
 		if err != nil {
@@ -534,6 +550,10 @@ func interleave(n int, srv *server, px *delayproxy.Proxy, a, b tool) (as, bs []s
 	}
 	return as, bs, srv.delivered()
 }
+
+// traceOut gets the delay proxy's trace (-trace), and a line naming the
+// tool before each run through the proxy.
+var traceOut io.Writer
 
 type sample struct {
 	wall, cpu time.Duration
