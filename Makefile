@@ -57,9 +57,9 @@ deps:
 # JAB_BENCH_NAGLE=1: the login benchmarks too run against a stock server,
 # Nagle's algorithm on.
 BENCH_FLAGS ?= -n 20 -lines 1000 -bot 10000
-bench:
+bench: build
 	./.ci/deps bench
-	$(GO) run ./internal/cmd/jab-bench $(BENCH_FLAGS)
+	$(GO) run ./internal/cmd/jab-bench -jab bin/jab $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
 	$(GO) test -short -run '^$$' -bench 'Threads' -benchtime 3x ./commands
 	JAB_BENCH_NAGLE=1 $(GO) test -run '^$$' -bench 'DialFAST' -benchtime 20x ./session

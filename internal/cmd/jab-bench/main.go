@@ -54,6 +54,7 @@ func main() {
 	flag.IntVar(&o.bot, "bot", 0, "also flood a `listen --exec` bot with this many messages and report throughput and memory (0 skips it)")
 	flag.DurationVar(&o.delay, "delay", 25*time.Millisecond, "one-way delay of the proxy cases (0 skips them)")
 	flag.BoolVar(&o.p13, "p13", true, "also measure against Prosody 13 with direct TLS and FAST")
+	flag.StringVar(&o.jab, "jab", "", "the jab `binary` to measure (make bench passes make build's bin/jab); empty: build one as make build does")
 	flag.StringVar(&o.trace, "trace", "", "write the delay proxy's trace of every connection (each send and delivery, and the round trips counted) to this `file`")
 	flag.Parse()
 	if o.runs < 1 {
@@ -80,6 +81,7 @@ type options struct {
 	delay            time.Duration
 	p13              bool
 	trace            string
+	jab              string
 	traceTo          io.Writer
 }
 
@@ -179,11 +181,19 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	jabBin := filepath.Join(tmp, "jab")
-	build := exec.Command("go", "build", "-trimpath", "-o", jabBin, "github.com/jab-xmpp/jab")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build jab: %w", err)
+	jabBin := o.jab
+	if jabBin == "" {
+		// As make build does: static, without urfave/cli's doc
+		// generators.
+		jabBin = filepath.Join(tmp, "jab")
+		build := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-o", jabBin, "github.com/jab-xmpp/jab")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build jab: %w", err)
+		}
+	} else if jabBin, err = filepath.Abs(jabBin); err != nil {
+		return err
 	}
 	rev, _ := exec.Command("git", "describe", "--always", "--dirty").Output()
 
