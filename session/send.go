@@ -367,7 +367,17 @@ func (b *Bounces) Track(id, to string) {
 // server handles a stream's stanzas in order, so once the ping is answered
 // every message has been routed and any local bounce has arrived.
 func (b *Bounces) Confirm(ctx context.Context, s *Session) error {
-	if err := s.Ping(ctx, ""); err != nil {
+	return b.confirm(s.Ping(ctx, ""))
+}
+
+// ConfirmClose is Confirm on the last round trip of a one-shot session:
+// the closing tag goes with the ping (Session.PingClose).
+func (b *Bounces) ConfirmClose(ctx context.Context, s *Session) error {
+	return b.confirm(s.PingClose(ctx))
+}
+
+func (b *Bounces) confirm(err error) error {
+	if err != nil {
 		var iqe *IQError
 		// A server without XEP-0199 still answers, with an error: that
 		// answer is the round trip we need.
@@ -405,6 +415,13 @@ type Receipts struct {
 // NewReceipts returns an empty tracker.
 func NewReceipts() *Receipts {
 	return &Receipts{asked: map[string]string{}, got: map[string]bool{}, changed: make(chan struct{})}
+}
+
+// Any reports whether a receipt was asked for.
+func (r *Receipts) Any() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.asked) > 0
 }
 
 // Track registers a sent message that asked for a receipt.

@@ -361,12 +361,19 @@ func (sd *Sender) flushHistory(ctx context.Context) error {
 
 // Finish writes what is held, confirms that the server routed every
 // message without a bounce (a *DeliveryError otherwise), and records the
-// rest of the history and the thread counts.
+// rest of the history and the thread counts. On a connection of its own
+// (StartSend) that waits for nothing more, no receipt and no reply, the
+// stream's closing tag goes with the confirming ping, so closing costs no
+// round trip of its own; nothing can be sent after it.
 func (sd *Sender) Finish(ctx context.Context) error {
 	if err := sd.release(); err != nil {
 		return err
 	}
-	if err := sd.bounces.Confirm(ctx, sd.s); err != nil {
+	confirm := sd.bounces.Confirm
+	if sd.own && sd.waiter == nil && !sd.receipts.Any() {
+		confirm = sd.bounces.ConfirmClose
+	}
+	if err := confirm(ctx, sd.s); err != nil {
 		return err
 	}
 	if err := sd.flushHistory(ctx); err != nil {

@@ -273,6 +273,12 @@ func (s *Session) handleIQ(iq *IQ) {
 // Request sends an IQ and waits for its response, bounded by ctx and the
 // session timeout. An error response is returned as *IQError.
 func (s *Session) Request(ctx context.Context, iq *IQ) (*IQ, error) {
+	return s.request(ctx, iq, false)
+}
+
+// request is Request; with last, the stream's closing tag goes in the same
+// write as the IQ, and no stanza may follow.
+func (s *Session) request(ctx context.Context, iq *IQ, last bool) (*IQ, error) {
 	if iq.ID == "" {
 		iq.ID = NewID()
 	}
@@ -285,8 +291,17 @@ func (s *Session) Request(ctx context.Context, iq *IQ) (*IQ, error) {
 		delete(s.pending, iq.ID)
 		s.mu.Unlock()
 	}()
+	if last {
+		s.conn.Hold()
+	}
 	if err := s.conn.Send(iq); err != nil {
 		return nil, err
+	}
+	if last {
+		// CloseStream writes what Hold kept, the IQ, with the tag.
+		if err := s.conn.CloseStream(); err != nil {
+			return nil, err
+		}
 	}
 	var timer <-chan time.Time
 	if s.timeout > 0 {
@@ -344,6 +359,17 @@ func (s *Session) Ping(ctx context.Context, to string) error {
 // PingThread pings on behalf of a conversation: the thread goes in a SHIM
 // ThreadID header inside the ping payload, never as a direct child of
 // <iq/>, which may have only one (XEP-0201 0.3 §7, XEP-0131 §4).
+// PingClose pings the server and closes the stream in the same write,
+// then waits for the answer: the last round trip of a one-shot run. The
+// server handles the stream in order, so the answer still comes after
+// everything written before, and the server's closing tag right after it
+// (RFC 6120 §4.4): closing costs no round trip of its own.
+func (s *Session) PingClose(ctx context.Context) error {
+	ping := &RawElement{XMLName: xml.Name{Space: nsPing, Local: "ping"}}
+	_, err := s.request(ctx, &IQ{Type: "get", Payload: ping}, true)
+	return err
+}
+
 func (s *Session) PingThread(ctx context.Context, to, thread string) error {
 	ping := &RawElement{XMLName: xml.Name{Space: nsPing, Local: "ping"}}
 	if thread != "" {
