@@ -46,16 +46,13 @@ func KeepResource(ctx context.Context, env Env, account, res string) error {
 	return err
 }
 
-// OneShotResource is the resource of a one-shot run (send, raw, roster,
-// threads close): the stable resource with a random suffix. It never
+// oneShotResource is the resource of a one-shot run (send, raw, roster,
+// threads close): the stable resource base with a random suffix. It never
 // binds the observer's resource (the server would disconnect the
 // observer) and never collides with a concurrent run.
-func OneShotResource(st *statefile.State, account string) string {
-	base, _ := ResourceFrom(st, account)
-	return base + "-" + RandomSuffix(6)
-}
+func oneShotResource(base string) string { return base + "-" + RandomSuffix(6) }
 
-// OpenOneShot logs in on a one-shot resource (OneShotResource) and sends
+// OpenOneShot logs in on a one-shot resource (oneShotResource) and sends
 // no presence. handler gets every message and presence that reaches the
 // resource (see OpenHandler); nothing is written to the state file unless
 // handler does.
@@ -64,7 +61,8 @@ func OpenOneShot(ctx context.Context, env Env, cfg Config, handler func(any)) (*
 	if err != nil {
 		return nil, err
 	}
-	cfg.Resource = OneShotResource(st, cfg.JID.Bare())
+	base, _ := ResourceFrom(st, cfg.JID.Bare())
+	cfg.Resource = oneShotResource(base)
 	return OpenHandler(ctx, cfg, handler)
 }
 

@@ -91,7 +91,7 @@ func StartSend(ctx context.Context, env Env, o OneShot) (*Sender, error) {
 	}
 	dialc := make(chan dialed, 1)
 	cfg := o.Config
-	cfg.Resource = base + "-" + RandomSuffix(6)
+	cfg.Resource = oneShotResource(base)
 	// The first stanzas (a D-9 ping, the messages) follow the binding
 	// request without waiting for its answer.
 	cfg.PipelineBind = true
