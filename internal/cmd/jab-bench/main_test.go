@@ -68,12 +68,14 @@ func TestTable(t *testing.T) {
 	tb.add("fast enough", "wall", wallOf, walls(10, 20, 30), walls(100, 100, 100), 0.4)
 	tb.add("too slow", "wall", wallOf, walls(50, 50, 50), walls(100, 100, 100), 0.4)
 	tb.add("no target", "wall", wallOf, walls(90), walls(100), 0)
+	tb.add("just over", "wall", wallOf, []sample{{wall: 80100 * time.Microsecond}}, walls(100), 0.8)
 	tb.addAbs("round trips", "round trips", rtOf, walls(5, 5, 6), walls(10, 10, 10), 5)
 	tb.addAbs("too many", "round trips", rtOf, walls(6, 6, 6), walls(10, 10, 10), 5)
 	want := []row{
 		{label: "fast enough", metric: "wall", jab: "20.0 ms", gsx: "100.0 ms", ratio: "0.20", target: "≤ 0.4", holds: "yes"},
 		{label: "too slow", metric: "wall", jab: "50.0 ms", gsx: "100.0 ms", ratio: "0.50", target: "≤ 0.4", holds: "NO"},
 		{label: "no target", metric: "wall", jab: "90.0 ms", gsx: "100.0 ms", ratio: "0.90"},
+		{label: "just over", metric: "wall", jab: "80.1 ms", gsx: "100.0 ms", ratio: "0.801", target: "≤ 0.8", holds: "NO"},
 		{label: "round trips", metric: "round trips", jab: "5 (5–6)", gsx: "10", ratio: "0.50", target: "jab ≤ 5", holds: "yes"},
 		{label: "too many", metric: "round trips", jab: "6", gsx: "10", ratio: "0.60", target: "jab ≤ 5", holds: "NO"},
 	}

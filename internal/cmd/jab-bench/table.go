@@ -65,6 +65,10 @@ func (t *table) add(label, metricName string, m metric, js, gs []sample, limit f
 	ratio := float64(j) / float64(g)
 	if g != 0 {
 		r.ratio = fmt.Sprintf("%.2f", ratio)
+		if limit > 0 && r.ratio == fmt.Sprintf("%.2f", limit) {
+			// At the limit: a third digit shows which side.
+			r.ratio = fmt.Sprintf("%.3f", ratio)
+		}
 	}
 	if limit > 0 {
 		r.target = fmt.Sprintf("≤ %.1f", limit)
