@@ -48,6 +48,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == spawnArg {
+		os.Exit(spawnMain(os.Args[2:]))
+	}
 	var o options
 	flag.IntVar(&o.runs, "n", 20, "interleaved runs per tool and case (the medians are of these)")
 	flag.IntVar(&o.lines, "lines", 1000, "messages in the stdin-lines case (0 skips it)")
@@ -206,7 +209,8 @@ func run(o options) error {
 
 	fmt.Printf("jab-bench: jab %s against %s, Prosody 0.12 at %s (stock: Nagle on, STARTTLS, TLS verified); %d interleaved runs per tool and case\n",
 		strings.TrimSpace(string(rev)), gsxVersion, s12.Addr, o.runs)
-	fmt.Printf("jab-bench: %d CPUs, load average %s at the start\n", runtime.NumCPU(), loadavg())
+	fmt.Printf("jab-bench: %d CPUs, load average %s at the start; max RSS measured by a helper process (floor %.1f MiB)\n",
+		runtime.NumCPU(), loadavg(), float64(spawnFloor())/1024)
 	t := &table{}
 	jab12, gsx12 := tools(jabBin, gsxBin, s12, tmp, "12", s12.Addr, false)
 
@@ -587,25 +591,15 @@ func run1(tl tool) (sample, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args, stdin := tl.command()
-	cmd := exec.CommandContext(ctx, tl.bin, args...)
-	cmd.Env = tl.env
-	cmd.Stdin = strings.NewReader(stdin)
-	// One buffer for both: go-sendxmpp -d writes its log on stdout.
-	var stderr strings.Builder
-	cmd.Stdout = &stderr
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if cmd.ProcessState == nil {
-		return sample{}, "", err
+	// One buffer for stdout and stderr: go-sendxmpp -d logs on stdout.
+	s, code, out, err := spawn(ctx, tl.bin, args, tl.env, strings.NewReader(stdin))
+	if err != nil {
+		return sample{}, out, err
 	}
-	if code := cmd.ProcessState.ExitCode(); code != tl.okCode {
-		return sample{}, stderr.String(), fmt.Errorf("exit %d (%v): %s", code, err, stderr.String())
+	if code != tl.okCode {
+		return sample{}, out, fmt.Errorf("exit %d: %s", code, out)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rssKiB: ru.Maxrss},
-		stderr.String(), nil
+	return s, out, nil
 }
 
 func receiver(srv *prosody.Server) (*atomic.Int64, func(), error) {
