@@ -48,9 +48,6 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == spawnArg {
-		os.Exit(spawnMain(os.Args[2:]))
-	}
 	var o options
 	flag.IntVar(&o.runs, "n", 20, "interleaved runs per tool and case (the medians are of these)")
 	flag.IntVar(&o.lines, "lines", 1000, "messages in the stdin-lines case (0 skips it)")
@@ -184,6 +181,9 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	if err := buildSpawn(tmp); err != nil {
+		return err
+	}
 	jabBin := o.jab
 	if jabBin == "" {
 		// As make build does: static, without urfave/cli's doc
