@@ -75,6 +75,7 @@ var manFiles = []struct{ name, text string }{
 	{"state.json.lock", "The lock file that writers of state.json hold (flock(2)) from read to write, so concurrent sends and a listen never lose an update."},
 	{"history.jsonl", "One JSON record per message sent or received, read by jab threads show and send --reply-to; capped by --history-max, off with --no-history. history.jsonl.lock and history.count are its lock file and cached record count."},
 	{"observer-*.json", "The record of a running jab listen (or repl, or a waiting send --wait-reply) for one account: pid, host, resource, connection time, and a heartbeat every 5 s. While it is live, jab send trusts the persisted locks instead of checking them with a ping (see STORED LOCKS)."},
+	{"observer-*.sock", "The hand-off socket of a running jab listen or repl (same name as its observer record): jab send of the same account hands its messages to it instead of logging in, and only processes of the same user are served. Made once the observer is online, removed when it ends (see SENDING)."},
 	{"roster-*.json", "The roster of one account as last fetched by jab roster, jab listen or jab repl; shell completion offers its contacts."},
 	{"fast-*.json", "The FAST login token (XEP-0484) of one account and the client id it is tied to, kept where the server offers SASL2 with FAST so that later logins need no password exchange; a password substitute, so mode 0600 and never printed. --no-fast neither uses nor stores one."},
 	{"repl_history", "The line history of jab repl."},

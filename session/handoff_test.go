@@ -10,9 +10,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -426,6 +428,26 @@ func TestHandoffLost(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("the server got %d messages, want 1", n)
 	}
+
+	// Lost between two messages of a --lines run: the next one is lost
+	// too, not sent some other way.
+	fx = newHandoffFixture(t)
+	fx.online(t)
+	h, err = HandOff(ctx, fx.env, fx.request("alice@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Send(ctx, Outgoing{Body: "one"}, false); err != nil {
+		t.Fatal(err)
+	}
+	fx.srv.Close()
+	_, err = h.Send(ctx, Outgoing{Body: "two"}, false)
+	if !errors.As(err, &hl) || hl.Stage != "delivery" {
+		t.Fatalf("observer gone between messages: %v", err)
+	}
+	if err := h.Fail(ctx, err); !errors.As(err, &hl) {
+		t.Fatalf("Fail after the loss: %v", err)
+	}
 }
 
 // TestHandoffNoObserver: without a socket, with a stale one, or with
@@ -517,4 +539,89 @@ func TestWatch(t *testing.T) {
 	if s.watching.Load() != 0 {
 		t.Fatalf("%d watchers left", s.watching.Load())
 	}
+}
+
+// TestHandoffOtherUser (as root only, which can be another user): the
+// observer refuses a client of another uid (SO_PEERCRED) even when file
+// permissions let it connect, and a client ignores a socket that belongs
+// to another user.
+func TestHandoffOtherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	const nobody = 65534
+	fx := newHandoffFixture(t)
+	fx.online(t)
+	// Let anyone reach and connect to the socket: only the credential
+	// check is left to refuse.
+	dir := filepath.Dir(fx.path)
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(fx.path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "client.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestHandoffHelperClient$")
+	cmd.Env = []string{"JAB_HANDOFF_HELPER=" + fx.path}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "answer: \"\"") {
+		t.Fatalf("another user's request was answered:\n%s", out)
+	}
+	select {
+	case l := <-fx.logs:
+		if !strings.Contains(l, fmt.Sprintf("refused a client of uid %d", nobody)) {
+			t.Fatalf("log line %q", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refusal was not logged")
+	}
+
+	// A socket of another user at the path: ignored, with a warning.
+	fx.srv.Close()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fx.path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := os.Chown(fx.path, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := HandOff(context.Background(), fx.env, fx.request("alice@example.org")); !isUnavailable(err, true) ||
+		!strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Fatalf("another user's socket: %v", err)
+	}
+}
+
+// TestHandoffHelperClient is the other user's client of
+// TestHandoffOtherUser, run in a process of its own.
+func TestHandoffHelperClient(t *testing.T) {
+	path := os.Getenv("JAB_HANDOFF_HELPER")
+	if path == "" {
+		t.Skip("a helper of TestHandoffOtherUser")
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, `{"v":1,"op":"send","send":{"account":"me@example.org","to":["a@b"],"type":"chat"}}`+"\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(c)
+	fmt.Printf("answer: %q\n", b)
 }
