@@ -260,10 +260,11 @@ func run(o options) error {
 		}
 		defer px.Close()
 		jp, gp := tools(jabBin, gsxBin, s12, tmp, "12-proxy", px.Addr(), false)
-		if n := selfReport(jp.with("--debug").message("self-report")); n != "" {
-			notes = append(notes, fmt.Sprintf("Prosody 0.12 through the proxy: jab --debug reports %s round trips", n))
+		p, err := probe(s12, jp, gp)
+		if err != nil {
+			return fmt.Errorf("through the delay proxy: %w", err)
 		}
-		s12.expect++
+		notes = append(notes, "Prosody 0.12 through the proxy: "+p)
 		js, gs, err := interleave(o.runs, s12, px, jp.message("bench proxy"), gp.message("bench proxy"))
 		if err != nil {
 			return fmt.Errorf("through the delay proxy: %w", err)
@@ -417,17 +418,36 @@ var (
 	reAuth       = regexp.MustCompile(`SEND:? <(?:authenticate|auth) [^>]*mechanism=['"]([^'"]+)['"]`)
 )
 
-// selfReport runs a `jab send --debug` and returns the round trips jab
-// says it took, "" when it does not say. The message is delivered.
-func selfReport(jab tool) string {
-	out, err := measureOut(jab)
+// probe runs `jab send --debug` and `go-sendxmpp -d` once each (both
+// messages are delivered) and says how each logged in: the SASL
+// mechanisms, and the round trips jab reports.
+func probe(srv *server, jab, gsx tool) (string, error) {
+	jout, err := measureOut(jab.with("--debug").message("probe"))
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("jab --debug: %w", err)
 	}
-	if m := reRoundTrips.FindStringSubmatch(out); m != nil {
-		return m[1]
+	gout, err := measureOut(gsx.with("-d").message("probe"))
+	if err != nil {
+		return "", fmt.Errorf("go-sendxmpp -d: %w", err)
 	}
-	return ""
+	srv.expect += 2
+	s := "jab logs in with " + mechanisms(jout)
+	if m := reRoundTrips.FindStringSubmatch(jout); m != nil {
+		s += " and reports " + m[1] + " round trips"
+	}
+	return s + "; go-sendxmpp with " + mechanisms(gout), nil
+}
+
+// mechanisms lists the SASL mechanisms a --debug log shows being used.
+func mechanisms(out string) string {
+	var ms []string
+	for _, m := range reAuth.FindAllStringSubmatch(out, -1) {
+		ms = append(ms, m[1])
+	}
+	if len(ms) == 0 {
+		return "?"
+	}
+	return strings.Join(ms, ", then ")
 }
 
 // fast measures against Prosody 13 with direct TLS, after one login of
@@ -455,26 +475,11 @@ func fast(o options, t *table, jabBin, gsxBin, tmp string) ([]string, error) {
 		}
 		s13.expect++
 	}
-	mechs := func(out string) string {
-		var ms []string
-		for _, m := range reAuth.FindAllStringSubmatch(out, -1) {
-			ms = append(ms, m[1])
-		}
-		if len(ms) == 0 {
-			return "?"
-		}
-		return strings.Join(ms, ", then ")
-	}
-	jout, err := measureOut(jab.with("--debug").message("which mechanism"))
+	p, err := probe(s13, jab, gsx)
 	if err != nil {
 		return nil, err
 	}
-	gout, err := measureOut(gsx.with("-d").message("which mechanism"))
-	if err != nil {
-		return nil, err
-	}
-	s13.expect += 2
-	notes = append(notes, fmt.Sprintf("Prosody 13, direct TLS, second login: jab uses %s, go-sendxmpp (--fast-off: its FAST login does not bind) %s", mechs(jout), mechs(gout)))
+	notes = append(notes, "Prosody 13, direct TLS, after a first login: "+p+" (--fast-off: its FAST login does not bind)")
 
 	js, gs, err := interleave(o.runs, s13, nil, jab.message("bench fast"), gsx.message("bench fast"))
 	if err != nil {
@@ -490,10 +495,11 @@ func fast(o options, t *table, jabBin, gsxBin, tmp string) ([]string, error) {
 		defer px.Close()
 		jp, gp := tools(jabBin, gsxBin, s13, tmp, "13", px.Addr(), true)
 		gp.args = append([]string{"--fast-off"}, gp.args...)
-		if n := selfReport(jp.with("--debug").message("self-report")); n != "" {
-			notes = append(notes, fmt.Sprintf("Prosody 13 through the proxy: jab --debug reports %s round trips", n))
+		p, err := probe(s13, jp, gp)
+		if err != nil {
+			return nil, err
 		}
-		s13.expect++
+		notes = append(notes, "Prosody 13 through the proxy: "+p)
 		js, gs, err := interleave(o.runs, s13, px, jp.message("bench fast proxy"), gp.message("bench fast proxy"))
 		if err != nil {
 			return nil, err

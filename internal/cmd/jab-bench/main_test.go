@@ -103,3 +103,20 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median of 4 1 3 2 = %d", m)
 	}
 }
+
+func TestMechanisms(t *testing.T) {
+	tests := []struct{ name, log, want string }{
+		{"jab SASL2", "SEND <?xml version='1.0'?>\nSEND <authenticate mechanism='HT-SHA-256-EXPR' channel-binding='tls-exporter'>[redacted]\n", "HT-SHA-256-EXPR"},
+		{"jab fallback", "SEND <authenticate mechanism='HT-SHA-256-EXPR'>[redacted]\nSEND <authenticate mechanism='SCRAM-SHA-1-PLUS' channel-binding='tls-exporter' request-token='HT-SHA-256-EXPR'>\n", "HT-SHA-256-EXPR, then SCRAM-SHA-1-PLUS"},
+		{"jab RFC 6120", "SEND <auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>[redacted]\n", "SCRAM-SHA-1"},
+		{"go-sendxmpp", "SEND: <authenticate xmlns='urn:xmpp:sasl:2' mechanism='SCRAM-SHA-1-PLUS'><initial-response>", "SCRAM-SHA-1-PLUS"},
+		{"received, not sent", "RECV <authenticate mechanism='PLAIN'>", "?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mechanisms(tt.log); got != tt.want {
+				t.Errorf("mechanisms = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
