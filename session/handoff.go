@@ -99,12 +99,24 @@ func (h *HandoffServer) run() {
 	if _, err := h.o.Live.Wait(h.ctx); err != nil {
 		return
 	}
-	ln, err := h.listen()
-	if err != nil {
+	var ln *net.UnixListener
+	for {
+		var err error
+		ln, err = h.listen()
+		if err == nil {
+			break
+		}
 		if !errors.Is(err, errOtherObserver) {
 			h.o.Logf("hand-off: %v; sends log in themselves", err)
+			return
 		}
-		return
+		// Another observer of the account (on a resource of its own)
+		// serves the socket: take over once it has gone.
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-time.After(handoffRetry):
+		}
 	}
 	for {
 		c, err := ln.AcceptUnix()
@@ -139,6 +151,10 @@ func (h *HandoffServer) run() {
 		}()
 	}
 }
+
+// handoffRetry is how often an observer checks whether the observer that
+// serves the socket has gone.
+var handoffRetry = ObserverBeat
 
 // errOtherObserver: another observer of the account (with a resource of
 // its own) already serves the socket.

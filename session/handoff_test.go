@@ -416,7 +416,8 @@ func TestHandoffLost(t *testing.T) {
 	// The server stops answering pings: Finish waits, and the observer
 	// stops meanwhile.
 	close(fx.fake.stop)
-	go func() { time.Sleep(100 * time.Millisecond); fx.srv.Close() }()
+	first := fx.srv
+	go func() { time.Sleep(100 * time.Millisecond); first.Close() }()
 	err = h.Finish(ctx)
 	var hl *HandoffLostError
 	if !errors.As(err, &hl) || !strings.Contains(err.Error(), "delivery unknown") || hl.PID != os.Getpid() {
@@ -624,4 +625,48 @@ func TestHandoffHelperClient(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	b, _ := io.ReadAll(c)
 	fmt.Printf("answer: %q\n", b)
+}
+
+// TestHandoffSecondObserver: a second observer of the account (another
+// resource) leaves the socket to the first, and takes it over once the
+// first has gone.
+func TestHandoffSecondObserver(t *testing.T) {
+	defer func(d time.Duration) { handoffRetry = d }(handoffRetry)
+	handoffRetry = 20 * time.Millisecond
+	fx := newHandoffFixture(t)
+	fx.online(t)
+	s2, _ := fakeSession(t, "me@example.org/second")
+	live2 := NewLive()
+	live2.Set(s2)
+	acct, _ := ParseJID("me@example.org")
+	srv2 := ServeHandoff(context.Background(), fx.env, HandoffOptions{Account: acct, Live: live2, Command: "repl",
+		Logf: func(f string, a ...any) { fx.logs <- fmt.Sprintf(f, a...) }})
+	defer srv2.Close()
+	time.Sleep(100 * time.Millisecond)
+	h, err := HandOff(context.Background(), fx.env, fx.request("alice@example.org"))
+	if err != nil || h.JID != "me@example.org/obs" {
+		t.Fatalf("with two observers: %v, %+v", err, h)
+	}
+	h.Close()
+	fx.srv.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h, err := HandOff(context.Background(), fx.env, fx.request("alice@example.org"))
+		if err == nil {
+			if h.JID != "me@example.org/second" || h.Command != "repl" {
+				t.Fatalf("after the first observer: %+v", h)
+			}
+			h.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second observer did not take over: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case l := <-fx.logs:
+		t.Fatalf("unexpected log line %q", l)
+	default:
+	}
 }
