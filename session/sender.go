@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -38,6 +39,28 @@ type Sender struct {
 	burst   int // messages since the last Flush
 	sent    int
 	unwatch []func() // Attach's watchers of a session read by someone else
+	enc     stanzaEncoder
+}
+
+// stanzaEncoder marshals stanzas with one encoder and buffer: xml.Marshal
+// makes a new encoder, with a 4 KiB buffer, for every stanza, which was
+// most of the garbage of a --lines run.
+type stanzaEncoder struct {
+	buf bytes.Buffer
+	enc *xml.Encoder
+}
+
+// encode returns v's XML, as xml.Marshal would, in a slice of its own.
+func (e *stanzaEncoder) encode(v any) ([]byte, error) {
+	if e.enc == nil {
+		e.enc = xml.NewEncoder(&e.buf)
+	}
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		e.enc = nil // its state is unknown after an error
+		return nil, err
+	}
+	return bytes.Clone(e.buf.Bytes()), nil
 }
 
 // OneShot is a send on a connection of its own, as `jab send` makes.
@@ -327,7 +350,7 @@ func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, err
 			// XEP-0184 §5.1: a request rides on the message it is for.
 			m.Request = &Empty{}
 		}
-		b, err := xml.Marshal(m)
+		b, err := sd.enc.encode(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode message: %w", err)
 		}
