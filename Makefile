@@ -63,6 +63,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'HistoryScan100k' -benchtime 3x ./statefile
 	$(GO) test -short -run '^$$' -bench 'Threads' -benchtime 3x ./commands
 	JAB_BENCH_NAGLE=1 $(GO) test -run '^$$' -bench 'DialFAST' -benchtime 20x ./session
+	$(GO) test -run '^$$' -bench 'SenderLines' -benchtime 5000x ./session
 	JAB_BENCH_NAGLE=1 $(GO) test -run '^$$' -bench 'OneShotSend' -benchtime 10x ./commands
 
 # A short run of every fuzz target.

@@ -61,3 +61,41 @@ func TestSenderBurstIsBounded(t *testing.T) {
 		t.Fatalf("%d records after Flush, want %d", got, n)
 	}
 }
+
+// BenchmarkSenderLines: the client's own cost of one --lines message
+// (route, build, encode, write, history), bursts of 256 on a pipe.
+func BenchmarkSenderLines(b *testing.B) {
+	store, err := statefile.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := Env{Store: store, History: store.History(0), Now: time.Now}
+	client, server := net.Pipe()
+	defer client.Close()
+	go io.Copy(io.Discard, server)
+	c := &Conn{raw: client}
+	c.maxBytes.Store(DefaultMaxStanza)
+	s := &Session{conn: c, done: make(chan struct{})}
+	me, alice := JID{Local: "me", Domain: "example.org"}, JID{Local: "alice", Domain: "example.org"}
+	sd := &Sender{env: env, s: s, o: SendOptions{Account: me, To: []JID{alice}, Type: "chat"}, account: me.Bare(),
+		bounces: NewBounces(), receipts: NewReceipts()}
+	st, err := store.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sd.planner = PlannerFrom(env, sd.o, st)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		more := i%256 != 255
+		if _, err := sd.Send(ctx, Outgoing{Body: "line 1234"}, more); err != nil {
+			b.Fatal(err)
+		}
+		if !more {
+			if err := sd.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
