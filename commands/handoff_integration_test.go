@@ -117,7 +117,14 @@ func TestHandoffSend(t *testing.T) {
 	bob := newAccount(t, "bob")
 	j := newJab(t, me)
 	ap, bp := cliOnline(t, alice), cliOnline(t, bob)
-	l := hoListen(t, j)
+	l := j.startListen()
+	// The socket is made before the observer record is written: whoever
+	// sees the record (this harness, a script) finds it.
+	if sc, err := net.Dial("unix", hoSocket(t, j)); err != nil {
+		t.Fatalf("listen wrote its observer record before its hand-off socket: %v", err)
+	} else {
+		sc.Close()
+	}
 	from := hoFrom(t, j)
 
 	// A password command that fails would end a login: the hand-off

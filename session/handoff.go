@@ -62,6 +62,7 @@ type HandoffServer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the accept loop has ended
+	unhook func()        // stops the Live hook
 
 	mu    sync.Mutex
 	ln    *net.UnixListener
@@ -71,11 +72,13 @@ type HandoffServer struct {
 	wg    sync.WaitGroup
 }
 
-// ServeHandoff starts the hand-off socket of an observer: it waits until
-// o.Live has a session, makes the socket and serves each client on a
-// goroutine of its own, sending its messages with a Sender attached to the
-// current session. It returns at once; Close stops it. Where the hand-off
-// is not offered (see handoffSupported), it does nothing.
+// ServeHandoff starts the hand-off socket of an observer: once o.Live
+// has a session it makes the socket, synchronously in Live.Set (so before
+// Listen writes the observer record: whoever sees the record finds the
+// socket), and serves each client on a goroutine of its own, sending its
+// messages with a Sender attached to the current session. It returns at
+// once; Close stops it. Where the hand-off is not offered (see
+// handoffSupported), it does nothing.
 func ServeHandoff(ctx context.Context, env Env, o HandoffOptions) *HandoffServer {
 	ctx, cancel := context.WithCancel(ctx)
 	h := &HandoffServer{env: env, o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}),
@@ -90,22 +93,37 @@ func ServeHandoff(ctx context.Context, env Env, o HandoffOptions) *HandoffServer
 		close(h.done)
 		return h
 	}
-	go h.run()
+	type made struct {
+		ln  *net.UnixListener
+		err error
+	}
+	first := make(chan made, 1)
+	var once sync.Once
+	online := func(s *Session) {
+		if s != nil {
+			once.Do(func() {
+				ln, err := h.listen()
+				first <- made{ln, err}
+			})
+		}
+	}
+	h.unhook = o.Live.onSet(online)
+	online(o.Live.Current())
+	go func() {
+		defer close(h.done)
+		select {
+		case <-h.ctx.Done():
+			return
+		case m := <-first:
+			h.run(m.ln, m.err)
+		}
+	}()
 	return h
 }
 
-func (h *HandoffServer) run() {
-	defer close(h.done)
-	if _, err := h.o.Live.Wait(h.ctx); err != nil {
-		return
-	}
-	var ln *net.UnixListener
-	for {
-		var err error
-		ln, err = h.listen()
-		if err == nil {
-			break
-		}
+// run serves the socket; err is that of the first attempt to make it.
+func (h *HandoffServer) run(ln *net.UnixListener, err error) {
+	for err != nil {
 		if !errors.Is(err, errOtherObserver) {
 			h.o.Logf("hand-off: %v; sends log in themselves", err)
 			return
@@ -117,6 +135,7 @@ func (h *HandoffServer) run() {
 			return
 		case <-time.After(handoffRetry):
 		}
+		ln, err = h.listen()
 	}
 	for {
 		c, err := ln.AcceptUnix()
@@ -220,6 +239,9 @@ func (h *HandoffServer) listen() (*net.UnixListener, error) {
 // message then reports its delivery as unknown), and Close waits for
 // their goroutines.
 func (h *HandoffServer) Close() error {
+	if h.unhook != nil {
+		h.unhook()
+	}
 	h.mu.Lock()
 	h.cancel()
 	ln, path, fi := h.ln, h.path, h.fi

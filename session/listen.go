@@ -62,9 +62,9 @@ type ListenOptions struct {
 	// (the dialer should then advertise NSReceipts in Config.Features).
 	Receipts bool
 	// OnSession, when set, is called with each new session once it is
-	// online and the observer record is written, and with nil when that
-	// session ends; other goroutines may send on it meanwhile (Conn
-	// writes are safe for concurrent use).
+	// online (available presence sent), just before the observer record
+	// is written, and with nil when that session ends; other goroutines
+	// may send on it meanwhile (Conn writes are safe for concurrent use).
 	OnSession func(*Session)
 	// ChatStates also emits standalone XEP-0085 notifications (chat
 	// messages with a state and no body), which are not printed as
@@ -259,6 +259,13 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	if err := s.SendPresence(o.Priority); err != nil {
 		return &connLost{err}
 	}
+	// Before the observer record: whoever waits for the record (a test,
+	// a script) then finds what OnSession set up, the hand-off socket
+	// among it.
+	if o.OnSession != nil {
+		o.OnSession(s)
+		defer o.OnSession(nil)
+	}
 	// Mark ourselves as the live observer from now on: every presence from
 	// here is seen, so locks recorded from now are kept true.
 	rec := statefile.Observer{Account: account, PID: os.Getpid(), Host: env.Host,
@@ -267,10 +274,6 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		return err
 	}
 	defer env.Store.RemoveObserver(account, rec.PID)
-	if o.OnSession != nil {
-		o.OnSession(s)
-		defer o.OnSession(nil)
-	}
 	beat := time.NewTicker(ObserverBeat)
 	defer beat.Stop()
 	kctx, stopKeepalive := context.WithCancel(ctx)

@@ -8,20 +8,22 @@ import (
 
 // Live holds the current session of a running Listen loop: Set is its
 // ListenOptions.OnSession, and it is nil while Listen reconnects. The
-// REPL and listen's bot send their messages through it.
+// REPL, listen's bot and the hand-off (ServeHandoff) send their messages
+// through it.
 type Live struct {
 	mu     sync.Mutex
 	s      *Session
 	online chan struct{} // closed while a session is set
+	hooks  map[*func(*Session)]struct{}
 }
 
 // NewLive returns a holder with no session yet.
 func NewLive() *Live { return &Live{online: make(chan struct{})} }
 
-// Set records the new session (nil: the connection is lost).
+// Set records the new session (nil: the connection is lost), then calls
+// the hooks (onSet) with it.
 func (l *Live) Set(s *Session) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.s = s
 	select {
 	case <-l.online:
@@ -32,6 +34,31 @@ func (l *Live) Set(s *Session) {
 		if s != nil {
 			close(l.online)
 		}
+	}
+	hooks := make([]func(*Session), 0, len(l.hooks))
+	for f := range l.hooks {
+		hooks = append(hooks, *f)
+	}
+	l.mu.Unlock()
+	for _, f := range hooks {
+		f(s)
+	}
+}
+
+// onSet registers f, called synchronously by Set with every new session
+// (or nil), until stop.
+func (l *Live) onSet(f func(*Session)) (stop func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hooks == nil {
+		l.hooks = map[*func(*Session)]struct{}{}
+	}
+	key := &f
+	l.hooks[key] = struct{}{}
+	return func() {
+		l.mu.Lock()
+		delete(l.hooks, key)
+		l.mu.Unlock()
 	}
 }
 
