@@ -358,7 +358,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	waiting := o.waitReply != 0
 	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
 		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original}
-	sd, err := handOff(ctx, env, g, senv, so, waiting)
+	sd, err := handOff(ctx, env, g, senv, so, waiting, !o.lines)
 	if err == nil && sd == nil {
 		sd, err = sendDirect(ctx, env, g, senv, so, waiting)
 	}
@@ -424,7 +424,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 // (session.HandOff), unless --no-handoff. It returns nil, nil when there is
 // none to take it (said on stderr with --debug, or as a warning when
 // something is wrong with the socket), and the caller logs in itself.
-func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so session.SendOptions, waiting bool) (sendPath, error) {
+func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so session.SendOptions, waiting, single bool) (sendPath, error) {
 	noHandoff, err := settings.Get(g.settings, flagNoHandoff, false)
 	if err != nil {
 		return nil, err
@@ -433,7 +433,7 @@ func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so ses
 		g.debugf(env, "no hand-off: --no-handoff; logging in")
 		return nil, nil
 	}
-	h, err := session.HandOff(ctx, senv, session.HandoffRequest{Send: so, WaitReply: waiting, Timeout: g.timeout})
+	h, err := session.HandOff(ctx, senv, session.HandoffRequest{Send: so, WaitReply: waiting, Timeout: g.timeout, Single: single})
 	var un *session.HandoffUnavailable
 	switch {
 	case errors.As(err, &un) && un.Warn:

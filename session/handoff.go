@@ -327,7 +327,7 @@ func (h *HandoffServer) serve(c *net.UnixConn) {
 	if err := answer(handoffAnswer{OK: true, PID: os.Getpid(), JID: s.JID().String(), Command: h.o.Command}); err != nil {
 		return
 	}
-	h.requests(c, r, pid, sd, answer)
+	h.requests(c, r, pid, sd, req.Send.Single, answer)
 }
 
 func (h *HandoffServer) attach(s *Session, hs *handoffSend) (*Sender, error) {
@@ -361,7 +361,7 @@ func (h *HandoffServer) attach(s *Session, hs *handoffSend) (*Sender, error) {
 }
 
 // requests runs the client's requests after the hello, one at a time.
-func (h *HandoffServer) requests(c *net.UnixConn, r *bufio.Reader, pid int, sd *Sender, answer func(handoffAnswer) error) {
+func (h *HandoffServer) requests(c *net.UnixConn, r *bufio.Reader, pid int, sd *Sender, single bool, answer func(handoffAnswer) error) {
 	// The client sends nothing while it waits for an answer, so the end
 	// of its input means it is gone: what it waits for is cancelled.
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -412,6 +412,10 @@ loop:
 				a.Sent = append(a.Sent, Sent{To: msg.To, ID: msg.ID, Thread: msg.ThreadValue(), Type: sd.o.Type})
 			}
 			a.Err = encodeError(err)
+			if single && !finished && err == nil {
+				// The client's next call is Finish: run it now.
+				a.FinishErr, a.Finished, finished = encodeError(sd.Finish(ctx)), true, true
+			}
 		case "flush":
 			a.Err = encodeError(sd.Flush(ctx))
 		case "finish":

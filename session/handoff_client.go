@@ -21,6 +21,10 @@ type HandoffRequest struct {
 	// Timeout bounds every wait for the observer's answer beyond the
 	// request's own waits (--timeout).
 	Timeout time.Duration
+	// Single: the send is one message followed by Finish (no --lines).
+	// The observer then finishes right after the message and returns
+	// both results at once, saving a local round trip.
+	Single bool
 }
 
 // HandoffUnavailable: there is no observer to hand the send to, or it
@@ -75,6 +79,8 @@ type Handoff struct {
 	accepted bool // a message went to the observer: never fall back now
 	broken   error
 	unsent   bool // the last request could not be written
+	finished bool // the observer ran Finish already (Single)
+	finErr   error
 
 	// PID, Command and JID name the observer and the full JID the
 	// messages come from.
@@ -129,7 +135,7 @@ func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
 	h := &Handoff{conn: c, r: bufio.NewReaderSize(c, 64<<10), enc: json.NewEncoder(c), timeout: timeout, typ: o.Send.Type}
 	hs := &handoffSend{Account: account, Type: o.Send.Type, Thread: o.Send.Thread, NewThread: o.Send.NewThread,
 		Fork: o.Send.Fork, Subject: o.Send.Subject, LockIdle: o.Send.LockIdle, ReplyTo: o.Send.ReplyTo,
-		WaitReply: o.WaitReply, History: env.History != nil}
+		WaitReply: o.WaitReply, History: env.History != nil, Single: o.Single}
 	if env.History != nil {
 		hs.HistoryMax = env.History.Max()
 	}
@@ -235,6 +241,9 @@ func (h *Handoff) Send(ctx context.Context, out Outgoing, more bool) ([]*Message
 		}
 		return nil, h.lost(ctx, "delivery", err)
 	}
+	if a.Finished {
+		h.finished, h.finErr = true, a.FinishErr.decode()
+	}
 	msgs := make([]*Message, 0, len(a.Sent))
 	for _, s := range a.Sent {
 		m := &Message{To: s.To, ID: s.ID, Type: s.Type}
@@ -260,6 +269,9 @@ func (h *Handoff) Flush(ctx context.Context) error {
 
 // Finish is Sender.Finish through the observer.
 func (h *Handoff) Finish(ctx context.Context) error {
+	if h.finished {
+		return h.finErr
+	}
 	if !h.accepted {
 		return nil
 	}

@@ -309,19 +309,26 @@ func TestHandoffInProcess(t *testing.T) {
 		t.Fatalf("%d history records, want 4", recs)
 	}
 
-	// A bounce reaches the attached sender, not only listen.
-	h, err = HandOff(ctx, fx.env, fx.request("ghost@example.org"))
+	// A bounce reaches the attached sender, not only listen. A single
+	// message (Single) is finished with the message's answer: Finish
+	// then makes no round trip of its own.
+	single := fx.request("ghost@example.org")
+	single.Single = true
+	h, err = HandOff(ctx, fx.env, single)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Send(ctx, Outgoing{Body: "anyone?"}, false); err != nil {
 		t.Fatal(err)
 	}
+	if !h.finished {
+		t.Fatal("Single: the observer did not finish with the message")
+	}
+	h.conn.Close() // Finish must not need the connection now
 	var de *DeliveryError
 	if err := h.Finish(ctx); !errors.As(err, &de) || !strings.Contains(err.Error(), "ghost@example.org: item-not-found") {
 		t.Fatalf("bounce: %v", err)
 	}
-	h.Close()
 
 	// --fork with nothing to fork from: NoParentError, as StartSend.
 	r := fx.request("carol@example.org")

@@ -22,7 +22,9 @@ import (
 //	           or {"v":1,"error":{…}}: the request's own error (no parent
 //	           to fork from, the state file), as StartSend returns it
 //	client → {"v":1,"op":"msg","msg":{body, subject, in_reply_to, receipt, more}}
-//	observer ← {"v":1,"ok":true,"sent":[{to,id,thread,type}…]} or with "error"
+//	observer ← {"v":1,"ok":true,"sent":[{to,id,thread,type}…]} or with "error";
+//	           with "single" in the send, the observer also ran Finish:
+//	           "finished":true and its "finish_error"
 //	client → {"v":1,"op":"flush"} (Sender.Flush: the input pauses)
 //	client → {"v":1,"op":"finish"} or {"v":1,"op":"fail"} (Sender.Finish,
 //	           Sender.Fail), then optionally {"op":"receipts","wait":ns} and
@@ -55,18 +57,21 @@ type handoffRequest struct {
 // handoffSend is a SendOptions on the wire, with what the observer needs
 // of the client's settings.
 type handoffSend struct {
-	Account    string            `json:"account"`
-	To         []string          `json:"to"`
-	Type       string            `json:"type"`
-	Thread     string            `json:"thread,omitempty"`
-	NewThread  bool              `json:"new_thread,omitempty"`
-	Fork       bool              `json:"fork,omitempty"`
-	Subject    string            `json:"subject,omitempty"`
-	LockIdle   time.Duration     `json:"lock_idle"`
-	ReplyTo    *statefile.Record `json:"reply_to,omitempty"`
-	WaitReply  bool              `json:"wait_reply,omitempty"`
-	History    bool              `json:"history"`
-	HistoryMax int               `json:"history_max,omitempty"`
+	Account   string            `json:"account"`
+	To        []string          `json:"to"`
+	Type      string            `json:"type"`
+	Thread    string            `json:"thread,omitempty"`
+	NewThread bool              `json:"new_thread,omitempty"`
+	Fork      bool              `json:"fork,omitempty"`
+	Subject   string            `json:"subject,omitempty"`
+	LockIdle  time.Duration     `json:"lock_idle"`
+	ReplyTo   *statefile.Record `json:"reply_to,omitempty"`
+	WaitReply bool              `json:"wait_reply,omitempty"`
+	// Single: one message, and Finish right after it (not --lines); its
+	// result comes with the message's answer, which saves a round trip.
+	Single     bool `json:"single,omitempty"`
+	History    bool `json:"history"`
+	HistoryMax int  `json:"history_max,omitempty"`
 }
 
 type handoffMsg struct {
@@ -87,6 +92,10 @@ type handoffAnswer struct {
 	Sent    []Sent     `json:"sent,omitempty"`
 	Reply   *Event     `json:"reply,omitempty"`
 	Err     *wireError `json:"error,omitempty"`
+	// Finished: the observer ran Finish after this message (Single);
+	// FinishErr is its error.
+	Finished  bool       `json:"finished,omitempty"`
+	FinishErr *wireError `json:"finish_error,omitempty"`
 }
 
 // wireError is an error on the wire: its text, and the typed errors and
