@@ -7,6 +7,7 @@ package commands_test
 // observer's stable resource, or a one-shot "<stable>-<6 hex>".
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -634,4 +635,63 @@ func TestHandoffOff(t *testing.T) {
 
 	j.send(alice.JID, "on again")
 	hoWantFrom(t, "without the switch", phone, phone.WaitBody(t, "on again"), hoFrom(t, j))
+}
+
+// TestHandoffBadInput: what is wrong with the message itself is refused
+// through the hand-off exactly as on the direct path (same exit status,
+// error and hint), sends nothing and leaves the state file as it was;
+// misuse of the command line never reaches the observer.
+func TestHandoffBadInput(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice, j, phone := meAndAlice(t)
+	j.send(alice.JID, "primer")
+	phone.WaitBody(t, "primer")
+	l := hoListen(t, j)
+	before := j.readState()
+	big := strings.Repeat("x", 300000)
+	for _, c := range []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"over the stanza limit", big, []string{"send", alice.JID}, 1, "limit"},
+		{"fork without a parent", "", []string{"send", "--fork", "carol@" + srv.Domain, "hi"}, 2, "no thread to fork from"},
+		{"reply to an unknown id", "", []string{"send", "--reply-to", "no-such-id", alice.JID, "hi"}, 2, "no message with id"},
+		{"invalid UTF-8 in lines", "caf\xe9\n", []string{"send", "--lines", alice.JID}, 2, "UTF-8"},
+		{"empty message", "", []string{"send", alice.JID, " "}, 2, "empty"},
+		{"malformed recipient", "", []string{"send", "alice@@" + srv.Domain, "hi"}, 2, "recipient"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			jj := *j
+			jj.t = t
+			direct := jj.run(c.stdin, append([]string{"--no-handoff"}, c.args...)...)
+			r := jj.run(c.stdin, c.args...)
+			cliWantError(t, r, c.code, c.want)
+			if r.Code != direct.Code || r.Stderr != direct.Stderr {
+				t.Errorf("through listen: %s\ndirect: %s", r, direct)
+			}
+			if after := jj.readState(); !bytes.Equal(before, after) {
+				t.Errorf("state file changed:\nbefore: %s\nafter:  %s", before, after)
+				before = after
+			}
+		})
+	}
+	// A bad line among good ones: the good ones go through the hand-off,
+	// and the exit status says some were skipped.
+	r := j.run("good one\ncaf\xe9\ngood two\n", "send", "--lines", alice.JID)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "line 2 is not valid UTF-8") {
+		t.Fatalf("want exit 1 naming line 2; %s", r)
+	}
+	from := hoFrom(t, j)
+	hoWantFrom(t, "good lines around a bad one", phone, phone.WaitBody(t, "good two"), from)
+	phone.Sync(t)
+	if got := cliBodies(phone.Messages(), me.JID+"/"); !slices.Equal(got, []string{"primer", "good one", "good two"}) {
+		t.Fatalf("received %q", got)
+	}
+	if strings.Contains(l.Stderr(), "hand-off") {
+		t.Fatalf("listen complained: %s", l.Stderr())
+	}
 }
