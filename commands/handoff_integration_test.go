@@ -66,6 +66,13 @@ func hoListen(t *testing.T, j *jab, args ...string) *proc {
 	t.Helper()
 	l := j.startListen(args...)
 	hoWaitSocket(t, j)
+	t.Cleanup(func() {
+		// The binary is built with -race: the observer serving sends
+		// concurrently must not race.
+		if strings.Contains(l.Stderr(), "DATA RACE") {
+			t.Errorf("listen raced:\n%s", l.Stderr())
+		}
+	})
 	return l
 }
 
@@ -518,7 +525,9 @@ func TestHandoffObserverDies(t *testing.T) {
 		hoWantFrom(t, "before the crash", phone, phone.WaitBody(t, "taken once"), from)
 		l.signal(syscall.SIGKILL)
 		l.wait(10 * time.Second)
-		s.line("after the crash")
+		// send may have noticed already (the history of the line was
+		// still being written): then it has exited and this write fails.
+		io.WriteString(s.stdin, "after the crash\n")
 		s.stdin.Close()
 		code := s.wait(20 * time.Second)
 		if code != 5 || !strings.Contains(s.Stderr(), "delivery unknown") || !strings.Contains(s.Stderr(), "not sent again") {
