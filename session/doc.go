@@ -20,6 +20,9 @@
 //     and reconnects with backoff. ObserverDialer (observer.go) picks its
 //     stable resource and refuses to be a second observer on it; Live
 //     (live.go) holds its current session for whoever sends through it.
+//   - The hand-off (handoff*.go): a running observer serves the sends of
+//     its account over a Unix socket, with a Sender attached to its own
+//     session; HandOff is the client `jab send` tries first.
 //   - Bot (bot.go): answers eligible messages through a handler (listen
 //     --exec runs a command), one worker per conversation so replies keep
 //     their order, with backpressure instead of drops.

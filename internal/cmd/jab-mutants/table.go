@@ -96,5 +96,7 @@ var mutants = []mutant{
 	{"issue 11: the binding request waits for the stream features", "if err := c.writeStreamHeader(domain, cfg.JID.Bare(), bindRequest(cfg.Resource)); err != nil {\n\t\treturn err\n\t}\n\tc.restarted = true\n\treturn c.bound(cfg)", "if err := c.writeStreamHeader(domain, cfg.JID.Bare(), \"\"); err != nil {\n\t\treturn err\n\t}\n\tif err := c.restartFeatures(); err != nil {\n\t\treturn err\n\t}\n\treturn c.bind(cfg)", "TestLoginRoundTrips", "session/conn.go"},
 	{"issue 11: the first stanzas wait for the binding answer", "cfg.PipelineBind = true", "cfg.PipelineBind = false", "TestSendRoundTripsOverDelay", "session/sender.go"},
 	{"issue 11: the stream closes after the confirming ping", "\t\tconfirm = sd.bounces.ConfirmClose", "\t\t_ = sd.bounces.ConfirmClose", "TestSendRoundTripsOverDelay", "session/sender.go"},
+	{"hand-off: a request for another account is served", "case req.Send.Account != h.o.Account.Bare():", "case false && req.Send.Account != h.o.Account.Bare():", "TestHandoffBadClients", "session/handoff.go"},
+	{"hand-off: --no-handoff is ignored", "\tif noHandoff {", "\tif false && noHandoff {", "TestHandoffOff", "commands/cmd_send.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
