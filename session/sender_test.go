@@ -10,18 +10,17 @@ import (
 	"github.com/jab-xmpp/jab/statefile"
 )
 
-// TestSenderBurstIsBounded: however long a burst of Send with more set
-// is, at most BurstMax messages wait for the history; the rest are
-// appended as the burst goes (group commit), so memory stays flat.
-func TestSenderBurstIsBounded(t *testing.T) {
-	store, err := statefile.Open(t.TempDir())
+// pipeSender is a Sender of me to alice over a pipe that discards what
+// it is sent, with a state and a history in a temporary directory.
+func pipeSender(tb testing.TB, now func() time.Time) (*Sender, Env) {
+	tb.Helper()
+	store, err := statefile.Open(tb.TempDir())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
-	env := Env{Store: store, History: store.History(0), Now: func() time.Time { return now }}
+	env := Env{Store: store, History: store.History(0), Now: now}
 	client, server := net.Pipe()
-	defer client.Close()
+	tb.Cleanup(func() { client.Close() })
 	go io.Copy(io.Discard, server)
 	c := &Conn{raw: client}
 	c.maxBytes.Store(DefaultMaxStanza)
@@ -31,9 +30,18 @@ func TestSenderBurstIsBounded(t *testing.T) {
 		bounces: NewBounces(), receipts: NewReceipts()}
 	st, err := store.Load()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	sd.planner = PlannerFrom(env, sd.o, st)
+	return sd, env
+}
+
+// TestSenderBurstIsBounded: however long a burst of Send with more set
+// is, at most BurstMax messages wait for the history; the rest are
+// appended as the burst goes (group commit), so memory stays flat.
+func TestSenderBurstIsBounded(t *testing.T) {
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	sd, env := pipeSender(t, func() time.Time { return now })
 	ctx := context.Background()
 	const n = 3*BurstMax + 10
 	for i := 0; i < n; i++ {
@@ -65,25 +73,7 @@ func TestSenderBurstIsBounded(t *testing.T) {
 // BenchmarkSenderLines: the client's own cost of one --lines message
 // (route, build, encode, write, history), bursts of 256 on a pipe.
 func BenchmarkSenderLines(b *testing.B) {
-	store, err := statefile.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	env := Env{Store: store, History: store.History(0), Now: time.Now}
-	client, server := net.Pipe()
-	defer client.Close()
-	go io.Copy(io.Discard, server)
-	c := &Conn{raw: client}
-	c.maxBytes.Store(DefaultMaxStanza)
-	s := &Session{conn: c, done: make(chan struct{})}
-	me, alice := JID{Local: "me", Domain: "example.org"}, JID{Local: "alice", Domain: "example.org"}
-	sd := &Sender{env: env, s: s, o: SendOptions{Account: me, To: []JID{alice}, Type: "chat"}, account: me.Bare(),
-		bounces: NewBounces(), receipts: NewReceipts()}
-	st, err := store.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	sd.planner = PlannerFrom(env, sd.o, st)
+	sd, _ := pipeSender(b, time.Now)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
