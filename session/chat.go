@@ -252,6 +252,9 @@ func (c *Chat) Conversation(key string) *statefile.Conversation {
 
 // Key is the key of peer's conversation in the state file (KeyIn, D-12).
 func (c *Chat) Key(peer JID) string {
+	if !peer.IsFull() {
+		return peer.Bare() // no state to read: only an occupant keeps its full JID
+	}
 	if a, err := c.Account(); err == nil && a != nil {
 		return KeyIn(a.Conversations, peer)
 	}
