@@ -36,7 +36,8 @@ type Sender struct {
 
 	history []statefile.Record // sent, not yet appended (group commit)
 	holding bool
-	burst   int // messages since the last Flush
+	burst   int  // messages since the last Flush
+	inBurst bool // the last Send said more follow at once
 	sent    int
 	unwatch []func() // Attach's watchers of a session read by someone else
 	enc     stanzaEncoder
@@ -270,7 +271,9 @@ func (sd *Sender) Send(ctx context.Context, out Outgoing, more bool) ([]*Message
 		return nil, err
 	}
 	committed := false
-	if sd.routes == nil || sd.planner.Stale() {
+	// The state is checked for other writers at the start of each burst:
+	// within a burst the lines were all waiting at once.
+	if sd.routes == nil || (!sd.inBurst && sd.planner.Stale()) {
 		if _, _, err := sd.build(sd.planner.Preview(), out); err != nil {
 			return nil, err
 		}
@@ -308,6 +311,7 @@ func (sd *Sender) Send(ctx context.Context, out Outgoing, more bool) ([]*Message
 		sd.planner.Sent()
 	}
 	sd.burst++
+	sd.inBurst = more
 	switch {
 	case !more:
 		return msgs, sd.release()

@@ -65,7 +65,7 @@ var mutants = []mutant{
 	{"D-3: subscribe unlocks", `case "", "unavailable", "error":`, `case "", "unavailable", "error", "subscribe":`, "TestRulesPresenceTypes", ""},
 	{"D-9: a live observer's locks are not trusted", `Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),`, `Trusted: false,`, "TestRulesFreshnessTrusted", "session/send.go"},
 	{"D-9: a lock older than the observer is trusted", `return !o.ConnectedSince.After(at)`, `return true`, "TestRulesFreshnessRestartedListen", "session/send.go"},
-	{"--lines keeps the first route", `if sd.routes == nil || sd.planner.Stale() {`, `if sd.routes == nil {`, "TestCLILinesFollowState", "session/sender.go"},
+	{"--lines keeps the first route", `if sd.routes == nil || (!sd.inBurst && sd.planner.Stale()) {`, `if sd.routes == nil {`, "TestCLILinesFollowState", "session/sender.go"},
 	{"XEP-0201 0.3 §5: close sends no <gone/>", `msgs = append(msgs, GoneMessage(to, id))`, `_ = GoneMessage`, "TestThreadsClose$", "session/close.go"},
 	{"XEP-0155: terminate carries the legacy FORM_TYPE", `{Var: "FORM_TYPE", Values: []string{"urn:xmpp:ssn"}},`, `{Var: "FORM_TYPE", Values: []string{"urn:xmpp:chatneg"}},`, "TestThreadsClose$", "session/close.go"},
 	{"XEP-0201 0.3 §5: a received terminate does not close", `changed = MarkClosed(a.Threads, in.Thread, now) || changed`, `_ = MarkClosed`, "TestThreadsReceivedTerminate", "session/listen.go"},
