@@ -519,7 +519,7 @@ func sendLines(ctx context.Context, env *Env, send func(body string, more bool) 
 	lines := make(chan line, 256)
 	go func() {
 		defer close(lines)
-		r := bufio.NewReaderSize(env.Stdin, 64*1024)
+		r := bufio.NewReaderSize(env.Stdin, 16*1024) // a longer line is read in pieces
 		for n := 1; ; n++ {
 			s, err := r.ReadString('\n')
 			if s != "" {

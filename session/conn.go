@@ -621,7 +621,9 @@ func (c *Conn) write(data []byte) error {
 	}
 	if c.holding {
 		c.held = append(c.held, data...)
-		if len(c.held) < 64*1024 {
+		// A TLS record holds at most 16 KiB: holding more would save
+		// write calls but no record, and keep a larger buffer.
+		if len(c.held) < 16*1024 {
 			return nil
 		}
 		data, c.held = c.held, c.held[:0]
