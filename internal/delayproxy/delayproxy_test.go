@@ -271,6 +271,13 @@ func TestRoundTrips(t *testing.T) {
 			c := dial(t, p)
 			tt.script(t, c)
 			c.Close()
+			// The kernel completes the connect before the proxy
+			// accepts: a client that closes at once can be gone before
+			// the proxy has counted its connection, and WaitIdle would
+			// then see nothing open.
+			for deadline := time.Now().Add(5 * time.Second); len(p.Stats()) == 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			if !p.WaitIdle(5 * time.Second) {
 				t.Fatal("the connection did not end")
 			}
