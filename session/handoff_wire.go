@@ -131,44 +131,27 @@ func encodeError(err error) *wireError {
 	w := &wireError{Message: err.Error(), Timeout: errors.Is(err, ErrTimeout),
 		Unreachable: errors.Is(err, ErrUnreachable), Deadline: errors.Is(err, context.DeadlineExceeded),
 		Canceled: errors.Is(err, context.Canceled), Closed: errors.Is(err, ErrClosed)}
-	as := func(target any) bool { return errors.As(err, target) }
-	var de *DeliveryError
-	var re *ReceiptError
-	var nr *NoReplyError
-	var tl *StanzaTooLargeError
-	var np *NoParentError
-	var iq *IQError
-	var oe *OriginalError
-	var ve *statefile.VersionError
+	typed(err, &w.Delivery)
+	typed(err, &w.Receipt)
+	typed(err, &w.NoReply)
+	typed(err, &w.TooLarge)
+	typed(err, &w.NoParent)
+	typed(err, &w.IQ)
+	typed(err, &w.Original)
+	typed(err, &w.Version)
 	var ce *statefile.CorruptError
-	if as(&de) {
-		w.Delivery = de
-	}
-	if as(&re) {
-		w.Receipt = re
-	}
-	if as(&nr) {
-		w.NoReply = nr
-	}
-	if as(&tl) {
-		w.TooLarge = tl
-	}
-	if as(&np) {
-		w.NoParent = np
-	}
-	if as(&iq) {
-		w.IQ = iq
-	}
-	if as(&oe) {
-		w.Original = oe
-	}
-	if as(&ve) {
-		w.Version = ve
-	}
-	if as(&ce) {
+	if errors.As(err, &ce) {
 		w.Corrupt = &wireCorrupt{Path: ce.Path, Err: fmt.Sprint(ce.Err)}
 	}
 	return w
+}
+
+// typed sets *dst to the error of its type in err's chain, if any.
+func typed[T error](err error, dst *T) {
+	var t T
+	if errors.As(err, &t) {
+		*dst = t
+	}
 }
 
 // remoteError is an error the observer returned: the same text, and the
