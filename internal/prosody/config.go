@@ -22,6 +22,7 @@ type configParams struct {
 	Prosody13         bool // also load mod_sasl2 and mod_sasl2_fast
 	NoNagle           bool
 	Settings          []string // extra global lines
+	Modules           []string // extra modules
 }
 
 // luaString quotes s as a Lua string literal.
@@ -55,6 +56,7 @@ func configText(p configParams) string {
 	if p.Limits {
 		modules = append(modules, "limits")
 	}
+	modules = append(modules, p.Modules...)
 	if p.Prosody13 {
 		// Community modules, unpacked into Prosody 13's plugin directory.
 		modules = append(modules, "sasl2", "sasl2_fast")

@@ -87,6 +87,10 @@ type Options struct {
 	// Settings are extra global config lines, as Lua, e.g.
 	// "sasl2_fast_token_min_ttl = 0".
 	Settings []string
+	// Modules are extra modules to load, e.g. "mam" (XEP-0313 archive)
+	// or "smacks" (XEP-0198 stream management); both ship with
+	// Prosody 0.12 and 13.
+	Modules []string
 }
 
 // Prosody13Dir is where .ci/deps unpacks Prosody 13 and prosody-modules
@@ -310,6 +314,7 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		Prosody13:         opts.Prosody13,
 		NoNagle:           opts.NoNagle,
 		Settings:          opts.Settings,
+		Modules:           opts.Modules,
 	})
 	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)
