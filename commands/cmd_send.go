@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -346,10 +345,6 @@ type sendPath interface {
 }
 
 func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
-	// A send is short: a smaller heap goal (2 MiB instead of 4) trims a
-	// --lines run's peak memory by about half a MiB and costs a one-shot
-	// send nothing measurable.
-	debug.SetGCPercent(50)
 	senv, err := g.sessionEnv(env)
 	if err != nil {
 		return err

@@ -43,25 +43,38 @@ type Sender struct {
 	enc     stanzaEncoder
 }
 
-// stanzaEncoder marshals stanzas with one encoder and buffer: xml.Marshal
-// makes a new encoder, with a 4 KiB buffer, for every stanza, which was
-// most of the garbage of a --lines run.
+// stanzaEncoder marshals the stanzas of one Send into a buffer it keeps
+// from one Send to the next: messages of the shape a send builds with
+// appendMessage, anything else with one encoding/xml encoder (xml.Marshal
+// makes a new one, with a 4 KiB buffer, for every stanza). Most of the
+// garbage of a --lines run was there.
 type stanzaEncoder struct {
+	out []byte
 	buf bytes.Buffer
 	enc *xml.Encoder
 }
 
-// encode returns v's XML, as xml.Marshal would, in a slice of its own.
-func (e *stanzaEncoder) encode(v any) ([]byte, error) {
+// reset starts a new batch: the slices add returned before are reused.
+func (e *stanzaEncoder) reset() { e.out = e.out[:0] }
+
+// add appends m's XML to the batch and returns it; the slice is valid
+// until the next reset.
+func (e *stanzaEncoder) add(m *Message) ([]byte, error) {
+	start := len(e.out)
+	if out, ok := appendMessage(e.out, m); ok {
+		e.out = out
+		return e.out[start:len(e.out):len(e.out)], nil
+	}
 	if e.enc == nil {
 		e.enc = xml.NewEncoder(&e.buf)
 	}
 	e.buf.Reset()
-	if err := e.enc.Encode(v); err != nil {
+	if err := e.enc.Encode(m); err != nil {
 		e.enc = nil // its state is unknown after an error
 		return nil, err
 	}
-	return bytes.Clone(e.buf.Bytes()), nil
+	e.out = append(e.out, e.buf.Bytes()...)
+	return e.out[start:len(e.out):len(e.out)], nil
 }
 
 // OneShot is a send on a connection of its own, as `jab send` makes.
@@ -345,6 +358,7 @@ func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, err
 	limit := sd.s.Conn().MaxStanza()
 	msgs := make([]*Message, len(routes))
 	data := make([][]byte, len(routes))
+	sd.enc.reset()
 	for i, r := range routes {
 		m := BuildMessage(r, sd.o.Type, out.Subject, out.Body, out.InReplyTo)
 		if out.ChatState != "" && sd.o.Type == "chat" {
@@ -354,7 +368,7 @@ func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, err
 			// XEP-0184 §5.1: a request rides on the message it is for.
 			m.Request = &Empty{}
 		}
-		b, err := sd.enc.encode(m)
+		b, err := sd.enc.add(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode message: %w", err)
 		}

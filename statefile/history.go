@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -101,6 +102,13 @@ func (h *History) countPath() string { return filepath.Join(h.s.dir, historyCoun
 // copies on average instead of a rewrite every time.
 func (h *History) pruneAt() int { return h.max + max(h.max/10, 1) }
 
+// appendBufs keeps Append's encoding buffers: a --lines run appends a
+// batch of records every few hundred messages.
+var appendBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledAppend bounds the buffers kept, so one huge batch is not held.
+const maxPooledAppend = 1 << 20
+
 // Append adds recs to the end of the history, in order, durably (fsynced)
 // before it returns. It waits for the history lock until ctx is done.
 //
@@ -114,9 +122,16 @@ func (h *History) Append(ctx context.Context, recs ...Record) (err error) {
 	if len(recs) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('\n') // dropped unless the file ends in a torn line
-	enc := json.NewEncoder(&buf)
+	buf := appendBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledAppend {
+			buf.Reset()
+			appendBufs.Put(buf)
+		}
+	}()
+	buf.Grow(len(recs) * 320) // a sent record's typical size: no regrowth
+	buf.WriteByte('\n')       // dropped unless the file ends in a torn line
+	enc := json.NewEncoder(buf)
 	// JIDs and bodies are more readable unescaped; the file is never
 	// embedded in HTML. Control characters are always escaped.
 	enc.SetEscapeHTML(false)
@@ -125,7 +140,7 @@ func (h *History) Append(ctx context.Context, recs ...Record) (err error) {
 			return fmt.Errorf("append to history %q: record %d: %w", path, i, err)
 		}
 		start := buf.Len()
-		if err := enc.Encode(rec); err != nil { // Encode adds the newline
+		if err := enc.Encode(&recs[i]); err != nil { // Encode adds the newline
 			return fmt.Errorf("append to history %q: encode record %d: %w", path, i, err)
 		}
 		if n := buf.Len() - start - 1; n > MaxRecordSize {
