@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/urfave/cli/v2"
@@ -142,11 +143,12 @@ func parseManSections(text string) []manSection {
 }
 
 // manTopics follow GLOBAL OPTIONS: how the commands behave, in more detail
-// than their descriptions.
-var manTopics = parseManSections(manTopicsText)
+// than their descriptions. Like manNotes, they are parsed when a man page
+// is rendered, not at every start.
+var manTopics = sync.OnceValue(func() []manSection { return parseManSections(manTopicsText) })
 
 // manNotes follow EXIT STATUS.
-var manNotes = parseManSections(manNotesText)
+var manNotes = sync.OnceValue(func() []manSection { return parseManSections(manNotesText) })
 
 const manSeeAlsoRefs = `.BR sendxmpp (1),
 .BR go\-sendxmpp (1),
@@ -222,7 +224,7 @@ func manPage(app *cli.App) string {
 	manParagraphs(&b, manGlobalIntro)
 	manFlags(&b, app.VisibleFlags())
 
-	for _, sec := range manTopics {
+	for _, sec := range manTopics() {
 		text := strings.Replace(sec.text, "{keys}", manConfigKeys(), 1)
 		p(".SH %s\n", sec.title)
 		manProse(&b, text)
@@ -263,7 +265,7 @@ func manPage(app *cli.App) string {
 	}
 	p(".PP\n%s\n", roffFill(roffText(manExitAfter)))
 
-	for _, sec := range manNotes {
+	for _, sec := range manNotes() {
 		p(".SH %s\n", sec.title)
 		manProse(&b, sec.text)
 	}

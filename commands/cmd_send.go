@@ -358,7 +358,15 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	waiting := o.waitReply != 0
 	so := session.SendOptions{Account: g.account, To: o.to, Type: o.typ, Thread: o.thread,
 		NewThread: o.newThread, Subject: o.subject, LockIdle: g.lockIdle, Fork: o.fork, ReplyTo: o.original}
-	sd, err := handOff(ctx, env, g, senv, so, waiting, !o.lines)
+	msg := func(body string) session.Outgoing {
+		return session.Outgoing{Subject: o.subject, Body: body, InReplyTo: o.inReplyTo, Receipt: o.receipt}
+	}
+	var first *session.Outgoing
+	if !o.lines {
+		m := msg(o.text)
+		first = &m
+	}
+	sd, err := handOff(ctx, env, g, senv, so, waiting, first)
 	if err == nil && sd == nil {
 		sd, err = sendDirect(ctx, env, g, senv, so, waiting)
 	}
@@ -373,7 +381,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
 	send := func(body string, more bool) error {
-		msgs, err := sd.Send(ctx, session.Outgoing{Subject: o.subject, Body: body, InReplyTo: o.inReplyTo, Receipt: o.receipt}, more)
+		msgs, err := sd.Send(ctx, msg(body), more)
 		if o.json && !waiting {
 			for _, m := range msgs {
 				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: m.ThreadValue(), Type: o.typ})
@@ -390,11 +398,14 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		}
 		return nil
 	}
+	// Without --lines the one message is sent with more: Finish follows at
+	// once, and the message goes out in the same write as its confirming
+	// ping.
 	if o.lines {
 		if err := sendLines(ctx, env, send); err != nil {
 			return sd.Fail(ctx, err)
 		}
-	} else if err := send(o.text, false); err != nil {
+	} else if err := send(o.text, true); err != nil {
 		return err
 	}
 	out.Flush()
@@ -421,10 +432,11 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 }
 
 // handOff hands the send to the running listen or repl of the account
-// (session.HandOff), unless --no-handoff. It returns nil, nil when there is
+// (session.HandOff), unless --no-handoff; first is the one message of a
+// send without --lines, which goes with the request. It returns nil, nil when there is
 // none to take it (said on stderr with --debug, or as a warning when
 // something is wrong with the socket), and the caller logs in itself.
-func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so session.SendOptions, waiting, single bool) (sendPath, error) {
+func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so session.SendOptions, waiting bool, first *session.Outgoing) (sendPath, error) {
 	noHandoff, err := settings.Get(g.settings, flagNoHandoff, false)
 	if err != nil {
 		return nil, err
@@ -433,7 +445,7 @@ func handOff(ctx context.Context, env *Env, g *options, senv session.Env, so ses
 		g.debugf(env, "no hand-off: --no-handoff; logging in")
 		return nil, nil
 	}
-	h, err := session.HandOff(ctx, senv, session.HandoffRequest{Send: so, WaitReply: waiting, Timeout: g.timeout, Single: single})
+	h, err := session.HandOff(ctx, senv, session.HandoffRequest{Send: so, WaitReply: waiting, Timeout: g.timeout, Single: first != nil, First: first})
 	var un *session.HandoffUnavailable
 	switch {
 	case errors.As(err, &un) && un.Warn:

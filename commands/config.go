@@ -77,6 +77,7 @@ type options struct {
 	password   string
 	server     string
 	roots      *x509.CertPool
+	caFile     string // --ca-file, read by readyToConnect
 	resource   string
 	stateDir   string
 	timeout    time.Duration
@@ -153,11 +154,7 @@ func resolve(ctx context.Context, c *cli.Context, env *Env, needPassword bool) (
 			return nil, usagef("pass --state-dir or set JAB_STATE_DIR", "%w", err)
 		}
 	}
-	if ca := str(flagCAFile); ca != "" {
-		if o.roots, err = loadCA(ca); err != nil {
-			return nil, err
-		}
-	}
+	o.caFile = str(flagCAFile)
 	if o.login, err = newLoginOptions(s); err != nil {
 		return nil, err
 	}

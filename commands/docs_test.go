@@ -505,7 +505,7 @@ func TestManContents(t *testing.T) {
 	// has ..."): each name cited must be a section.
 	cited := regexp.MustCompile(`(?:(?i:see)|under|rule of) ([A-Z][A-Z ]*[A-Z])\b|\b([A-Z][A-Z ]*[A-Z]) (?:describes|has|gives)\b`)
 	prose := []string{manDescription, manFilesAfter}
-	for _, sec := range append(slices.Clone(manTopics), manNotes...) {
+	for _, sec := range append(slices.Clone(manTopics()), manNotes()...) {
 		prose = append(prose, sec.text)
 	}
 	for _, n := range manCommandNotes {

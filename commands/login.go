@@ -78,10 +78,18 @@ func parseTLSMin(v string) (uint16, error) {
 }
 
 // readyToConnect is the last step before a command connects, once its
-// flags and arguments are checked: the --insecure-skip-verify warning,
-// then the password, which may run a command or prompt. The options come
+// flags and arguments are checked: the --ca-file, the --insecure-skip-verify
+// warning, then the password, which may run a command or prompt. The options come
 // from resolve, which has read the command line and the config file.
 func (o *options) readyToConnect(ctx context.Context, _ *cli.Context, env *Env) error {
+	// The CA file only matters to a login: a send handed to a running
+	// listen does not read it.
+	if o.caFile != "" && o.roots == nil {
+		var err error
+		if o.roots, err = loadCA(o.caFile); err != nil {
+			return err
+		}
+	}
 	if o.login.insecure {
 		fmt.Fprintln(env.Stderr, insecureWarning)
 	}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,11 @@ type HandoffRequest struct {
 	// The observer then finishes right after the message and returns
 	// both results at once, saving a local round trip.
 	Single bool
+	// First, with Single, is the message: it goes in the same write as
+	// the hello, saving another local round trip (an observer that
+	// refuses the hello closes without reading it). The first Send must
+	// then be this message.
+	First *Outgoing
 }
 
 // HandoffUnavailable: there is no observer to hand the send to, or it
@@ -73,7 +79,7 @@ func (e *HandoffLostError) Unwrap() error { return e.Err }
 type Handoff struct {
 	conn     *net.UnixConn
 	r        *bufio.Reader
-	enc      *json.Encoder
+	buf      bytes.Buffer // the requests of one write
 	timeout  time.Duration
 	typ      string
 	accepted bool // a message went to the observer: never fall back now
@@ -81,6 +87,7 @@ type Handoff struct {
 	unsent   bool // the last request could not be written
 	finished bool // the observer ran Finish already (Single)
 	finErr   error
+	ahead    bool // HandoffRequest.First went with the hello
 
 	// PID, Command and JID name the observer and the full JID the
 	// messages come from.
@@ -132,7 +139,7 @@ func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
 		c.Close()
 		return nil, &HandoffUnavailable{Reason: fmt.Sprintf("socket %s is served by uid %d, not by us; ignored", path, uid), Warn: true}
 	}
-	h := &Handoff{conn: c, r: bufio.NewReaderSize(c, 64<<10), enc: json.NewEncoder(c), timeout: timeout, typ: o.Send.Type}
+	h := &Handoff{conn: c, r: bufio.NewReaderSize(c, 64<<10), timeout: timeout, typ: o.Send.Type}
 	hs := &handoffSend{Account: account, Type: o.Send.Type, Thread: o.Send.Thread, NewThread: o.Send.NewThread,
 		Fork: o.Send.Fork, Subject: o.Send.Subject, LockIdle: o.Send.LockIdle, ReplyTo: o.Send.ReplyTo,
 		WaitReply: o.WaitReply, History: env.History != nil, Single: o.Single}
@@ -142,7 +149,13 @@ func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
 	for _, t := range o.Send.To {
 		hs.To = append(hs.To, t.String())
 	}
-	a, err := h.call(ctx, handoffRequest{Op: "send", Send: hs}, 0)
+	var ahead []handoffRequest
+	if o.Single && o.First != nil {
+		// More: the observer finishes at once (Single), and the message
+		// goes out with the confirming ping.
+		ahead = append(ahead, msgRequest(*o.First, true))
+	}
+	a, err := h.call(ctx, handoffRequest{Op: "send", Send: hs}, 0, ahead...)
 	if err != nil {
 		c.Close()
 		if ctx.Err() != nil {
@@ -174,45 +187,73 @@ func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
 		return nil, &HandoffUnavailable{Reason: "the running jab listen gave an answer without a result", Warn: true}
 	}
 	h.PID, h.Command, h.JID = a.PID, a.Command, a.JID
+	h.ahead = len(ahead) > 0
 	if h.Command == "" {
 		h.Command = "observer"
 	}
 	return h, nil
 }
 
-// call writes one request and reads its answer, within wait plus the
+// call writes one request, and those to send ahead of their turn in the
+// same write, and reads the request's answer, within wait plus the
 // timeout. A cancelled ctx ends the wait.
-func (h *Handoff) call(ctx context.Context, req handoffRequest, wait time.Duration) (*handoffAnswer, error) {
+func (h *Handoff) call(ctx context.Context, req handoffRequest, wait time.Duration, ahead ...handoffRequest) (*handoffAnswer, error) {
 	if h.broken != nil {
 		return nil, h.broken
 	}
-	req.V = handoffVersion
-	h.conn.SetDeadline(time.Now().Add(wait + h.timeout))
-	stop := context.AfterFunc(ctx, func() { h.conn.SetDeadline(time.Unix(1, 0)) })
+	h.buf.Reset()
+	enc := json.NewEncoder(&h.buf)
+	for _, r := range append([]handoffRequest{req}, ahead...) {
+		r.V = handoffVersion
+		if err := enc.Encode(r); err != nil {
+			h.unsent, h.broken = true, err
+			return nil, err
+		}
+	}
+	stop := h.arm(ctx, wait)
 	defer stop()
-	err := h.enc.Encode(req)
-	if err != nil {
+	if _, err := h.conn.Write(h.buf.Bytes()); err != nil {
 		h.unsent = true
+		return nil, h.fail(ctx, err)
+	}
+	return h.read(ctx)
+}
+
+// arm bounds the next exchange by wait plus the timeout, and by ctx.
+func (h *Handoff) arm(ctx context.Context, wait time.Duration) (stop func() bool) {
+	h.conn.SetDeadline(time.Now().Add(wait + h.timeout))
+	return context.AfterFunc(ctx, func() { h.conn.SetDeadline(time.Unix(1, 0)) })
+}
+
+// read reads one answer.
+func (h *Handoff) read(ctx context.Context) (*handoffAnswer, error) {
+	line, err := readLine(h.r, maxMsgLine)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF // half an answer is no answer
 	}
 	var a handoffAnswer
 	if err == nil {
-		var line []byte
-		line, err = readLine(h.r, maxMsgLine)
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = io.EOF // half an answer is no answer
-		}
-		if err == nil {
-			err = json.Unmarshal(line, &a)
-		}
+		err = json.Unmarshal(line, &a)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		h.broken = err
-		return nil, err
+		return nil, h.fail(ctx, err)
 	}
 	return &a, nil
+}
+
+// fail breaks the hand-off with err (ctx's error if it was cancelled).
+func (h *Handoff) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	h.broken = err
+	return err
+}
+
+// msgRequest is the request of one message.
+func msgRequest(out Outgoing, more bool) handoffRequest {
+	return handoffRequest{Op: "msg", Msg: &handoffMsg{Subject: out.Subject, Body: out.Body,
+		InReplyTo: out.InReplyTo, Receipt: out.Receipt, More: more}}
 }
 
 // lost is the error of a call that failed once something was handed over.
@@ -231,8 +272,17 @@ func (h *Handoff) Send(ctx context.Context, out Outgoing, more bool) ([]*Message
 	}
 	first := !h.accepted
 	h.accepted = true
-	a, err := h.call(ctx, handoffRequest{Op: "msg", Msg: &handoffMsg{Subject: out.Subject, Body: out.Body,
-		InReplyTo: out.InReplyTo, Receipt: out.Receipt, More: more}}, 0)
+	var a *handoffAnswer
+	var err error
+	if h.ahead {
+		// HandoffRequest.First, written with the hello: its answer.
+		h.ahead = false
+		stop := h.arm(ctx, 0)
+		a, err = h.read(ctx)
+		stop()
+	} else {
+		a, err = h.call(ctx, msgRequest(out, more), 0)
+	}
 	if err != nil {
 		if first && h.unsent {
 			// The observer was gone before it could read anything.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -87,6 +88,16 @@ type Planner struct {
 	// the thread index counts every line of a --lines run (Flush).
 	unrecorded map[string]int
 	routes     []Route
+	// pending is what Commits left to Flush: bookkeeping only (activity
+	// times, thread counts), never a lock, an unlock or a new thread.
+	pending []pendingTouch
+}
+
+// pendingTouch is the bookkeeping of one Commit that Flush writes.
+type pendingTouch struct {
+	now     time.Time
+	active  []string // peers whose conversation's LastActivity is now
+	threads []ThreadMsg
 }
 
 // NewPlanner reads the state and prepares the routes.
@@ -187,18 +198,30 @@ func (p *Planner) Preview() []Route {
 // are not lost, records the conversations and the first message (subject,
 // body) in the thread index, and returns the routes to use. It may be
 // called again when the state went Stale.
+//
+// The state is written before any message follows these routes when the
+// commit changes where messages go: a lock or an unlock, a new or changed
+// conversation, a new thread, the account's resource. A commit that only
+// moves the bookkeeping on (the conversation's last activity, the thread's
+// count and time) is written by Flush instead, which a send runs while the
+// server confirms its messages: a crash in between loses a count, never a
+// route or a thread a peer has seen.
 func (p *Planner) Commit(ctx context.Context, subject, body string) ([]Route, error) {
 	if p.written != nil {
 		p.refresh()
 	}
 	account := p.o.Account.Bare()
 	var routes []Route
+	var touch pendingTouch
+	routing := false
 	_, err := p.env.Store.Update(ctx, func(st *statefile.State) error {
 		routes = routes[:0]
+		touch = pendingTouch{now: p.now}
+		routing = false
 		changed := p.recordUnrecorded(st)
 		if p.o.Resource != "" {
 			if a := st.Account(account); a.Resource == "" {
-				a.Resource, changed = p.o.Resource, true
+				a.Resource, changed, routing = p.o.Resource, true, true
 			}
 		}
 		for i := range p.o.To {
@@ -212,7 +235,11 @@ func (p *Planner) Commit(ctx context.Context, subject, body string) ([]Route, er
 			a := st.Account(account)
 			if r.Store {
 				conv := r.Conv
+				if prev := a.Conversations[conv.Peer]; prev == nil || !sameRouting(*prev, conv) {
+					routing = true
+				}
 				a.Conversations[conv.Peer] = &conv
+				touch.active = append(touch.active, conv.Peer)
 				changed = true
 			}
 			if r.Thread != "" && (p.o.Type == "chat" || p.o.Type == "normal") {
@@ -220,25 +247,64 @@ func (p *Planner) Commit(ctx context.Context, subject, body string) ([]Route, er
 				if peer == "" || !r.Store {
 					peer = p.o.To[i].Bare()
 				}
-				TouchThread(a.Threads, ThreadMsg{Thread: r.Thread, Parent: r.Parent, Peer: peer, Type: p.o.Type,
-					Subject: subject, Body: body, Time: p.now, Ours: r.Thread == p.fresh[i]})
+				if a.Threads[r.Thread] == nil {
+					routing = true
+				}
+				m := ThreadMsg{Thread: r.Thread, Parent: r.Parent, Peer: peer, Type: p.o.Type,
+					Subject: subject, Body: body, Time: p.now, Ours: r.Thread == p.fresh[i]}
+				touch.threads = append(touch.threads, m)
+				TouchThread(a.Threads, m)
 				PruneThreads(a.Threads, MaxThreadsPerPeer, MaxThreads, CurrentThreads(a))
 				changed = true
 			}
 			routes = append(routes, r)
 		}
-		if !changed {
+		if !changed || !routing {
 			return errNoChange
 		}
+		p.applyPending(st)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
 		return nil, err
 	}
-	p.unrecorded = map[string]int{}
+	if routing {
+		p.unrecorded, p.pending = map[string]int{}, nil
+	} else {
+		p.pending = append(p.pending, touch)
+	}
 	p.written = p.env.Store.Stat()
 	p.routes = routes
 	return routes, nil
+}
+
+// applyPending applies the bookkeeping earlier Commits left to Flush.
+func (p *Planner) applyPending(st *statefile.State) bool {
+	a := st.Account(p.o.Account.Bare())
+	changed := false
+	for _, t := range p.pending {
+		for _, peer := range t.active {
+			if c := a.Conversations[peer]; c != nil && t.now.After(c.LastActivity) {
+				c.LastActivity, changed = t.now, true
+			}
+		}
+		for _, m := range t.threads {
+			// Only threads that still exist: one deleted meanwhile stays
+			// deleted.
+			if a.Threads[m.Thread] != nil {
+				TouchThread(a.Threads, m)
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// sameRouting reports whether two versions of a conversation differ in
+// their last activity at most.
+func sameRouting(a, b statefile.Conversation) bool {
+	a.LastActivity, b.LastActivity = time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
 }
 
 // Sent notes one more message along the committed routes, for the thread
@@ -267,13 +333,18 @@ func (p *Planner) recordUnrecorded(st *statefile.State) bool {
 }
 
 // Flush records the messages sent since the last Commit in the thread
-// index; it writes only if there are any.
+// index, and the bookkeeping Commit left to it; it writes only if there
+// is any.
 func (p *Planner) Flush(ctx context.Context) error {
-	if len(p.unrecorded) == 0 {
+	if len(p.unrecorded) == 0 && len(p.pending) == 0 {
 		return nil
 	}
 	_, err := p.env.Store.Update(ctx, func(st *statefile.State) error {
-		if !p.recordUnrecorded(st) {
+		changed := p.recordUnrecorded(st)
+		if p.applyPending(st) {
+			changed = true
+		}
+		if !changed {
 			return errNoChange
 		}
 		return nil
@@ -281,7 +352,8 @@ func (p *Planner) Flush(ctx context.Context) error {
 	if err != nil && !errors.Is(err, errNoChange) {
 		return err
 	}
-	p.unrecorded = map[string]int{}
+	p.unrecorded, p.pending = map[string]int{}, nil
+	p.written = p.env.Store.Stat()
 	return nil
 }
 

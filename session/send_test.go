@@ -269,3 +269,86 @@ func TestKeepalive(t *testing.T) {
 		}
 	})
 }
+
+// A commit that changes where messages go is written before they go; one
+// that only moves the bookkeeping on (activity time, thread count) waits
+// for Flush, which a send runs while the server confirms.
+func TestPlannerCommitWritesRoutingFirst(t *testing.T) {
+	ctx := context.Background()
+	env := testEnv(t)
+	now := t0
+	env.Now = func() time.Time { return now }
+	o := SendOptions{Account: jid("me@example.net"), To: []JID{jid(alice)}, Type: "chat"}
+	load := func() (*statefile.Conversation, *statefile.Thread) {
+		t.Helper()
+		st, err := env.Store.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := st.Account("me@example.net")
+		c := a.Conversations[alice]
+		if c == nil {
+			return nil, nil
+		}
+		return c, a.Threads[c.Thread]
+	}
+
+	// A new conversation and thread: written by Commit itself.
+	p, err := NewPlanner(env, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := p.Commit(ctx, "", "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, th := load()
+	if c == nil || th == nil || c.Thread != routes[0].Thread || th.Count != 1 {
+		t.Fatalf("after the first commit: conversation %+v, thread %+v; want both written", c, th)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same route again: nothing written before Flush.
+	now = t0.Add(time.Minute)
+	p, err = NewPlanner(env, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := env.Store.Stat()
+	again, err := p.Commit(ctx, "", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Thread != routes[0].Thread || again[0].To != alice {
+		t.Fatalf("second route %+v, want the same thread to %s", again[0], alice)
+	}
+	if !os.SameFile(before, env.Store.Stat()) {
+		t.Fatal("a commit that changes no route wrote the state file before the message")
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, th = load()
+	if !c.LastActivity.Equal(now) || th.Count != 2 || !th.Last.Equal(now) {
+		t.Fatalf("after Flush: last activity %v, thread count %d last %v; want %v, 2, %v", c.LastActivity, th.Count, th.Last, now, now)
+	}
+	if p.Stale() {
+		t.Fatal("our own Flush made the planner stale")
+	}
+
+	// A new thread (--new-thread) changes the route: written at once.
+	o.NewThread = true
+	p, err = NewPlanner(env, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := p.Commit(ctx, "", "third")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, th := load(); c.Thread != fresh[0].Thread || th == nil || fresh[0].Thread == routes[0].Thread {
+		t.Fatalf("a new thread was not written before the message: conversation thread %q, route %q", c.Thread, fresh[0].Thread)
+	}
+}

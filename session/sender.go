@@ -405,22 +405,24 @@ func (sd *Sender) flushHistory(ctx context.Context) error {
 // rest of the history and the thread counts. On a connection of its own
 // (StartSend) that waits for nothing more, no receipt and no reply, the
 // stream's closing tag goes with the confirming ping, so closing costs no
-// round trip of its own; nothing can be sent after it.
+// round trip of its own; nothing can be sent after it. Messages Send held
+// (more) go in the same write as the ping. The state file's
+// bookkeeping (Planner.Flush) is written while the server answers the
+// ping; the history, after the answer, records messages it took.
 func (sd *Sender) Finish(ctx context.Context) error {
-	if err := sd.release(); err != nil {
-		return err
-	}
+	// What is held goes out with the confirming ping, in one write.
+	sd.holding = false
 	confirm := sd.bounces.Confirm
 	if sd.own && sd.waiter == nil && !sd.receipts.Any() {
 		confirm = sd.bounces.ConfirmClose
 	}
-	if err := confirm(ctx, sd.s); err != nil {
-		return err
+	state := make(chan error, 1)
+	go func() { state <- sd.planner.Flush(ctx) }()
+	err := confirm(ctx, sd.s)
+	if err == nil {
+		err = sd.flushHistory(ctx)
 	}
-	if err := sd.flushHistory(ctx); err != nil {
-		return err
-	}
-	return sd.planner.Flush(ctx)
+	return errors.Join(err, <-state)
 }
 
 // Fail ends a send that failed part way (bad input in the middle of a
@@ -466,9 +468,9 @@ func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoi
 	defer sd.Close()
 	msgs, err := sd.Send(ctx, out, false)
 	if err != nil {
-		return msgs, err
+		return msgs, errors.Join(err, sd.planner.Flush(ctx))
 	}
-	return msgs, sd.Flush(ctx)
+	return msgs, errors.Join(sd.Flush(ctx), sd.planner.Flush(ctx))
 }
 
 // OriginalError: the message a reply names cannot be answered.

@@ -297,6 +297,13 @@ func (s *Session) request(ctx context.Context, iq *IQ, last bool) (*IQ, error) {
 	if err := s.conn.Send(iq); err != nil {
 		return nil, err
 	}
+	if !last {
+		// The request must go out now to be answered: stanzas held
+		// for it (Conn.Hold) go in the same write.
+		if err := s.conn.Release(); err != nil {
+			return nil, fmt.Errorf("write stanza: %w", err)
+		}
+	}
 	if last {
 		// CloseStream writes what Hold kept, the IQ, with the tag.
 		if err := s.conn.CloseStream(); err != nil {

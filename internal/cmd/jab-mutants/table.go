@@ -98,5 +98,6 @@ var mutants = []mutant{
 	{"issue 11: the stream closes after the confirming ping", "\t\tconfirm = sd.bounces.ConfirmClose", "\t\t_ = sd.bounces.ConfirmClose", "TestSendRoundTripsOverDelay", "session/sender.go"},
 	{"hand-off: a request for another account is served", "case req.Send.Account != h.o.Account.Bare():", "case false && req.Send.Account != h.o.Account.Bare():", "TestHandoffBadClients", "session/handoff.go"},
 	{"hand-off: --no-handoff is ignored", "\tif noHandoff {", "\tif false && noHandoff {", "TestHandoffOff", "commands/cmd_send.go"},
+	{"issue 11: a route change waits for Flush", "if !changed || !routing {", "if !changed || true {", "TestCLISendNewThread", "session/send.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
