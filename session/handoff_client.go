@@ -2,7 +2,6 @@ package session
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,7 +78,7 @@ func (e *HandoffLostError) Unwrap() error { return e.Err }
 type Handoff struct {
 	conn     *net.UnixConn
 	r        *bufio.Reader
-	buf      bytes.Buffer // the requests of one write
+	buf      []byte // the requests of one write
 	timeout  time.Duration
 	typ      string
 	accepted bool // a message went to the observer: never fall back now
@@ -201,18 +200,18 @@ func (h *Handoff) call(ctx context.Context, req handoffRequest, wait time.Durati
 	if h.broken != nil {
 		return nil, h.broken
 	}
-	h.buf.Reset()
-	enc := json.NewEncoder(&h.buf)
+	h.buf = h.buf[:0]
 	for _, r := range append([]handoffRequest{req}, ahead...) {
 		r.V = handoffVersion
-		if err := enc.Encode(r); err != nil {
+		var err error
+		if h.buf, err = appendRequest(h.buf, r); err != nil {
 			h.unsent, h.broken = true, err
 			return nil, err
 		}
 	}
 	stop := h.arm(ctx, wait)
 	defer stop()
-	if _, err := h.conn.Write(h.buf.Bytes()); err != nil {
+	if _, err := h.conn.Write(h.buf); err != nil {
 		h.unsent = true
 		return nil, h.fail(ctx, err)
 	}
