@@ -128,6 +128,7 @@ type Conn struct {
 	bindPending  bool
 	bindResource string
 	bindDone     chan struct{}
+	account      JID // who authenticated: the bound JID must be this account's
 	// restarted says the header and features of the stream restarted
 	// after SASL are still to be read, before the binding answer.
 	restarted bool
@@ -382,6 +383,7 @@ func (c *Conn) nextStart() (xml.StartElement, error) {
 }
 
 func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error {
+	c.account = cfg.JID
 	domain := cfg.JID.Domain
 	if !directTLS {
 		// STARTTLS is required (there is no plain-text fallback), so it is
@@ -594,9 +596,31 @@ func (c *Conn) readBind(resource string) error {
 		if err != nil {
 			return fmt.Errorf("bind resource: server returned %w", err)
 		}
+		if err := checkBound(c.account, j); err != nil {
+			return err
+		}
 		c.jid = j
 		return nil
 	}
+}
+
+// BindError: the server bound a JID that is not a resource of the
+// account that authenticated (RFC 6120 §7.6.1: the server binds a
+// resource to the account's bare JID). Nothing is sent on such a stream.
+type BindError struct{ Account, Bound string }
+
+func (e *BindError) Error() string {
+	return fmt.Sprintf("the server bound %q, which is not a resource of %s: refusing the session", e.Bound, e.Account)
+}
+
+// checkBound accepts a bound JID only as a full JID of the account that
+// authenticated. Localpart and domain compare without regard to case,
+// which servers fold.
+func checkBound(account, bound JID) error {
+	if bound.Resource == "" || !strings.EqualFold(bound.Bare(), account.Bare()) {
+		return &BindError{Account: account.Bare(), Bound: bound.String()}
+	}
+	return nil
 }
 
 // writeAuth writes a SASL element; the debug output shows only shown.

@@ -509,3 +509,32 @@ func TestDirectTLSHandshake(t *testing.T) {
 		t.Errorf("TLS 1.2 server with the default minimum: err = %v, want the server's stream error", err)
 	}
 }
+
+// RFC 6120 §7.6.1: the server binds a resource to the account that
+// authenticated; any other JID refuses the session (issue 13: a hostile
+// server answered the bind with mallory@evil.example).
+func TestCheckBound(t *testing.T) {
+	me := JID{Local: "me", Domain: "example.org"}
+	for _, c := range []struct {
+		bound string
+		ok    bool
+	}{
+		{"me@example.org/jab-1", true},
+		{"Me@Example.ORG/jab-1", true}, // servers fold the case
+		{"mallory@evil.example/x", false},
+		{"me@evil.example/x", false},
+		{"mallory@example.org/x", false},
+		{"me@example.org", false}, // no resource bound
+		{"example.org/x", false},
+	} {
+		j, err := ParseJID(c.bound)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkBound(me, j)
+		var be *BindError
+		if got := err == nil; got != c.ok || (!c.ok && !errors.As(err, &be)) {
+			t.Errorf("bound %s: err = %v, want ok=%v", c.bound, err, c.ok)
+		}
+	}
+}
