@@ -110,7 +110,8 @@ func orDash(s string) string {
 	return sanitize(s)
 }
 
-// childEnv is jab's environment plus the message's JAB_* variables.
+// childEnv is jab's environment, without the password (withoutSecrets),
+// plus the message's JAB_* variables.
 func childEnv(o execOptions, account session.JID, ev session.Event) []string {
 	from, _ := session.ParseJID(ev.From)
 	vars := map[string]string{
@@ -122,7 +123,7 @@ func childEnv(o execOptions, account session.JID, ev session.Event) []string {
 		"JAB_SUBJECT":   ev.Subject,
 		"JAB_ACCOUNT":   account.Bare(),
 	}
-	base := append(os.Environ(), o.flagEnv...)
+	base := append(withoutSecrets(os.Environ()), o.flagEnv...)
 	out := make([]string, 0, len(base)+len(vars))
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")

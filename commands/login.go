@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,6 +158,7 @@ func firstLineOf(ctx context.Context, timeout time.Duration, stderr io.Writer, n
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stderr = stderr
+	cmd.Env = withoutSecrets(os.Environ())
 	setProcessGroup(cmd)
 	cmd.WaitDelay = passwordCmdWaitDelay
 	out, err := cmd.Output()
@@ -168,6 +170,24 @@ func firstLineOf(ctx context.Context, timeout time.Duration, stderr io.Writer, n
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSuffix(line, "\r"), nil
+}
+
+// secretEnv are the variables no child of jab inherits: a --password-cmd
+// or --exec command has no business with the account's password. A bot's
+// command that runs `jab send` needs none: it hands its message to the
+// running listen, or uses the account's other password sources.
+var secretEnv = []string{settings.EnvPassword}
+
+// withoutSecrets is environ without secretEnv.
+func withoutSecrets(environ []string) []string {
+	out := environ[:0:0]
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(secretEnv, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // keyringPassword looks the account up in the system keyring with
