@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/jab-xmpp/jab/commands.Version=$(VERSION)
 # which is all the SRV lookups need.
 BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
 
-.PHONY: all build test test-short deps bench fuzz vet clean devserver mutants demo
+.PHONY: all build test test-short deps bench fuzz fuzz-long faults vet clean devserver mutants demo
 
 all: build
 
@@ -77,6 +77,22 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzHistoryScan -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./statefile
+
+# Every fuzz target for FUZZTIME each (10 minutes by default):
+# make fuzz-long FUZZTIME=1m. The execution counts are in the output.
+FUZZTIME ?= 10m
+fuzz-long:
+	@for t in $$($(GO) test -list '^Fuzz' ./session ./statefile | grep '^Fuzz'); do \
+		pkg=./session; $(GO) test -list "^$$t$$" ./statefile | grep -q "^$$t$$" && pkg=./statefile; \
+		echo "== $$t ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# Crash figures: the real state-file and history code in a child process,
+# killed with SIGKILL at random points (internal/cmd/jab-faults).
+FAULT_KILLS ?= 1000
+faults:
+	$(GO) run ./internal/cmd/jab-faults -kills $(FAULT_KILLS)
 
 vet:
 	$(GO) vet ./...
