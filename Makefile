@@ -89,10 +89,12 @@ fuzz-long:
 	done
 
 # Crash figures: the real state-file and history code in a child process,
-# killed with SIGKILL at random points (internal/cmd/jab-faults).
+# killed with SIGKILL at random points; then 50 concurrent `jab send` and a
+# listen on one state directory, against a local Prosody
+# (internal/cmd/jab-faults).
 FAULT_KILLS ?= 1000
-faults:
-	$(GO) run ./internal/cmd/jab-faults -kills $(FAULT_KILLS)
+faults: build
+	$(GO) run ./internal/cmd/jab-faults -kills $(FAULT_KILLS) -jab bin/jab -writers 50
 
 vet:
 	$(GO) vet ./...

@@ -46,6 +46,8 @@ func main() {
 	maxDelay := flag.Duration("max-delay", 40*time.Millisecond, "a kill comes after a random delay up to this")
 	child := flag.String("child", "", "internal: run as the child of this kind (state, history) in -dir")
 	dir := flag.String("dir", "", "internal: the child's state directory")
+	jab := flag.String("jab", "", "also run -writers concurrent `jab send` of this binary with a listen, against a local Prosody")
+	nWriters := flag.Int("writers", 50, "concurrent sends with -jab")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child, *dir); err != nil {
@@ -70,6 +72,12 @@ func main() {
 			for _, p := range r.problems {
 				fmt.Fprintln(os.Stderr, "  ", p)
 			}
+		}
+	}
+	if *jab != "" {
+		if err := writers(*jab, *nWriters); err != nil {
+			fmt.Fprintln(os.Stderr, "jab-faults:", err)
+			failed = true
 		}
 	}
 	if failed {
