@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
@@ -110,7 +112,18 @@ func hintFor(err error) string {
 	var nr *session.NoReplyError
 	var re *session.ReceiptError
 	var hl *session.HandoffLostError
+	var rec *session.RecordError
+	var fd *statefile.ForeignDirError
 	switch {
+	case errors.As(err, &rec) || strings.Contains(err.Error(), "sent, but not recorded"):
+		// (The text: a hand-off returns this error without its type.)
+		return "the message went out: do not send it again; make room in the state directory so that what follows is recorded"
+	case errors.As(err, &fd):
+		return "use a state directory of your own: pass --state-dir or set JAB_STATE_DIR"
+	case errors.Is(err, syscall.ENOSPC):
+		return "the disk that holds the state directory is full: free some space"
+	case errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrPermission) && strings.Contains(err.Error(), "state"):
+		return "jab needs a state directory it can write: fix its permissions, or pass --state-dir or set JAB_STATE_DIR"
 	case errors.As(err, &hl):
 		return "look in the history or ask the recipient before sending it again; jab never resends a message it handed over"
 	case errors.As(err, &ce2), errors.As(err, &al):

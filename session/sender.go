@@ -397,7 +397,32 @@ func (sd *Sender) flushHistory(ctx context.Context) error {
 	}
 	err := sd.env.History.Append(ctx, sd.history...)
 	sd.history = sd.history[:0]
-	return err
+	return recorded("history", err)
+}
+
+// flushPlanner writes the state's bookkeeping of the messages sent.
+func (sd *Sender) flushPlanner(ctx context.Context) error {
+	return recorded("state file", sd.planner.Flush(ctx))
+}
+
+// RecordError: messages went out, but what is recorded after they go (the
+// history, the state's bookkeeping) could not be written: a full disk, a
+// state directory made read-only meanwhile. The messages are not sent
+// again. What routes a message (a lock, a thread) is written before it
+// goes: a send that cannot record that sends nothing.
+type RecordError struct {
+	What string // "history", "state file"
+	Err  error
+}
+
+func (e *RecordError) Error() string { return "sent, but not recorded in the " + e.What + ": " + e.Err.Error() }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+func recorded(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &RecordError{What: what, Err: err}
 }
 
 // Finish writes what is held, confirms that the server routed every
@@ -417,7 +442,7 @@ func (sd *Sender) Finish(ctx context.Context) error {
 		confirm = sd.bounces.ConfirmClose
 	}
 	state := make(chan error, 1)
-	go func() { state <- sd.planner.Flush(ctx) }()
+	go func() { state <- sd.flushPlanner(ctx) }()
 	err := confirm(ctx, sd.s)
 	if err == nil {
 		err = sd.flushHistory(ctx)
@@ -432,7 +457,7 @@ func (sd *Sender) Fail(ctx context.Context, failed error) error {
 	if sd.sent == 0 {
 		return failed
 	}
-	return errors.Join(failed, sd.release(), sd.bounces.Confirm(ctx, sd.s), sd.flushHistory(ctx), sd.planner.Flush(ctx))
+	return errors.Join(failed, sd.release(), sd.bounces.Confirm(ctx, sd.s), sd.flushHistory(ctx), sd.flushPlanner(ctx))
 }
 
 // WaitReceipts waits up to d for the XEP-0184 receipts the messages asked
@@ -468,9 +493,9 @@ func SendOne(ctx context.Context, env Env, s *Session, o SendOptions, out Outgoi
 	defer sd.Close()
 	msgs, err := sd.Send(ctx, out, false)
 	if err != nil {
-		return msgs, errors.Join(err, sd.planner.Flush(ctx))
+		return msgs, errors.Join(err, sd.flushPlanner(ctx))
 	}
-	return msgs, errors.Join(sd.Flush(ctx), sd.planner.Flush(ctx))
+	return msgs, errors.Join(sd.Flush(ctx), sd.flushPlanner(ctx))
 }
 
 // OriginalError: the message a reply names cannot be answered.

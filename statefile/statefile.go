@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -62,7 +63,10 @@ type Store struct {
 
 // Open returns the store in dir, creating the directory with mode 0700 if it
 // does not exist. An existing directory is used as it is: changing the
-// permissions of a directory the user made is not our call.
+// permissions of a directory the user made is not our call. A directory
+// that belongs to another user is refused (a *ForeignDirError): whoever
+// owns it could change the locks and threads, or plant the hand-off
+// socket, under us.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("open state directory: empty path")
@@ -71,7 +75,24 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open state directory %q: %w", dir, err)
 	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open state directory %q: %w", dir, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return nil, &ForeignDirError{Dir: dir, UID: int(st.Uid)}
+	}
 	return &Store{dir: dir}, nil
+}
+
+// ForeignDirError: the state directory belongs to another user.
+type ForeignDirError struct {
+	Dir string
+	UID int
+}
+
+func (e *ForeignDirError) Error() string {
+	return fmt.Sprintf("state directory %q belongs to uid %d, not to us (uid %d)", e.Dir, e.UID, os.Getuid())
 }
 
 // DefaultDir returns $XDG_STATE_HOME/jab, or $HOME/.local/state/jab when

@@ -624,3 +624,28 @@ func dirNames(t *testing.T, dir string) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Issue 13: a state directory of another user is refused, naming it.
+func TestOpenForeignDir(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give a directory to another user")
+	}
+	dir := filepath.Join(t.TempDir(), "foreign")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir)
+	var fe *ForeignDirError
+	if !errors.As(err, &fe) || fe.Dir != dir || fe.UID != 4242 || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Open(foreign) = %v, want a ForeignDirError naming %s and uid 4242", err, dir)
+	}
+	if err := os.Chown(dir, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatalf("Open(our own) = %v", err)
+	}
+}
