@@ -3,10 +3,14 @@ package commands_test
 import (
 	"context"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jab-xmpp/jab/internal/faultproxy"
+	"github.com/jab-xmpp/jab/internal/peer"
+	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/internal/reliability"
 )
 
@@ -78,4 +82,129 @@ func jabrunHelp() (string, error) {
 	j := &jab{t: nil, acct: account{}, home: os.TempDir()}
 	r, err := j.exec("", "listen", "--help")
 	return r.Stdout, err
+}
+
+// smacksRig is a Prosody of its own with stream management, and a jab
+// listen that reaches it through a fault proxy.
+type smacksRig struct {
+	srv    *prosody.Server
+	proxy  *faultproxy.Proxy
+	me     *jab
+	alice  account
+	listen *proc
+}
+
+func newSmacksRig(t *testing.T) *smacksRig {
+	t.Helper()
+	s, err := prosody.Start(prosody.Options{Modules: []string{"smacks"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	p, err := faultproxy.Start(s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	r := &smacksRig{srv: s, proxy: p}
+	reg := func(user string) account {
+		a := account{User: user, Password: "pw-" + user + "-secret", JID: user + "@" + s.Domain}
+		if err := s.Register(a.User, a.Password); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	me := reg("me")
+	r.alice = reg("alice")
+	r.me = newJab(t, me)
+	r.me.extraEnv = []string{"JAB_SERVER=" + p.Addr(), "JAB_CA_FILE=" + s.CAFile}
+	r.listen = r.me.startListen("--debug")
+	return r
+}
+
+// peer connects alice to the rig's server directly.
+func (r *smacksRig) peer(t *testing.T) *peer.Peer {
+	return peer.Connect(t, peer.Server{Addr: r.srv.Addr, Domain: r.srv.Domain, CAFile: r.srv.CAFile}, r.alice.User, r.alice.Password, "phone")
+}
+
+// handOffIntoBlackHole hands a message for alice to the running listen
+// while its connection is a black hole, and waits until listen has
+// written it (its --debug output shows it). It returns the message's
+// origin-id.
+func (r *smacksRig) handOffIntoBlackHole(t *testing.T, body string) string {
+	t.Helper()
+	go r.me.exec("", "send", r.alice.JID, body)
+	re := regexp.MustCompile(`SEND <message[^\n]*<body>` + regexp.QuoteMeta(body) + `</body>[^\n]*<origin-id xmlns="urn:xmpp:sid:0" id="([^"]+)"`)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(r.listen.Stderr()); m != nil {
+			return m[1]
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("listen did not send %q:\n%s", body, tail(r.listen.Stderr(), 20))
+	return ""
+}
+
+// exactlyOnce waits for alice to get body, then checks she got it once,
+// with origin-id want.
+func exactlyOnce(t *testing.T, alice *peer.Peer, body, want string) {
+	t.Helper()
+	m := alice.WaitBody(t, body)
+	alice.Sync(t)
+	n := 0
+	for _, x := range alice.Messages() {
+		if x.Body == body {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("alice got %q %d times, want once:\n%s", body, n, alice.Dump())
+	}
+	if m.OriginID == nil || m.OriginID.ID != want {
+		t.Errorf("alice got %q with origin-id %v, want the original %q", body, m.OriginID, want)
+	}
+}
+
+// TestSmacksResumeResendsHandoff: a message handed to listen while its
+// connection is a black hole was never acknowledged; listen resumes the
+// session after the cut and sends it again: alice gets it once.
+func TestSmacksResumeResendsHandoff(t *testing.T) {
+	needServer(t)
+	r := newSmacksRig(t)
+	alice := r.peer(t)
+	alice.Available(t)
+	_, cut := r.proxy.BlackHole(3 * time.Second)
+	origin := r.handOffIntoBlackHole(t, "into the black hole")
+	<-cut
+	exactlyOnce(t, alice, "into the black hole", origin)
+	if !strings.Contains(r.listen.Stderr(), "session resumed") {
+		t.Errorf("listen did not resume its session:\n%s", tail(r.listen.Stderr(), 20))
+	}
+}
+
+// TestSmacksResumeRefusedResends: the server restarts while listen's
+// connection is a black hole, so it refuses to resume the session
+// (<failed h/>); listen binds a new one and sends the unacknowledged
+// message again with its original origin-id. alice, offline meanwhile,
+// gets it once.
+func TestSmacksResumeRefusedResends(t *testing.T) {
+	needServer(t)
+	r := newSmacksRig(t)
+	_, cut := r.proxy.BlackHole(6 * time.Second)
+	origin := r.handOffIntoBlackHole(t, "sent before the restart")
+	if err := r.srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	<-cut
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(r.listen.Stderr(), "resumption refused") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(r.listen.Stderr(), "resumption refused") {
+		t.Fatalf("listen did not report the refused resumption:\n%s", tail(r.listen.Stderr(), 30))
+	}
+	alice := r.peer(t)
+	alice.Available(t)
+	exactlyOnce(t, alice, "sent before the restart", origin)
 }

@@ -126,7 +126,7 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 			continue
 		}
 		if !first {
-			logf("reconnected as %s", s.JID())
+			logf("reconnected as %s%s", s.JID(), resumptionNote(s.Resumption()))
 		}
 		first, attempt = false, 0
 		up := time.Now()

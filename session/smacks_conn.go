@@ -210,3 +210,14 @@ func smNowConn(c *Conn) time.Time {
 	}
 	return time.Now()
 }
+
+// resumptionNote is what Listen's reconnect message adds.
+func resumptionNote(r Resumption) string {
+	switch r {
+	case Resumed:
+		return " (XEP-0198: session resumed)"
+	case ResumeRefused:
+		return " (XEP-0198: resumption refused, new session; unacknowledged messages sent again)"
+	}
+	return ""
+}
