@@ -12,6 +12,7 @@ import (
 	"github.com/jab-xmpp/jab/internal/peer"
 	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/internal/reliability"
+	"github.com/jab-xmpp/jab/session"
 )
 
 // The flaky-network scenarios of issue 12 (internal/reliability): a
@@ -169,17 +170,39 @@ func exactlyOnce(t *testing.T, alice *peer.Peer, body, want string) {
 // TestSmacksResumeResendsHandoff: a message handed to listen while its
 // connection is a black hole was never acknowledged; listen resumes the
 // session after the cut and sends it again: alice gets it once.
+//
+// A resumed session is online already: listen does not broadcast its
+// presence again, which would unlock every contact's lock on us (XEP-0296
+// §2.3). Our own second device sees listen's presence once.
 func TestSmacksResumeResendsHandoff(t *testing.T) {
 	needServer(t)
 	r := newSmacksRig(t)
 	alice := r.peer(t)
 	alice.Available(t)
+	phone := peer.Connect(t, peer.Server{Addr: r.srv.Addr, Domain: r.srv.Domain, CAFile: r.srv.CAFile}, "me", r.me.acct.Password, "phone")
+	phone.Available(t)
+	fromListen := func() int {
+		n := 0
+		for _, v := range phone.Received() {
+			if p, ok := v.(*session.Presence); ok && p.Type == "" && strings.HasPrefix(p.From, r.me.acct.JID+"/jab") {
+				n++
+			}
+		}
+		return n
+	}
+	if fromListen() != 1 {
+		t.Fatalf("our phone saw listen's presence %d times before the black hole, want once:\n%s", fromListen(), phone.Dump())
+	}
 	_, cut := r.proxy.BlackHole(3 * time.Second)
 	origin := r.handOffIntoBlackHole(t, "into the black hole")
 	<-cut
 	exactlyOnce(t, alice, "into the black hole", origin)
 	if !strings.Contains(r.listen.Stderr(), "session resumed") {
 		t.Errorf("listen did not resume its session:\n%s", tail(r.listen.Stderr(), 20))
+	}
+	phone.Sync(t)
+	if n := fromListen(); n != 1 {
+		t.Errorf("our phone saw listen's available presence %d times, want once (none after the resumption):\n%s", n, phone.Dump())
 	}
 }
 
