@@ -97,6 +97,12 @@ type smacksRig struct {
 
 func newSmacksRig(t *testing.T) *smacksRig {
 	t.Helper()
+	return newSmacksRigWith(t, func(j *jab, alice account) *proc { return j.startListen("--debug") })
+}
+
+// newSmacksRigWith is newSmacksRig with another observer than listen.
+func newSmacksRigWith(t *testing.T, start func(j *jab, alice account) *proc) *smacksRig {
+	t.Helper()
 	s, err := prosody.Start(prosody.Options{Modules: []string{"smacks"}})
 	if err != nil {
 		t.Fatal(err)
@@ -119,13 +125,29 @@ func newSmacksRig(t *testing.T) *smacksRig {
 	r.alice = reg("alice")
 	r.me = newJab(t, me)
 	r.me.extraEnv = []string{"JAB_SERVER=" + p.Addr(), "JAB_CA_FILE=" + s.CAFile}
-	r.listen = r.me.startListen("--debug")
+	r.listen = start(r.me, r.alice)
 	return r
 }
 
 // peer connects alice to the rig's server directly.
 func (r *smacksRig) peer(t *testing.T) *peer.Peer {
 	return peer.Connect(t, peer.Server{Addr: r.srv.Addr, Domain: r.srv.Domain, CAFile: r.srv.CAFile}, r.alice.User, r.alice.Password, "phone")
+}
+
+// waitSent waits until the observer's --debug output shows it wrote a
+// message with body, and returns its origin-id.
+func (r *smacksRig) waitSent(t *testing.T, body string) string {
+	t.Helper()
+	re := regexp.MustCompile(`SEND <message[^\n]*<body>` + regexp.QuoteMeta(body) + `</body>[^\n]*<origin-id xmlns="urn:xmpp:sid:0" id="([^"]+)"`)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(r.listen.Stderr()); m != nil {
+			return m[1]
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("jab did not send %q:\n%s", body, tail(r.listen.Stderr(), 20))
+	return ""
 }
 
 // handOffIntoBlackHole hands a message for alice to the running listen
@@ -135,16 +157,7 @@ func (r *smacksRig) peer(t *testing.T) *peer.Peer {
 func (r *smacksRig) handOffIntoBlackHole(t *testing.T, body string) string {
 	t.Helper()
 	go r.me.exec("", "send", r.alice.JID, body)
-	re := regexp.MustCompile(`SEND <message[^\n]*<body>` + regexp.QuoteMeta(body) + `</body>[^\n]*<origin-id xmlns="urn:xmpp:sid:0" id="([^"]+)"`)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(r.listen.Stderr()); m != nil {
-			return m[1]
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("listen did not send %q:\n%s", body, tail(r.listen.Stderr(), 20))
-	return ""
+	return r.waitSent(t, body)
 }
 
 // exactlyOnce waits for alice to get body, then checks she got it once,
@@ -230,4 +243,18 @@ func TestSmacksResumeRefusedResends(t *testing.T) {
 	alice := r.peer(t)
 	alice.Available(t)
 	exactlyOnce(t, alice, "sent before the restart", origin)
+}
+
+// TestSmacksReplLineResent: a line typed in the REPL while its connection
+// is a black hole is sent again when the session is resumed.
+func TestSmacksReplLineResent(t *testing.T) {
+	needServer(t)
+	r := newSmacksRigWith(t, func(j *jab, alice account) *proc { return j.startReplPipe("--debug", alice.JID) })
+	alice := r.peer(t)
+	alice.Available(t)
+	_, cut := r.proxy.BlackHole(3 * time.Second)
+	r.listen.line("typed into the black hole")
+	origin := r.waitSent(t, "typed into the black hole")
+	<-cut
+	exactlyOnce(t, alice, "typed into the black hole", origin)
 }

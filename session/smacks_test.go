@@ -282,3 +282,63 @@ func TestAckHandledTooHigh(t *testing.T) {
 		t.Errorf("the bad h changed the queue: %+v", m.out)
 	}
 }
+
+// TestSmacksAnswersR: the session counts what it reads and answers <r/>
+// with the handled prefix: a message still with the consumer holds h
+// back (and the IQ behind it), and once the consumer has handled it the
+// server hears so unasked.
+func TestSmacksAnswersR(t *testing.T) {
+	m := NewStreamManagement()
+	c, b := pipeConn(t, m)
+	c.dec = xml.NewDecoder(c.raw)
+	m.fresh(m.gen, JID{Local: "me", Domain: "x", Resource: "r"}, true)
+	s := &Session{conn: c, timeout: 2 * time.Second, events: make(chan any, 8), done: make(chan struct{}), pending: map[string]chan *IQ{}}
+	go s.readLoop()
+	acks := make(chan string, 8)
+	go func() {
+		d := xml.NewDecoder(b)
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				close(acks)
+				return
+			}
+			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "a" {
+				for _, a := range se.Attr {
+					if a.Name.Local == "h" {
+						acks <- a.Value
+					}
+				}
+			}
+		}
+	}()
+	write := func(x string) {
+		if _, err := io.WriteString(b, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func(want string) {
+		t.Helper()
+		select {
+		case h := <-acks:
+			if h != want {
+				t.Fatalf("<a h='%s'/>, want h='%s'", h, want)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no <a/>, want h='%s'", want)
+		}
+	}
+	write("<enabled xmlns='urn:xmpp:sm:3' id='s1' resume='true' max='600'/>" +
+		"<message xmlns='jabber:client' from='a@x/p' id='1'><body>one</body></message>" +
+		"<iq xmlns='jabber:client' type='get' id='p1' from='x'><ping xmlns='urn:xmpp:ping'/></iq>" +
+		"<r xmlns='urn:xmpp:sm:3'/>")
+	next("0")
+	<-s.Events()
+	s.Handled()
+	next("2")
+	write("<r xmlns='urn:xmpp:sm:3'/>")
+	next("2")
+	if id, h, ok := m.canResume(time.Now()); !ok || id != "s1" || h != 2 {
+		t.Errorf("canResume = %q %d %v, want s1 with h=2", id, h, ok)
+	}
+}

@@ -98,7 +98,6 @@ var mutants = []mutant{
 	{"issue 11: the stream closes after the confirming ping", "\t\tconfirm = sd.bounces.ConfirmClose", "\t\t_ = sd.bounces.ConfirmClose", "TestSendRoundTripsOverDelay", "session/sender.go"},
 	{"hand-off: a request for another account is served", "case req.Send.Account != h.o.Account.Bare():", "case false && req.Send.Account != h.o.Account.Bare():", "TestHandoffBadClients", "session/handoff.go"},
 	{"hand-off: --no-handoff is ignored", "\tif noHandoff {", "\tif false && noHandoff {", "TestHandoffOff", "commands/cmd_send.go"},
-	{"XEP-0198: inbound stanzas are not counted (h stays 0)", `		m.in.read(queued)`, `		_ = queued`, "TestSmacksBlackHole", "session/smacks.go"},
 	{"XEP-0198 §5: unacknowledged stanzas are not resent on resumption", `			out = append(out, d...)`, `			_ = d`, "TestSmacksResumeResendsHandoff", "session/smacks_conn.go"},
 	{"XEP-0198 §5: a refused resumption resends nothing", `	for _, d := range resend {
 		if err := c.writeStanza(d); err != nil {`, `	for _, d := range resend[:0] {
@@ -114,6 +113,11 @@ const sessionPackage = "./session/"
 // exercises, which the real Prosody of testPackage never is: the fake
 // servers of session's own tests kill them.
 var sessionMutants = []mutant{
+	// Against Prosody an h that stays 0 goes unnoticed: the server
+	// resends its whole queue on resumption (listen drops what it has
+	// printed) and, past 500 stanzas, refuses to resume but puts the
+	// queue in offline storage, which the new session gets.
+	{"XEP-0198: inbound stanzas are not counted (h stays 0)", `		m.in.read(queued)`, `		_ = queued`, "TestSmacksAnswersR", "session/smacks.go"},
 	{"XEP-0198 §4: an h beyond what was sent is accepted", `if n > o.unacked() {`, `if false && n > o.unacked() {`, "TestSmacksAck|TestResumedHandledTooHigh|TestAckHandledTooHigh", "session/smacks.go"},
 	{"XEP-0198 §4: a handled stanza is not counted before the pending ones", `		return i.pending[0] - 1`, `		return i.received`, "TestSmacksInboundCount", "session/smacks.go"},
 }
