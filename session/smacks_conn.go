@@ -16,6 +16,18 @@ type ResumeError struct{ Err error }
 func (e *ResumeError) Error() string { return "resume session: " + e.Err.Error() }
 func (e *ResumeError) Unwrap() error { return e.Err }
 
+// resumeFailure wraps an error of the resumption: a stream error (say, a
+// server that no longer knows <resume/>) gives the session up, so the
+// dialer binds a new one at once instead of asking again for minutes; a
+// network error leaves it resumable.
+func resumeFailure(err error) error {
+	var se *StreamError
+	if errors.As(err, &se) {
+		return &ResumeError{err}
+	}
+	return fmt.Errorf("resume session: %w", err)
+}
+
 func smNow(cfg Config) time.Time {
 	if cfg.Now != nil {
 		return cfg.Now()
@@ -35,14 +47,21 @@ func (c *Conn) resume(cfg Config, id string, h uint32) error {
 	}
 	f, err := c.readStreamHeader()
 	if err != nil {
-		return err
+		return resumeFailure(err)
 	}
 	if f.Limits != nil && f.Limits.MaxBytes > 0 {
 		c.maxBytes.Store(int64(f.Limits.MaxBytes))
 	}
 	se, err := c.nextStart()
 	if err != nil {
-		return fmt.Errorf("resume session: %w", err)
+		return resumeFailure(err)
+	}
+	if se.Name.Space == nsStream && se.Name.Local == "error" {
+		var e StreamError
+		if err := c.dec.DecodeElement(&e, &se); err != nil {
+			return resumeFailure(err)
+		}
+		return &ResumeError{&e}
 	}
 	if se.Name.Space != nsSM {
 		return &ResumeError{fmt.Errorf("expected <resumed/> or <failed/>, got <%s>", se.Name.Local)}

@@ -342,3 +342,19 @@ func TestSmacksAnswersR(t *testing.T) {
 		t.Errorf("canResume = %q %d %v, want s1 with h=2", id, h, ok)
 	}
 }
+
+// TestResumeStreamError: a server that answers <resume/> with a stream
+// error (it no longer offers stream management) gives the session up.
+func TestResumeStreamError(t *testing.T) {
+	m := NewStreamManagement()
+	m.id = "old"
+	c, b := pipeConn(t, m)
+	serverSays(b, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"+
+		"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"+
+		"<stream:error><unsupported-stanza-type xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>")
+	err := c.resume(Config{JID: JID{Local: "me", Domain: "example.org"}}, "old", 0)
+	var re *ResumeError
+	if !errors.As(err, &re) {
+		t.Fatalf("resume = %v, want a ResumeError", err)
+	}
+}
