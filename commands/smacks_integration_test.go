@@ -49,6 +49,7 @@ func tail(s string, n int) string {
 // it had written into the dead connection.
 func TestSmacksBlackHole(t *testing.T) {
 	needServer(t)
+	t.Parallel()
 	runScenario(t, reliability.Scenario{Name: "stream management on", Modules: []string{"smacks"}})
 }
 
@@ -56,6 +57,7 @@ func TestSmacksBlackHole(t *testing.T) {
 // was written into the dead connection is caught up from the archive.
 func TestSmacksOffArchiveBlackHole(t *testing.T) {
 	needServer(t)
+	t.Parallel()
 	if !catchUpSupported(t) && os.Getenv("JAB_RELIABILITY_ALL") != "1" {
 		t.Skip("needs the archive catch-up (XEP-0313) of issue 12, which this build of jab lacks (no listen --no-catch-up); JAB_RELIABILITY_ALL=1 runs it anyway")
 	}
@@ -66,6 +68,7 @@ func TestSmacksOffArchiveBlackHole(t *testing.T) {
 // running listen, archive and stream management on.
 func TestSmacksServerRestart(t *testing.T) {
 	needServer(t)
+	t.Parallel()
 	runScenario(t, reliability.Scenario{Name: "prosody restarted", Modules: []string{"smacks", "mam"}, Fault: reliability.Restart})
 }
 
@@ -189,6 +192,7 @@ func exactlyOnce(t *testing.T, alice *peer.Peer, body, want string) {
 // §2.3). Our own second device sees listen's presence once.
 func TestSmacksResumeResendsHandoff(t *testing.T) {
 	needServer(t)
+	t.Parallel()
 	r := newSmacksRig(t)
 	alice := r.peer(t)
 	alice.Available(t)
@@ -230,6 +234,7 @@ func TestSmacksResumeResendsHandoff(t *testing.T) {
 // gets it once.
 func TestSmacksResumeRefusedResends(t *testing.T) {
 	needServer(t)
+	t.Parallel()
 	r := newSmacksRig(t)
 	_, cut := r.proxy.BlackHole(6 * time.Second)
 	origin := r.handOffIntoBlackHole(t, "sent before the restart")
@@ -253,6 +258,7 @@ func TestSmacksResumeRefusedResends(t *testing.T) {
 // is a black hole is sent again when the session is resumed.
 func TestSmacksReplLineResent(t *testing.T) {
 	needServer(t)
+	t.Parallel()
 	r := newSmacksRigWith(t, func(j *jab, alice account) *proc { return j.startReplPipe("--debug", alice.JID) })
 	alice := r.peer(t)
 	alice.Available(t)
