@@ -110,8 +110,18 @@ func NewChat(ctx context.Context, env Env, o ChatOptions) *Chat {
 // after a lost one sends our presence again: Listen announced plain
 // availability, and the show and status the user set, or auto-away's,
 // must not be lost to a reconnect.
+//
+// A resumed session (XEP-0198 §5) still has the presence we last sent:
+// sending it again would be a new broadcast, which unlocks every
+// contact's lock on us (XEP-0296 §2.3).
 func (c *Chat) SetSession(s *Session) {
 	c.live.Set(s)
+	if s != nil && s.Resumed() {
+		c.mu.Lock()
+		c.conn = s.Conn()
+		c.mu.Unlock()
+		return
+	}
 	var w StanzaWriter
 	if s != nil {
 		w = s.Conn()

@@ -100,6 +100,11 @@ type Config struct {
 	// SASL2 (XEP-0388) with FAST, a login with a stored token uses it,
 	// and one without asks for one. nil: no token is used or asked for.
 	FAST TokenStore
+	// SM, when not nil, enables XEP-0198 stream management with
+	// resumption when the server offers it, and resumes the session it
+	// holds if it can. One value serves all the connections of one
+	// observer (ObserverDialer); nil: no stream management.
+	SM *StreamManagement
 	// Now is the clock for token expiry; nil means time.Now.
 	Now func() time.Time
 
@@ -132,6 +137,14 @@ type Conn struct {
 	// restarted says the header and features of the stream restarted
 	// after SASL are still to be read, before the binding answer.
 	restarted bool
+	// XEP-0198 (smacks.go): the observer's state, this connection's
+	// generation in it, whether the server offers stream management, and
+	// how the session began.
+	sm         *StreamManagement
+	smGen      int
+	smOffered  bool
+	resumption Resumption
+	now        func() time.Time
 }
 
 // Hold makes writes accumulate until Release, so a burst of stanzas goes
@@ -222,7 +235,10 @@ func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 	}
 	turns := countTurns(quickACK(raw))
 	raw = turns
-	c := &Conn{raw: raw, timeout: cfg.Timeout, debug: cfg.Debug, turns: turns}
+	c := &Conn{raw: raw, timeout: cfg.Timeout, debug: cfg.Debug, turns: turns, now: cfg.Now}
+	if cfg.SM != nil {
+		c.sm, c.smGen = cfg.SM, cfg.SM.attach()
+	}
 	c.maxBytes.Store(DefaultMaxStanza)
 	// The whole negotiation is bounded by the context's deadline; a silent
 	// server cannot hold us past --timeout.
@@ -232,6 +248,10 @@ func dialOnce(ctx context.Context, cfg Config, ts []target) (*Conn, error) {
 		raw.SetDeadline(dl)
 	}
 	if err := c.negotiate(ctx, cfg, t.directTLS); err != nil {
+		raw.Close()
+		return nil, classify(ctx, err)
+	}
+	if err := c.startSM(); err != nil {
 		raw.Close()
 		return nil, classify(ctx, err)
 	}
@@ -271,6 +291,7 @@ type streamFeatures struct {
 	Limits *struct { // XEP-0478
 		MaxBytes int `xml:"max-bytes"`
 	} `xml:"urn:xmpp:stream-limits:0 limits"`
+	SM *Empty `xml:"urn:xmpp:sm:3 sm"` // XEP-0198 stream management
 }
 
 // StreamError is an RFC 6120 §4.9 stream error: the server ended the
@@ -356,6 +377,7 @@ func (c *Conn) decodeFeatures(se xml.StartElement) (*streamFeatures, error) {
 		if err := c.dec.DecodeElement(&f, &se); err != nil {
 			return nil, fmt.Errorf("read stream features: %w", err)
 		}
+		c.smOffered = f.SM != nil
 		return &f, nil
 	case se.Name.Space == nsStream && se.Name.Local == "error":
 		var e StreamError
@@ -431,6 +453,12 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	c.redact = false
 	if err != nil {
 		return err
+	}
+	if c.sm != nil {
+		if id, h, ok := c.sm.canResume(smNow(cfg)); ok {
+			// XEP-0198 §5: <resume/> takes the place of the binding.
+			return c.resume(cfg, id, h)
+		}
 	}
 	// RFC 6120 §6.4.6: a new stream after the SASL success; the bind
 	// request goes with its header.
@@ -640,6 +668,11 @@ func (c *Conn) write(data []byte) error {
 	if c.closed {
 		return ErrClosed
 	}
+	return c.writeLocked(data)
+}
+
+// writeLocked is write with c.wmu held and the stream open.
+func (c *Conn) writeLocked(data []byte) error {
 	if c.debug != nil {
 		fmt.Fprintf(c.debug, "SEND %s\n", data)
 	}
@@ -681,7 +714,7 @@ func (c *Conn) SendRaw(data []byte) error {
 	if c.timeout > 0 {
 		c.raw.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
-	if err := c.write(data); err != nil {
+	if err := c.writeStanza(data); err != nil {
 		return fmt.Errorf("write stanza: %w", err)
 	}
 	return nil
@@ -723,6 +756,15 @@ func (c *Conn) Read() (any, error) {
 				return nil, fmt.Errorf("read stream error: %w", err)
 			}
 			return nil, &e
+		case se.Name.Space == nsSM:
+			var e smElem
+			if err := c.dec.DecodeElement(&e, &se); err != nil {
+				return nil, fmt.Errorf("decode <%s>: %w", se.Name.Local, err)
+			}
+			if err := c.handleSM(&e); err != nil {
+				return nil, err
+			}
+			continue
 		default:
 			if err := c.dec.Skip(); err != nil {
 				return nil, err

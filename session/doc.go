@@ -90,6 +90,18 @@
 // the connection: nothing is read after a decode error, and reconnecting
 // means dialling a new Session.
 //
+// Stream management (XEP-0198, smacks.go) outlives the connections: an
+// observer's StreamManagement (one per ObserverDialer) holds the
+// resumption id, the inbound count and the outbound stanzas not yet
+// acknowledged, under its own mutex, and each connection works on it
+// under a generation number, so a replaced connection's late reader
+// changes nothing. The writer counts a stanza under the Conn's write
+// lock, so the count follows the order on the wire; the reader answers
+// <r/> with the prefix of the stream that is handled: an IQ at once, a
+// message or presence once Listen has recorded and emitted it
+// (Session.Handled). Nothing of it is persisted: after a crash the
+// session is lost, and a new one is bound.
+//
 // State changes are read-modify-write transactions on the state file
 // (statefile.Store.Update, an exclusive flock on a sidecar file), so any
 // number of sends and one listen can change it at once without losing an

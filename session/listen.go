@@ -126,12 +126,18 @@ func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit fun
 			continue
 		}
 		if !first {
-			logf("reconnected as %s", s.JID())
+			logf("reconnected as %s%s", s.JID(), resumptionNote(s.Resumption()))
 		}
 		first, attempt = false, 0
 		up := time.Now()
 		err = observe(ctx, env, s, o, seen, emitted, idle)
-		s.Close()
+		if isConnectionLoss(err) && s.Resumable() {
+			// XEP-0198 §5: a closing tag would end the session the
+			// next connection resumes.
+			s.Drop()
+		} else {
+			s.Close()
+		}
 		switch {
 		case errors.Is(err, ErrStop):
 			return nil
@@ -256,8 +262,10 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			return &connLost{err}
 		}
 	}
-	if err := s.SendPresence(o.Priority); err != nil {
-		return &connLost{err}
+	if !s.Resumed() { // a resumed session is online already (XEP-0198 §5)
+		if err := s.SendPresence(o.Priority); err != nil {
+			return &connLost{err}
+		}
 	}
 	// Before the observer record: whoever waits for the record (a test,
 	// a script) then finds what OnSession set up, the hand-off socket
@@ -279,7 +287,12 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	kctx, stopKeepalive := context.WithCancel(ctx)
 	defer stopKeepalive()
 	pingFailed := Keepalive(kctx, s, KeepaliveEvery)
+	took := false // a stanza was taken from Events and is being handled
 	for {
+		if took {
+			s.Handled() // XEP-0198: recorded and emitted, it may be acknowledged
+			took = false
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -296,6 +309,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			if !ok {
 				return &connLost{s.Err()}
 			}
+			took = true
 			ev, show, err := Apply(ctx, env, account, v)
 			if err != nil {
 				return err

@@ -99,8 +99,18 @@ func ObserverDialer(env Env, account, resource string, config func(resource stri
 		obs.Live(env.Now(), ObserverMaxAge, env.Host, statefile.PIDAlive) {
 		return nil, &ObserverError{PID: obs.PID, Host: obs.Host, Resource: resource}
 	}
+	sm := NewStreamManagement()
 	return func(ctx context.Context) (*Session, error) {
-		s, err := Open(ctx, config(resource))
+		cfg := config(resource)
+		cfg.SM = sm
+		s, err := Open(ctx, cfg)
+		var re *ResumeError
+		if errors.As(err, &re) {
+			// A resumption gone wrong (not refused: a bad answer) is
+			// given up; a new session is bound at once.
+			sm.abandon()
+			s, err = Open(ctx, cfg)
+		}
 		if err == nil && !stored {
 			if err := KeepResource(ctx, env, account, resource); err != nil {
 				s.Close()

@@ -128,6 +128,9 @@ func (s *Session) readLoop() {
 		v, err := s.conn.Read()
 		if err != nil {
 			// Any read error ends this connection; nothing more is read.
+			if s.conn.sm != nil {
+				s.conn.sm.lost(s.conn.smGen, smNowConn(s.conn))
+			}
 			s.err = err
 			s.conn.Close()
 			s.mu.Lock()
@@ -137,6 +140,12 @@ func (s *Session) readLoop() {
 			}
 			s.mu.Unlock()
 			return
+		}
+		if s.conn.sm != nil {
+			// XEP-0198: an IQ or a handler's stanza is handled before
+			// the next read; one for Events once the consumer says so.
+			_, isIQ := v.(*IQ)
+			s.conn.sm.received(s.conn.smGen, !isIQ && s.handler == nil)
 		}
 		if iq, ok := v.(*IQ); ok {
 			s.handleIQ(iq)

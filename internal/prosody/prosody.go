@@ -140,6 +140,9 @@ type Server struct {
 	MUCDomain string
 
 	prosodyctl  string
+	bin         string
+	port        int
+	directPort  int
 	configFile  string
 	logFile     string
 	consoleFile string
@@ -320,22 +323,35 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)
 	}
 
+	s.bin, s.port, s.directPort = bin, port, directPort
+	if err := s.launch(); err != nil {
+		return nil, err
+	}
+
+	if err := s.waitReady(port, directPort); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts the prosody process with the config written.
+func (s *Server) launch() error {
 	console, err := os.Create(s.consoleFile)
 	if err != nil {
-		return nil, fmt.Errorf("prosody: %w", err)
+		return fmt.Errorf("prosody: %w", err)
 	}
 	defer console.Close()
 
 	// -F: stay in the foreground (the config option "daemonize" is
 	// deprecated in 0.12).
-	cmd := exec.Command(bin, "-F", "--config", s.configFile)
-	cmd.Dir = dir
+	cmd := exec.Command(s.bin, "-F", "--config", s.configFile)
+	cmd.Dir = s.Dir
 	cmd.Stdin = nil
 	cmd.Stdout = console
 	cmd.Stderr = console
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("prosody: starting: %w", err)
+		return fmt.Errorf("prosody: starting: %w", err)
 	}
 	s.cmd = cmd
 	s.done = make(chan struct{})
@@ -344,10 +360,34 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		close(s.done)
 	}()
 
-	if err := s.waitReady(port, directPort); err != nil {
-		return nil, err
+	return nil
+}
+
+// Restart stops Prosody with SIGTERM, as a service manager does, and
+// starts it again on the same ports with the same data directory, then
+// waits until it is ready: what a client sees when its server restarts.
+func (s *Server) Restart() error {
+	if err := s.terminate(); err != nil {
+		return fmt.Errorf("prosody: restart: %w", err)
 	}
-	return s, nil
+	// waitReady looks for the activation line in the log: start a new one.
+	if err := os.Rename(s.logFile, s.logFile+".1"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("prosody: restart: %w", err)
+	}
+	var err error
+	for attempt := 0; attempt < bindAttempts; attempt++ {
+		if err = s.launch(); err != nil {
+			return err
+		}
+		if err = s.waitReady(s.port, s.directPort); err == nil || !errors.Is(err, errBind) {
+			return err
+		}
+		// The port is still held by the old process's sockets: try again.
+		s.kill()
+		os.Rename(s.logFile, s.logFile+".1")
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
 }
 
 var (

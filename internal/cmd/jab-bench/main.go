@@ -19,6 +19,11 @@
 //   - on Prosody 13, direct TLS with a FAST token (each tool logs in once
 //     first so it has one): wall time on loopback and through the proxy,
 //     and round trips.
+//   - reliability (issue 12, -reliability): a `jab listen` behind
+//     internal/faultproxy while a contact sends 1,000 messages; three
+//     5 s black holes with stream management on, the same with it off
+//     and the archive on, and a Prosody restart: how many messages
+//     listen lost or printed twice (internal/reliability).
 //
 // Every run's messages are counted at the recipient, an online client:
 // a tool that exits 0 without delivering fails the bench.
@@ -55,6 +60,7 @@ func main() {
 	flag.DurationVar(&o.delay, "delay", 25*time.Millisecond, "one-way delay of the proxy cases (0 skips them)")
 	flag.BoolVar(&o.p13, "p13", true, "also measure against Prosody 13 with direct TLS and FAST")
 	flag.StringVar(&o.jab, "jab", "", "the jab `binary` to measure (make bench passes make build's bin/jab); empty: build one as make build does")
+	flag.BoolVar(&o.reliability, "reliability", true, "also run the flaky-network scenarios of issue 12 (black holes, a server restart) and report lost and duplicated messages; about 3 minutes")
 	flag.StringVar(&o.trace, "trace", "", "write the delay proxy's trace of every connection (each send and delivery, and the round trips counted) to this `file`")
 	flag.Parse()
 	if o.runs < 1 {
@@ -80,6 +86,7 @@ type options struct {
 	runs, lines, bot int
 	delay            time.Duration
 	p13              bool
+	reliability      bool
 	trace            string
 	jab              string
 	traceTo          io.Writer
@@ -297,6 +304,11 @@ func run(o options) error {
 			if err := botLoad(jabBin, s12.Server, jab12.env, tmp, o.bot, conc); err != nil {
 				return fmt.Errorf("bot load: %w", err)
 			}
+		}
+	}
+	if o.reliability {
+		if err := reliabilityTable(jabBin); err != nil {
+			return fmt.Errorf("reliability: %w", err)
 		}
 	}
 	return nil

@@ -30,38 +30,48 @@ func main() {
 	}
 	only := os.Getenv("JAB_MUTANTS") // a substring of the names to run; all when empty
 	survived, ran := 0, 0
-	for _, m := range mutants {
-		if only != "" && !strings.Contains(m.name, only) {
-			continue
+	for _, suite := range suites {
+		for _, m := range suite.mutants {
+			if only != "" && !strings.Contains(m.name, only) {
+				continue
+			}
+			ran++
+			if !killed(tmp, m, suite.pkg) {
+				survived++
+			}
 		}
-		ran++
-		path := filepath.Join(tmp, m.path())
-		orig, err := os.ReadFile(path)
-		if err != nil {
-			fail(err)
-		}
-		mutated, err := m.apply(string(orig))
-		if err != nil {
-			fail(err)
-		}
-		if err := os.WriteFile(path, []byte(mutated), 0o644); err != nil {
-			fail(err)
-		}
-		verdict := "killed"
-		if out, err := run(tmp, "go", "build", "./..."); err != nil {
-			fail(fmt.Errorf("mutant %q does not compile: %s", m.name, out))
-		}
-		if _, err := run(tmp, "go", "test", "-count=1", "-run", m.tests, testPackage); err == nil {
-			verdict = "SURVIVED"
-			survived++
-		}
-		fmt.Printf("%-8s %s (%s)\n", verdict, m.name, m.tests)
-		os.WriteFile(path, orig, 0o644)
 	}
 	fmt.Printf("%d mutants, %d killed, %d survived\n", ran, ran-survived, survived)
 	if survived > 0 {
 		os.Exit(1)
 	}
+}
+
+// killed applies m in the copy tmp, runs its tests in pkg, prints the
+// verdict and undoes m.
+func killed(tmp string, m mutant, pkg string) bool {
+	path := filepath.Join(tmp, m.path())
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		fail(err)
+	}
+	mutated, err := m.apply(string(orig))
+	if err != nil {
+		fail(err)
+	}
+	if err := os.WriteFile(path, []byte(mutated), 0o644); err != nil {
+		fail(err)
+	}
+	defer os.WriteFile(path, orig, 0o644)
+	if out, err := run(tmp, "go", "build", "./..."); err != nil {
+		fail(fmt.Errorf("mutant %q does not compile: %s", m.name, out))
+	}
+	verdict, ok := "killed", true
+	if _, err := run(tmp, "go", "test", "-count=1", "-run", m.tests, pkg); err == nil {
+		verdict, ok = "SURVIVED", false
+	}
+	fmt.Printf("%-8s %s (%s)\n", verdict, m.name, m.tests)
+	return ok
 }
 
 func run(dir string, name string, args ...string) (string, error) {

@@ -99,5 +99,32 @@ var mutants = []mutant{
 	{"hand-off: a request for another account is served", "case req.Send.Account != h.o.Account.Bare():", "case false && req.Send.Account != h.o.Account.Bare():", "TestHandoffBadClients", "session/handoff.go"},
 	{"hand-off: --no-handoff is ignored", "\tif noHandoff {", "\tif false && noHandoff {", "TestHandoffOff", "commands/cmd_send.go"},
 	{"issue 11: a route change waits for Flush", "if !changed || !routing {", "if !changed || true {", "TestCLISendNewThread", "session/send.go"},
+	{"XEP-0198 §5: unacknowledged stanzas are not resent on resumption", `			out = append(out, d...)`, `			_ = d`, "TestSmacksResumeResendsHandoff", "session/smacks_conn.go"},
+	{"XEP-0198 §5: a refused resumption resends nothing", `	for _, d := range resend {
+		if err := c.writeStanza(d); err != nil {`, `	for _, d := range resend[:0] {
+		if err := c.writeStanza(d); err != nil {`, "TestSmacksResumeRefusedResends", "session/smacks_conn.go"},
+	{"XEP-0198 §5: a resumed session sends presence again", `	if !s.Resumed() { // a resumed session is online already (XEP-0198 §5)`, `	if true { // a resumed session is online already (XEP-0198 §5)`, "TestSmacksResumeResendsHandoff", "session/listen.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 }
+
+// sessionPackage is the package whose tests kill sessionMutants.
+const sessionPackage = "./session/"
+
+// sessionMutants break rules that only a hostile or broken server
+// exercises, which the real Prosody of testPackage never is: the fake
+// servers of session's own tests kill them.
+var sessionMutants = []mutant{
+	// Against Prosody an h that stays 0 goes unnoticed: the server
+	// resends its whole queue on resumption (listen drops what it has
+	// printed) and, past 500 stanzas, refuses to resume but puts the
+	// queue in offline storage, which the new session gets.
+	{"XEP-0198: inbound stanzas are not counted (h stays 0)", `		m.in.read(queued)`, `		_ = queued`, "TestSmacksAnswersR", "session/smacks.go"},
+	{"XEP-0198 §4: an h beyond what was sent is accepted", `if n > o.unacked() {`, `if false && n > o.unacked() {`, "TestSmacksAck|TestResumedHandledTooHigh|TestAckHandledTooHigh", "session/smacks.go"},
+	{"XEP-0198 §4: a handled stanza is not counted before the pending ones", `		return i.pending[0] - 1`, `		return i.received`, "TestSmacksInboundCount", "session/smacks.go"},
+}
+
+// suites pairs each table with the package whose tests run against it.
+var suites = []struct {
+	pkg     string
+	mutants []mutant
+}{{testPackage, mutants}, {sessionPackage, sessionMutants}}

@@ -20,29 +20,36 @@ const root = "../../.."
 // is a test function of testPackage. Moving code breaks mutants silently
 // otherwise, and `make mutants` takes ten minutes to say so.
 func TestTable(t *testing.T) {
-	tests := testFuncs(t, filepath.Join(root, testPackage))
 	names := map[string]bool{}
-	for _, m := range mutants {
-		if names[m.name] {
-			t.Errorf("mutant %q: the name is used twice (JAB_MUTANTS selects by name)", m.name)
+	for _, suite := range suites {
+		tests := testFuncs(t, filepath.Join(root, suite.pkg))
+		for _, m := range suite.mutants {
+			checkMutant(t, m, names, tests, suite.pkg)
 		}
-		names[m.name] = true
-		src, err := os.ReadFile(filepath.Join(root, m.path()))
-		if err != nil {
-			t.Errorf("mutant %q: %v", m.name, err)
-		} else if _, err := m.apply(string(src)); err != nil {
-			t.Error(err)
-		}
-		if m.old == m.new {
-			t.Errorf("mutant %q: its new text is its old text", m.name)
-		}
-		if _, err := regexp.Compile(m.tests); err != nil {
-			t.Errorf("mutant %q: -run pattern %q: %v", m.name, m.tests, err)
-		}
-		for _, name := range m.testNames() {
-			if !tests[name] {
-				t.Errorf("mutant %q: no func %s in %s", m.name, name, testPackage)
-			}
+	}
+}
+
+func checkMutant(t *testing.T, m mutant, names, tests map[string]bool, pkg string) {
+	t.Helper()
+	if names[m.name] {
+		t.Errorf("mutant %q: the name is used twice (JAB_MUTANTS selects by name)", m.name)
+	}
+	names[m.name] = true
+	src, err := os.ReadFile(filepath.Join(root, m.path()))
+	if err != nil {
+		t.Errorf("mutant %q: %v", m.name, err)
+	} else if _, err := m.apply(string(src)); err != nil {
+		t.Error(err)
+	}
+	if m.old == m.new {
+		t.Errorf("mutant %q: its new text is its old text", m.name)
+	}
+	if _, err := regexp.Compile(m.tests); err != nil {
+		t.Errorf("mutant %q: -run pattern %q: %v", m.name, m.tests, err)
+	}
+	for _, name := range m.testNames() {
+		if !tests[name] {
+			t.Errorf("mutant %q: no func %s in %s", m.name, name, pkg)
 		}
 	}
 }
