@@ -134,6 +134,10 @@ type Conn struct {
 	bindResource string
 	bindDone     chan struct{}
 	account      JID // who authenticated: the bound JID must be this account's
+	// inRead counts the bytes read from the server; inMark is inRead when
+	// the element being read began (MaxIncomingStanza). The decoder's
+	// reader only.
+	inRead, inMark int64
 	// restarted says the header and features of the stream restarted
 	// after SASL are still to be read, before the binding answer.
 	restarted bool
@@ -190,8 +194,27 @@ type debugReader struct {
 	c *Conn
 }
 
+// MaxIncomingStanza bounds what one element from the server may take:
+// reading goes on only while the bytes since the element began stay under
+// it, so a hostile server's 10 MiB stanza costs a few MiB, not a hundred.
+// Servers cap what clients send far lower (Prosody and ejabberd at 256 KiB
+// by default); a roster of thousands of contacts is well under it.
+const MaxIncomingStanza = 4 << 20
+
+// IncomingTooLargeError: the server sent an element over
+// MaxIncomingStanza. The stream cannot go on.
+type IncomingTooLargeError struct{ Limit int }
+
+func (e *IncomingTooLargeError) Error() string {
+	return fmt.Sprintf("the server sent a stanza over %d bytes: stream closed", e.Limit)
+}
+
 func (d debugReader) Read(p []byte) (int, error) {
+	if d.c.inRead-d.c.inMark > MaxIncomingStanza {
+		return 0, &IncomingTooLargeError{Limit: MaxIncomingStanza}
+	}
 	n, err := d.r.Read(p)
+	d.c.inRead += int64(n)
 	if n > 0 && d.c.debug != nil {
 		if d.c.redact {
 			fmt.Fprintf(d.c.debug, "RECV [SASL exchange redacted, %d bytes]\n", n)
@@ -390,6 +413,9 @@ func (c *Conn) decodeFeatures(se xml.StartElement) (*streamFeatures, error) {
 }
 
 func (c *Conn) nextStart() (xml.StartElement, error) {
+	// A new element: MaxIncomingStanza counts from here (what the decoder
+	// read ahead of it counts too, a few KiB at most).
+	c.inMark = c.inRead
 	for {
 		tok, err := c.dec.Token()
 		if err != nil {

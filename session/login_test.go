@@ -13,11 +13,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"hash"
+	"io"
 	"math/big"
 	"net"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -536,5 +539,46 @@ func TestCheckBound(t *testing.T) {
 		if got := err == nil; got != c.ok || (!c.ok && !errors.As(err, &be)) {
 			t.Errorf("bound %s: err = %v, want ok=%v", c.bound, err, c.ok)
 		}
+	}
+}
+
+// Issue 13: a hostile server's 10 MiB stanza is refused after
+// MaxIncomingStanza, with bounded memory (it took 125 MiB before).
+func TestIncomingStanzaBounded(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &Conn{raw: a}
+	c.dec = xml.NewDecoder(debugReader{a, c})
+	go func() {
+		io.WriteString(b, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+		io.WriteString(b, "<message xmlns='jabber:client' from='a@b/c'><body>small</body></message>")
+		io.WriteString(b, "<message xmlns='jabber:client' from='a@b/c'><body>")
+		chunk := strings.Repeat("x", 64<<10)
+		for i := 0; i < 160; i++ { // 10 MiB
+			if _, err := io.WriteString(b, chunk); err != nil {
+				return
+			}
+		}
+		io.WriteString(b, "</body></message>")
+	}()
+	if _, err := c.nextStart(); err != nil { // the stream header
+		t.Fatal(err)
+	}
+	v, err := c.Read()
+	if m, ok := v.(*Message); err != nil || !ok || m.Body != "small" {
+		t.Fatalf("first stanza: %v, %v", v, err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = c.Read()
+	runtime.ReadMemStats(&after)
+	var tl *IncomingTooLargeError
+	if !errors.As(err, &tl) {
+		t.Fatalf("10 MiB stanza: err = %v, want IncomingTooLargeError", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 6*MaxIncomingStanza {
+		t.Errorf("reading the refused stanza allocated %d MiB, want under %d", alloc>>20, 6*MaxIncomingStanza>>20)
 	}
 }

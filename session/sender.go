@@ -415,7 +415,9 @@ type RecordError struct {
 	Err  error
 }
 
-func (e *RecordError) Error() string { return "sent, but not recorded in the " + e.What + ": " + e.Err.Error() }
+func (e *RecordError) Error() string {
+	return "sent, but not recorded in the " + e.What + ": " + e.Err.Error()
+}
 func (e *RecordError) Unwrap() error { return e.Err }
 
 func recorded(what string, err error) error {
