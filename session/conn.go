@@ -201,6 +201,12 @@ type debugReader struct {
 // by default); a roster of thousands of contacts is well under it.
 const MaxIncomingStanza = 4 << 20
 
+// errRestrictedXML: the server sent XML that RFC 6120 §11.1 bans from
+// streams.
+func errRestrictedXML(what string) error {
+	return fmt.Errorf("the server sent %s, which XMPP streams may not contain (RFC 6120 §11.1): stream closed", what)
+}
+
 // IncomingTooLargeError: the server sent an element over
 // MaxIncomingStanza. The stream cannot go on.
 type IncomingTooLargeError struct{ Limit int }
@@ -426,6 +432,14 @@ func (c *Conn) nextStart() (xml.StartElement, error) {
 			return t, nil
 		case xml.EndElement:
 			return xml.StartElement{}, ErrClosed
+		case xml.Directive:
+			// RFC 6120 §11.1: no DTD in a stream. encoding/xml would not
+			// expand its entities anyway; the stream is refused.
+			return xml.StartElement{}, errRestrictedXML("a DTD or other <!...> directive")
+		case xml.ProcInst:
+			if t.Target != "xml" {
+				return xml.StartElement{}, errRestrictedXML("a processing instruction")
+			}
 		}
 	}
 }

@@ -582,3 +582,34 @@ func TestIncomingStanzaBounded(t *testing.T) {
 		t.Errorf("reading the refused stanza allocated %d MiB, want under %d", alloc>>20, 6*MaxIncomingStanza>>20)
 	}
 }
+
+// Issue 13: entity expansion and external entities cannot reach jab: a
+// DTD in the stream is refused (RFC 6120 §11.1), and an entity of one
+// inside a stanza is not expanded.
+func TestRestrictedXML(t *testing.T) {
+	for name, stream := range map[string]string{
+		"DTD with entities": `<!DOCTYPE s [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><message xmlns='jabber:client'><body>&b;</body></message>`,
+		"external entity":   `<!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]><message xmlns='jabber:client'><body>&x;</body></message>`,
+		"entity, no DTD":    `<message xmlns='jabber:client'><body>&b;</body></message>`,
+		"processing instr.": `<?evil x?><message xmlns='jabber:client'><body>x</body></message>`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			defer b.Close()
+			c := &Conn{raw: a}
+			c.dec = xml.NewDecoder(debugReader{a, c})
+			go io.WriteString(b, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"+stream)
+			if _, err := c.nextStart(); err != nil {
+				t.Fatal(err)
+			}
+			v, err := c.Read()
+			if err == nil {
+				t.Fatalf("read %#v, want an error", v)
+			}
+			if m, ok := v.(*Message); ok && strings.Contains(m.Body, "aaaa") {
+				t.Fatal("an entity was expanded")
+			}
+		})
+	}
+}
