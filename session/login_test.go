@@ -613,3 +613,30 @@ func TestRestrictedXML(t *testing.T) {
 		})
 	}
 }
+
+// Issue 13: every stream error condition of RFC 6120 §4.9.3 ends the
+// stream with a *StreamError naming it (and the server's text).
+func TestStreamErrorConditions(t *testing.T) {
+	for _, cond := range []string{"bad-format", "bad-namespace-prefix", "conflict", "connection-timeout", "host-gone",
+		"host-unknown", "improper-addressing", "internal-server-error", "invalid-from", "invalid-namespace",
+		"invalid-xml", "not-authorized", "not-well-formed", "policy-violation", "remote-connection-failed", "reset",
+		"resource-constraint", "restricted-xml", "see-other-host", "system-shutdown", "undefined-condition",
+		"unsupported-encoding", "unsupported-feature", "unsupported-stanza-type", "unsupported-version"} {
+		a, b := net.Pipe()
+		c := &Conn{raw: a}
+		c.dec = xml.NewDecoder(debugReader{a, c})
+		go io.WriteString(b, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"+
+			"<stream:error><"+cond+" xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"+
+			"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>why "+cond+"</text></stream:error></stream:stream>")
+		if _, err := c.nextStart(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Read()
+		var se *StreamError
+		if !errors.As(err, &se) || se.Condition() != cond || !strings.Contains(err.Error(), "why "+cond) {
+			t.Errorf("%s: err = %v, want a StreamError with that condition and text", cond, err)
+		}
+		a.Close()
+		b.Close()
+	}
+}
