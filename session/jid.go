@@ -45,6 +45,11 @@ func ParseJID(s string) (JID, error) {
 	if j.Domain == "" {
 		return JID{}, fmt.Errorf("malformed JID %q: no domain", s)
 	}
+	// RFC 7622 §3.2: one final dot is dropped; any other empty label
+	// (found by make fuzz-long: "0.." became "0.", then "0") is an error.
+	if strings.HasPrefix(j.Domain, ".") || strings.HasSuffix(j.Domain, ".") || strings.Contains(j.Domain, "..") {
+		return JID{}, fmt.Errorf("malformed JID %q: empty label in the domain", s)
+	}
 	for _, r := range j.Local {
 		if strings.ContainsRune("\"&'/:<>@", r) || unicode.IsSpace(r) || unicode.IsControl(r) {
 			return JID{}, fmt.Errorf("malformed JID %q: %q is not allowed in the local part", s, r)
