@@ -146,12 +146,15 @@ func fakeSession(t *testing.T, jid string) (*Session, *fakeServer) {
 		events: make(chan any, 64), done: make(chan struct{}), pending: map[string]chan *IQ{}}
 	go s.readLoop()
 	f := &fakeServer{got: make(chan fakeStanza, 1000), stop: make(chan struct{})}
-	var wmu sync.Mutex
-	write := func(s string) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		io.WriteString(b, s)
-	}
+	// One writer, in order, as a real server answers: a bounce before the
+	// answer to a ping written after the message.
+	out := make(chan string, 1024)
+	go func() {
+		for s := range out {
+			io.WriteString(b, s)
+		}
+	}()
+	write := func(s string) { out <- s }
 	go func() {
 		d := xml.NewDecoder(b)
 		for {
@@ -166,10 +169,10 @@ func fakeSession(t *testing.T, jid string) (*Session, *fakeServer) {
 					continue
 				default:
 				}
-				go write(fmt.Sprintf("<iq xmlns='jabber:client' type='result' id='%s'/>", st.ID))
+				write(fmt.Sprintf("<iq xmlns='jabber:client' type='result' id='%s'/>", st.ID))
 			case "message":
 				if strings.HasPrefix(st.To, "ghost@") {
-					go write(fmt.Sprintf("<message xmlns='jabber:client' type='error' id='%s' from='%s'><error type='cancel'>"+
+					write(fmt.Sprintf("<message xmlns='jabber:client' type='error' id='%s' from='%s'><error type='cancel'>"+
 						"<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>", st.ID, st.To))
 					continue
 				}
