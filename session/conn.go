@@ -146,6 +146,8 @@ type Conn struct {
 	// how the session began.
 	sm         *StreamManagement
 	smGen      int
+	askMu      sync.Mutex
+	askTimer   *time.Timer // a scheduled <r/> (askSoon)
 	smOffered  bool
 	resumption Resumption
 	now        func() time.Time

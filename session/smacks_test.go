@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -356,5 +357,30 @@ func TestResumeStreamError(t *testing.T) {
 	var re *ResumeError
 	if !errors.As(err, &re) {
 		t.Fatalf("resume = %v, want a ResumeError", err)
+	}
+}
+
+// TestSmacksAskCoalesced: stanzas written in a burst share one <r/>,
+// written smAskDelay after the first of them, not one each.
+func TestSmacksAskCoalesced(t *testing.T) {
+	m := NewStreamManagement()
+	c, b := pipeConn(t, m)
+	m.fresh(m.gen, JID{Local: "me", Domain: "x", Resource: "r"}, true)
+	m.enabledNow(m.gen, "s1", "true", "600")
+	got := make(chan string, 1)
+	go func() {
+		data, _ := io.ReadAll(b)
+		got <- string(data)
+	}()
+	for i := range 5 {
+		if err := c.writeStanza([]byte(fmt.Sprintf("<message id='%d'/>", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(smAskDelay + 100*time.Millisecond)
+	c.raw.Close()
+	out := <-got
+	if n := strings.Count(out, "<r xmlns='urn:xmpp:sm:3'/>"); n != 1 || !strings.HasSuffix(out, "<r xmlns='urn:xmpp:sm:3'/>") {
+		t.Fatalf("wrote %q: want the five messages, then one <r/>", out)
 	}
 }
