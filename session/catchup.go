@@ -1,0 +1,235 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
+)
+
+// catchUp is one observer session's archive catch-up (mam.go has the
+// rules). It reads the session's stanzas itself while a query runs: the
+// results arrive as messages, before the IQ answer that ends the page.
+// Live stanzas that arrive meanwhile are held back (up to maxDeferred) and
+// handled after it, so archived messages print first.
+//
+// Stream management (XEP-0198) hears of every stanza taken, results and
+// held-back ones alike, at once: Prosody ends a session that leaves more
+// than 500 stanzas unacknowledged, and a catch-up reads thousands. A held
+// back stanza that a lost connection then cuts off is not sent again on
+// resumption, so a resumed session catches up as well.
+type catchUp struct {
+	env      Env
+	s        *Session
+	account  string
+	own      string // our observer resource: archived messages from it (or its one-shot sends) are in the history already
+	o        CatchUpOptions
+	seen     *dedup
+	emit     func(Event) error
+	live     func(any) error // handles a live stanza at once
+	logf     func(string, ...any)
+	deferred []any
+	applied  int // archived messages applied in this session's catch-ups
+	skipped  int // results past the limit
+}
+
+type iqAnswer struct {
+	iq  *IQ
+	err error
+}
+
+// phase runs one catch-up: first is the one before the initial presence.
+func (c *catchUp) phase(ctx context.Context, first bool) error {
+	st, err := c.env.Store.Load()
+	if err != nil {
+		return err
+	}
+	pos := st.Account(c.account).ArchiveLast
+	var start time.Time
+	switch {
+	case first && c.o.Since > 0:
+		start = c.env.Now().Add(-c.o.Since)
+		pos = ""
+	case pos == "":
+		// A first run: there is no "since the last run" yet. Nothing is
+		// caught up; the newest archived message becomes the position.
+		if first {
+			c.env.debugf("no stored archive position for %s: nothing to catch up; starting from the newest archived message", c.account)
+		}
+		return c.query(ctx, time.Time{}, "", true)
+	}
+	return c.query(ctx, start, pos, false)
+}
+
+// query pages through one query. establish asks only for the newest
+// archived message, to record its id as the position.
+func (c *catchUp) query(ctx context.Context, start time.Time, after string, establish bool) error {
+	page := c.o.Page
+	if page <= 0 {
+		page = CatchUpPage
+	}
+	limit := c.o.Limit
+	if limit <= 0 {
+		limit = MaxCatchUp
+	}
+	if establish {
+		page = 1
+	}
+	p := &Paging{After: after, Limit: limit, Lasts: map[string]bool{}}
+	total := -1
+	for n := 0; ; n++ {
+		qid := NewID()
+		iq := mamQuery(qid, start, p.After, establish, page)
+		ans := make(chan iqAnswer, 1)
+		go func() {
+			r, err := c.s.Request(ctx, iq)
+			ans <- iqAnswer{r, err}
+		}()
+		var a iqAnswer
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case v, ok := <-c.s.Events():
+				if !ok {
+					return &connLost{c.s.Err()}
+				}
+				if err := c.handle(ctx, v, qid, p, establish); err != nil {
+					return err
+				}
+				c.s.Handled()
+			case a = <-ans:
+				// The server answers after the page's results, and the
+				// reader queued those before it read the answer.
+				for k := len(c.s.Events()); k > 0; k-- {
+					v, ok := <-c.s.Events()
+					if !ok {
+						return &connLost{c.s.Err()}
+					}
+					if err := c.handle(ctx, v, qid, p, establish); err != nil {
+						return err
+					}
+					c.s.Handled()
+				}
+				break wait
+			}
+		}
+		var iqe *IQError
+		switch {
+		case errors.As(a.err, &iqe):
+			c.logf("warning: the archive refused the catch-up query (%v); going on without it", a.err)
+			return nil
+		case a.err != nil:
+			return &connLost{a.err}
+		}
+		fin, err := ParseFin(a.iq)
+		if err != nil {
+			c.logf("warning: catch-up: %v", err)
+			return nil
+		}
+		if establish {
+			return nil
+		}
+		if n == 0 {
+			total = fin.Count
+		}
+		more, left, why := NextPage(p, fin, total)
+		if more {
+			continue
+		}
+		if why != "" {
+			switch {
+			case c.skipped > 0 || p.Applied >= p.Limit:
+				if left < c.skipped {
+					left = c.skipped
+				}
+				c.logf("warning: %s; %d archived messages were left (jab listen --since replays further back)", why, left)
+			default:
+				c.logf("warning: %s", why)
+			}
+		}
+		return nil
+	}
+}
+
+// handle takes one stanza read during a query: a result of it, an
+// archive result of anything else (dropped, item 87), or a live stanza.
+func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, establish bool) error {
+	m, ok := v.(*Message)
+	if !ok || m.MAMResult == nil {
+		if len(c.deferred) < maxDeferred {
+			c.deferred = append(c.deferred, v)
+			return nil
+		}
+		return c.live(v)
+	}
+	inner, id, stamp, drop := AcceptResult(m, c.account, qid)
+	if drop != "" {
+		c.env.debugf("dropped: %s", drop)
+		return nil
+	}
+	if establish {
+		return c.position(ctx, id)
+	}
+	if p.Applied >= p.Limit {
+		c.skipped++
+		return nil
+	}
+	p.Applied++
+	keys := messageKeys(inner.From, inner.ID, originID(inner), id)
+	if c.seen.has(keys) {
+		return c.position(ctx, id)
+	}
+	if from, err := ParseJID(inner.From); err == nil && from.Bare() == c.account && c.own != "" &&
+		strings.HasPrefix(from.Resource, c.own) && BareOf(inner.To) != c.account {
+		// Sent by this jab (listen's bot, the REPL, a one-shot send of
+		// this account): it is in the history already.
+		c.seen.add(keys)
+		return c.position(ctx, id)
+	}
+	ev, show, err := apply(ctx, c.env, c.account, inner, applyOpts{Archived: true, ArchiveID: id, Stamp: stamp})
+	if err != nil {
+		return err
+	}
+	c.applied++
+	if !c.seen.add(keys) || !show {
+		return nil
+	}
+	return c.emit(ev)
+}
+
+// position records id as the newest archived message seen.
+func (c *catchUp) position(ctx context.Context, id string) error {
+	_, err := c.env.Store.Update(ctx, func(st *statefile.State) error {
+		a := st.Account(c.account)
+		if a.ArchiveLast == id {
+			return errNoChange
+		}
+		a.ArchiveLast = id
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	return err
+}
+
+// messageKeys are the identities by which one message is recognised again
+// (issue 12: each message prints once): its archive id (a trusted
+// stanza-id, item 88), its sender's origin-id and its sender's id.
+func messageKeys(from, id, origin, stanzaID string) []string {
+	var keys []string
+	if stanzaID != "" {
+		keys = append(keys, "s\x00"+stanzaID)
+	}
+	if origin != "" {
+		keys = append(keys, "o\x00"+from+"\x00"+origin)
+	}
+	if id != "" {
+		keys = append(keys, "i\x00"+from+"\x00"+id)
+	}
+	return keys
+}
