@@ -15,7 +15,7 @@ const (
 	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsPing      = "urn:xmpp:ping"
 	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
-	NSReceipts  = "urn:xmpp:receipts" // XEP-0184
+	NSReceipts  = "urn:xmpp:receipts"  // XEP-0184
 	nsCarbons   = "urn:xmpp:carbons:2" // XEP-0280
 	nsForward   = "urn:xmpp:forward:0" // XEP-0297
 	nsMAM       = "urn:xmpp:mam:2"     // XEP-0313
