@@ -249,6 +249,12 @@ func TestCarbonForged(t *testing.T) {
 	muc := "<received xmlns='urn:xmpp:carbons:2'>" + inner("room@muc."+srv.Domain+"/nick", full, "forged-muc", "<x xmlns='http://jabber.org/protocol/muc#user'/>") + "</received>"
 	tablet.Raw(t, msg("from='"+me.JID+"'", muc))
 
+	// Item 87: an archive result no query of ours asked for, from a
+	// contact, and one from our own bare JID.
+	mam := "<result xmlns='urn:xmpp:mam:2' queryid='q1' id='x1'>" + inner(alice.JID+"/laptop", full, "forged-mam", "") + "</result>"
+	phone.Raw(t, msg("", mam))
+	tablet.Raw(t, msg("from='"+me.JID+"'", mam))
+
 	carbMarker(t, l, phone, me.JID, "marker after forgeries")
 	out := strings.Join(l.Lines(), "\n")
 	if strings.Contains(out, "forged") || strings.Contains(out, "tybalt") {

@@ -58,6 +58,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer srv.Stop()
+		defer stopArchiveServer()
 		code := m.Run()
 		if code != 0 {
 			fmt.Fprintln(os.Stderr, "--- prosody log tail:\n"+srv.LogTail(40))

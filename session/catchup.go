@@ -130,6 +130,7 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 			c.logf("warning: catch-up: %v", err)
 			return nil
 		}
+		c.env.debugf("catch-up page %d: %d archived messages so far, complete=%v", n+1, p.Applied, fin.Complete)
 		if establish {
 			return nil
 		}
