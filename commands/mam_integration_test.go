@@ -126,6 +126,11 @@ func TestCatchUpSinceLastRun(t *testing.T) {
 	// --exec and no receipt for archived messages).
 	l = j.start("listen", "--json", "--catch-up-page", "5", "--debug", "--exec", "echo bot-answer")
 	waitObserver(t, j.stateDir, l.done, l.Stderr)
+	// Online, so the catch-up is over: the laptop's archived messages and
+	// its <gone/> neither locked nor unlocked (item 87, D-15).
+	if c := cliAccount(t, j).Conversations[alice.JID]; c.LockedTo != alice.JID+"/phone" || c.UnlockReason != "" {
+		t.Fatalf("conversation after the catch-up: %+v", c)
+	}
 	phone.Chat(t, me.JID, "live after 2", "")
 	l.waitLine("live after 2", 15*time.Second)
 	phone.WaitBody(t, "bot-answer")

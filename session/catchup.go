@@ -196,7 +196,8 @@ func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, esta
 		return err
 	}
 	c.applied++
-	if !c.seen.add(keys) || !show {
+	c.seen.add(keys)
+	if !show {
 		return nil
 	}
 	return c.emit(ev)

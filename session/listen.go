@@ -354,7 +354,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		cu = &catchUp{env: env, s: s, account: account, own: s.JID().Resource, o: o.CatchUp, seen: seen,
 			emit: emit, live: handle, logf: o.logf()}
 	}
-	if !s.Resumed() {
+	if !s.Resumed() { // a resumed session is online already (XEP-0198 §5)
 		// Before the presence: Prosody then keeps the offline replay of
 		// what the archive returns from this session.
 		if cu != nil {
@@ -362,7 +362,6 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 				return err
 			}
 		}
-		// A resumed session is online already (XEP-0198 §5).
 		if err := s.SendPresence(o.Priority); err != nil {
 			return &connLost{err}
 		}

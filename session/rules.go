@@ -211,7 +211,7 @@ func applyArchived(c statefile.Conversation, exists bool, in Inbound) (statefile
 		}
 	}
 	if c.Thread != in.Thread {
-		c.Thread, c.PeerThreaded = in.Thread, true
+		c.PeerThreaded, c.Thread = true, in.Thread
 	}
 	return c, true
 }
