@@ -214,9 +214,14 @@ func TestCarbonNoAutoAnswer(t *testing.T) {
 	_ = tablet
 }
 
-// TestCarbonForged: items 79, 82, 85 and nested carbons. Every forged
-// shape is dropped without a trace: nothing printed, no conversation, no
-// history record, and the next send still goes to the bare JID.
+// TestCarbonForged: items 79, 82, 85 and nested carbons, as a client can
+// send them. Every forged shape is dropped without a trace: nothing
+// printed, no conversation, no history record, and the next send goes
+// where the real lock says. Prosody stamps every stanza of a client with
+// its full JID, so the shapes that claim our bare JID arrive from our
+// tablet's full JID here; the same shapes from our bare JID, which only a
+// server could send, are TestApplyForgedCarbons and TestUnwrapCarbon
+// (session).
 func TestCarbonForged(t *testing.T) {
 	needServer(t)
 	t.Parallel()

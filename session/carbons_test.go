@@ -103,7 +103,9 @@ func TestApplySent(t *testing.T) {
 			}, true},
 		{"item 83: gone unlocks and ends the thread", locked, true,
 			SentCarbon{To: laptop, Type: "chat", ChatState: "gone", Time: now},
-			func(c statefile.Conversation) bool { return c.LockedTo == "" && c.UnlockReason == UnlockGone && c.Thread == "" }, true},
+			func(c statefile.Conversation) bool {
+				return c.LockedTo == "" && c.UnlockReason == UnlockGone && c.Thread == ""
+			}, true},
 		{"a standalone composing moves nothing", locked, true,
 			SentCarbon{To: laptop, Type: "chat", ChatState: "composing", Time: now},
 			func(c statefile.Conversation) bool { return c.LockedTo == locked.LockedTo }, true},
@@ -153,4 +155,56 @@ func TestApplyInboundArchived(t *testing.T) {
 	if strings.Contains(next.LockedTo, "laptop") {
 		t.Fatal("locked")
 	}
+}
+
+// TestApplyForgedCarbons: the forged shapes that only a server could
+// send (Prosody stamps every client stanza with its full JID, so the
+// integration tests cannot): a wrapper from our bare JID around a sent
+// copy from someone else, a nested carbon, a copy of a MUC private
+// message. Apply, as listen runs it, shows nothing and records nothing;
+// a genuine copy, as a control, is recorded.
+func TestApplyForgedCarbons(t *testing.T) {
+	muc := "<x xmlns='http://jabber.org/protocol/muc#user'/>"
+	for _, c := range []struct{ name, xml string }{
+		{"item 82: a sent copy from a contact", carbon(me, "sent", innerChat("alice@example.org/laptop", "alice@example.org/phone", ""))},
+		{"item 82: a sent copy from our bare JID", carbon(me, "sent", innerChat(me, "alice@example.org/phone", ""))},
+		{"a carbon in a carbon", carbon(me, "received", innerChat("alice@example.org/phone", me, "<sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>"+innerChat(me+"/x", "bob@example.org/y", "")+"</forwarded></sent>"))},
+		{"item 85: a MUC private message of a room not joined", carbon(me, "received", innerChat("room@muc.example.net/nick", me, muc))},
+		{"item 79: Tybalt", carbon("tybalt@capulet.example/home", "received", innerChat("romeo@montague.example/orchard", me, ""))},
+		{"item 87: an archive result outside any query", result(me, "q1", "a1", "hi")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			store, err := statefile.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := Env{Store: store, History: store.History(0), Now: time.Now}
+			_, show, err := Apply(t.Context(), env, me, decodeMessage(t, c.xml))
+			if err != nil || show {
+				t.Fatalf("show %v err %v", show, err)
+			}
+			st, err := store.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := st.Accounts[me]; a != nil && (len(a.Conversations) > 0 || len(a.Seen) > 0 || len(a.Threads) > 0) {
+				t.Fatalf("recorded %+v", a)
+			}
+			n := 0
+			env.History.Scan(func(statefile.Record) error { n++; return nil })
+			if n > 0 {
+				t.Fatalf("%d history records", n)
+			}
+		})
+	}
+	t.Run("control: a genuine received copy", func(t *testing.T) {
+		store, _ := statefile.Open(t.TempDir())
+		env := Env{Store: store, Now: time.Now}
+		ev, show, err := Apply(t.Context(), env, me, decodeMessage(t, carbon(me, "received", innerChat("alice@example.org/phone", me+"/tablet", ""))))
+		st, _ := store.Load()
+		if err != nil || !show || ev.Carbon != CarbonReceived || st.Account(me).Conversations["alice@example.org"].LockedTo != "alice@example.org/phone" {
+			t.Fatalf("ev %+v show %v err %v", ev, show, err)
+		}
+	})
 }
