@@ -14,7 +14,6 @@ import (
 	"github.com/jab-xmpp/jab/internal/peer"
 	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/session"
-	"github.com/jab-xmpp/jab/statefile"
 )
 
 var (
@@ -42,23 +41,8 @@ func archiveServer(t *testing.T) *prosody.Server {
 // mamAccount registers a user on the archive server.
 func mamAccount(t *testing.T, prefix string) account {
 	t.Helper()
-	s := archiveServer(t)
-	a := newAccountOn(t, s, prefix)
-	return a
+	return newAccountOn(t, archiveServer(t), prefix)
 }
-
-func newAccountOn(t *testing.T, s *prosody.Server, prefix string) account {
-	t.Helper()
-	n := userN.Add(1)
-	a := account{User: prefix + fmtInt(n), Password: "pw-" + fmtInt(n) + "-secret"}
-	a.JID = a.User + "@" + s.Domain
-	if err := s.Register(a.User, a.Password); err != nil {
-		t.Fatalf("register %s: %v", a.User, err)
-	}
-	return a
-}
-
-func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }
 
 // mamJab is a jab of a on the archive server.
 func mamJab(t *testing.T, a account) *jab {
@@ -71,6 +55,17 @@ func mamJab(t *testing.T, a account) *jab {
 func mamPeer(t *testing.T, a account, resource string) *peer.Peer {
 	s := archiveServer(t)
 	return peer.Connect(t, peer.Server{Addr: s.Addr, Domain: s.Domain, CAFile: s.CAFile}, a.User, a.Password, resource)
+}
+
+// mamCast: our account and its jab on the archive server, and alice
+// available on "phone".
+func mamCast(t *testing.T) (me, alice account, j *jab, phone *peer.Peer) {
+	t.Helper()
+	me, alice = mamAccount(t, "me"), mamAccount(t, "alice")
+	j = mamJab(t, me)
+	phone = mamPeer(t, alice, "phone")
+	phone.Available(t)
+	return me, alice, j, phone
 }
 
 // mamCount counts stdout lines holding s.
@@ -91,10 +86,7 @@ func mamCount(l *proc, s string) int {
 func TestCatchUpSinceLastRun(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := mamAccount(t, "me"), mamAccount(t, "alice")
-	j := mamJab(t, me)
-	phone := mamPeer(t, alice, "phone")
-	phone.Available(t)
+	me, alice, j, phone := mamCast(t)
 	laptop := mamPeer(t, alice, "laptop")
 	laptop.Available(t)
 
@@ -113,7 +105,7 @@ func TestCatchUpSinceLastRun(t *testing.T) {
 	// <gone/>, which must not unlock either.
 	const n = 12
 	for i := range n {
-		laptop.Send(t, &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Body: "offline " + fmtInt(int64(i+100)),
+		laptop.Send(t, &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Body: "offline " + strconv.Itoa(i+100),
 			Request: &session.Empty{}})
 	}
 	gone := &session.Message{To: me.JID, Type: "chat", ID: session.NewID()}
@@ -148,7 +140,7 @@ func TestCatchUpSinceLastRun(t *testing.T) {
 	}
 	want := []string{}
 	for i := range n {
-		want = append(want, "offline "+fmtInt(int64(i+100)))
+		want = append(want, "offline "+strconv.Itoa(i+100))
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("caught up %q, want %q", got, want)
@@ -191,10 +183,7 @@ func TestCatchUpSinceLastRun(t *testing.T) {
 func TestCatchUpFirstRunAndSince(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := mamAccount(t, "me"), mamAccount(t, "alice")
-	j := mamJab(t, me)
-	phone := mamPeer(t, alice, "phone")
-	phone.Available(t)
+	me, _, j, phone := mamCast(t)
 	phone.Chat(t, me.JID, "before any run", "")
 	phone.Sync(t)
 
@@ -219,5 +208,4 @@ func TestCatchUpFirstRunAndSince(t *testing.T) {
 	if st.ArchiveLast == "" {
 		t.Fatal("no position stored")
 	}
-	_ = statefile.Version
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/jab-xmpp/jab/statefile"
@@ -209,23 +208,13 @@ func applyOwn(ctx context.Context, env Env, account string, m *Message, carbon s
 	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
-		moved := o.ArchiveID != "" && a.ArchiveLast != o.ArchiveID
-		if moved {
-			a.ArchiveLast = o.ArchiveID
-		}
-		if ev.ID != "" {
-			seen := ev.From + " " + ev.ID
-			if slices.Contains(a.Seen, seen) {
-				dup = true
-				if moved {
-					return nil
-				}
-				return errNoChange
+		moved := moveArchive(a, o.ArchiveID)
+		if ev.ID != "" && !noteSeen(a, ev.From, ev.ID) {
+			dup = true
+			if moved {
+				return nil
 			}
-			a.Seen = append(a.Seen, seen)
-			if len(a.Seen) > statefile.MaxSeen {
-				a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
-			}
+			return errNoChange
 		}
 		var c statefile.Conversation
 		exists := false

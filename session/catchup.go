@@ -206,11 +206,9 @@ func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, esta
 // position records id as the newest archived message seen.
 func (c *catchUp) position(ctx context.Context, id string) error {
 	_, err := c.env.Store.Update(ctx, func(st *statefile.State) error {
-		a := st.Account(c.account)
-		if a.ArchiveLast == id {
+		if !moveArchive(st.Account(c.account), id) {
 			return errNoChange
 		}
-		a.ArchiveLast = id
 		return nil
 	})
 	if errors.Is(err, errNoChange) {

@@ -544,26 +544,16 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
-		moved := o.ArchiveID != "" && a.ArchiveLast != o.ArchiveID
-		if moved {
-			a.ArchiveLast = o.ArchiveID
-		}
-		if in.Kind == KindMessage && ev.ID != "" && MessageType(in.Type) != "error" {
+		moved := moveArchive(a, o.ArchiveID)
+		if in.Kind == KindMessage && ev.ID != "" && MessageType(in.Type) != "error" && !noteSeen(a, ev.From, ev.ID) {
 			// Recorded already by another of our processes (listen and a
 			// waiting send both get what goes to the bare JID) or before
 			// a reconnect: the effect is there, record nothing twice.
-			seen := ev.From + " " + ev.ID
-			if slices.Contains(a.Seen, seen) {
-				dup = true
-				if moved {
-					return nil
-				}
-				return errNoChange
+			dup = true
+			if moved {
+				return nil
 			}
-			a.Seen = append(a.Seen, seen)
-			if len(a.Seen) > statefile.MaxSeen {
-				a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
-			}
+			return errNoChange
 		}
 		var c statefile.Conversation
 		exists := false
@@ -623,6 +613,30 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 		}
 	}
 	return ev, show, nil
+}
+
+// noteSeen records the message id from sent in a.Seen, bounded, and
+// reports whether it is new.
+func noteSeen(a *statefile.Account, from, id string) bool {
+	seen := from + " " + id
+	if slices.Contains(a.Seen, seen) {
+		return false
+	}
+	a.Seen = append(a.Seen, seen)
+	if len(a.Seen) > statefile.MaxSeen {
+		a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
+	}
+	return true
+}
+
+// moveArchive records id ("" for none) as the catch-up position and
+// reports whether it changed.
+func moveArchive(a *statefile.Account, id string) bool {
+	if id == "" || a.ArchiveLast == id {
+		return false
+	}
+	a.ArchiveLast = id
+	return true
 }
 
 // receiptAuth says who may get a receipt: our own account, and contacts
