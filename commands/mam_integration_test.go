@@ -212,3 +212,22 @@ func TestCatchUpFirstRunAndSince(t *testing.T) {
 		t.Fatal("no position stored")
 	}
 }
+
+// TestCatchUpRepl: the REPL catches up as listen does; with stdin not a
+// terminal it prints listen's text records, marked (archived).
+func TestCatchUpRepl(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, _, j, phone := mamCast(t)
+	l := j.startListen()
+	phone.Chat(t, me.JID, "live before repl", "")
+	l.waitLine("live before repl", 15*time.Second)
+	l.stop()
+	phone.Chat(t, me.JID, "while away", "")
+	phone.Sync(t)
+	r := j.startPiped(true, "repl")
+	line := r.waitLine("while away", 15*time.Second)
+	if !strings.Contains(line, "(archived)") {
+		t.Fatalf("REPL line %q is not marked archived", line)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/jab-xmpp/jab/statefile"
@@ -40,9 +41,12 @@ type Unwrapped struct {
 }
 
 // UnwrapCarbon checks a received message that may be a XEP-0280 carbon.
-// account is our bare JID; joined says whether we are in a MUC room (nil:
-// in none). Every check comes before any use of the inner message.
-func UnwrapCarbon(m *Message, account string, joined func(room string) bool) Unwrapped {
+// account is our bare JID; own is the observer's stable resource ("" for
+// none): a sent copy from it or one of its one-shot resources is jab's
+// own send, recorded when it was sent. joined says whether we are in a MUC
+// room (nil: in none). Every check comes before any use of the inner
+// message.
+func UnwrapCarbon(m *Message, account, own string, joined func(room string) bool) Unwrapped {
 	if m.CarbonReceived == nil && m.CarbonSent == nil {
 		return Unwrapped{Msg: m}
 	}
@@ -89,6 +93,9 @@ func UnwrapCarbon(m *Message, account string, joined func(room string) bool) Unw
 		if from.Bare() != account || !from.IsFull() {
 			return Unwrapped{Drop: fmt.Sprintf("sent carbon from %q, not one of our full JIDs (item 82)", in.From)}
 		}
+		if OwnResource(from.Resource, own) {
+			return Unwrapped{Drop: "sent carbon of a message this jab sent, recorded already"}
+		}
 		if to.Bare() == account {
 			// Between our own devices: a copy of a message to us, which
 			// arrives itself when it is ours (item 86), or our devices'
@@ -104,6 +111,12 @@ func UnwrapCarbon(m *Message, account string, joined func(room string) bool) Unw
 		return Unwrapped{Drop: "carbon of a private message in room " + peer.Bare() + ", which we have not joined (item 85)"}
 	}
 	return Unwrapped{Dir: dir, Msg: in}
+}
+
+// OwnResource reports whether resource is own (the observer's stable
+// resource) or one of the one-shot resources made from it.
+func OwnResource(resource, own string) bool {
+	return own != "" && (resource == own || strings.HasPrefix(resource, own+"-"))
 }
 
 // SentCarbon is what the rule needs to know of a copy of a message that

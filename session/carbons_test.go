@@ -42,6 +42,9 @@ func TestUnwrapCarbon(t *testing.T) {
 		{"item 79: our JID in another case is not exact", carbon("ME@example.net", "received", innerChat("alice@example.org/phone", me, "")), "", true},
 		{"item 82: sent, inner from a contact", carbon(me, "sent", innerChat("alice@example.org/laptop", "alice@example.org/phone", "")), "", true},
 		{"item 82: sent, inner from our bare JID", carbon(me, "sent", innerChat(me, "alice@example.org", "")), "", true},
+		{"sent by this jab (its observer resource)", carbon(me, "sent", innerChat(me+"/jab-1", "alice@example.org/laptop", "")), "", true},
+		{"sent by this jab (a one-shot resource)", carbon(me, "sent", innerChat(me+"/jab-1-x7y", "alice@example.org/laptop", "")), "", true},
+		{"sent by another jab-like resource", carbon(me, "sent", innerChat(me+"/jab-10", "alice@example.org/laptop", "")), CarbonSent, false},
 		{"sent, to our own account", carbon(me, "sent", innerChat(me+"/tablet", me+"/cli", "")), "", true},
 		{"received, to someone else", carbon(me, "received", innerChat("alice@example.org/phone", "bob@example.org", "")), "", true},
 		{"received, no inner from", carbon(me, "received", "<message xmlns='jabber:client' type='chat' to='"+me+"'><body>x</body></message>"), "", true},
@@ -57,7 +60,7 @@ func TestUnwrapCarbon(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := decodeMessage(t, c.xml)
-			u := UnwrapCarbon(m, me, joined)
+			u := UnwrapCarbon(m, me, "jab-1", joined)
 			if (u.Drop != "") != c.drop || u.Dir != c.dir {
 				t.Fatalf("dir %q drop %q; want dir %q drop %v", u.Dir, u.Drop, c.dir, c.drop)
 			}

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/jab-xmpp/jab/statefile"
@@ -184,8 +183,8 @@ func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, esta
 	if c.seen.has(keys) {
 		return c.position(ctx, id)
 	}
-	if from, err := ParseJID(inner.From); err == nil && from.Bare() == c.account && c.own != "" &&
-		strings.HasPrefix(from.Resource, c.own) && BareOf(inner.To) != c.account {
+	if from, err := ParseJID(inner.From); err == nil && from.Bare() == c.account &&
+		OwnResource(from.Resource, c.own) && BareOf(inner.To) != c.account {
 		// Sent by this jab (listen's bot, the REPL, a one-shot send of
 		// this account): it is in the history already.
 		c.seen.add(keys)

@@ -83,7 +83,7 @@ func FuzzUnwrapCarbon(f *testing.F) {
 		if xml.Unmarshal([]byte(x), &m) != nil {
 			return
 		}
-		u := UnwrapCarbon(&m, me, nil)
+		u := UnwrapCarbon(&m, me, "", nil)
 		if u.Drop != "" || u.Dir == "" {
 			return
 		}

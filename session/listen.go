@@ -310,7 +310,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		if m, ok := v.(*Message); ok && trustSID {
 			sid = liveStanzaID(m, account)
 		}
-		ev, show, err := apply(ctx, env, account, v, applyOpts{ArchiveID: sid})
+		ev, show, err := apply(ctx, env, account, v, applyOpts{ArchiveID: sid, Own: s.JID().Resource})
 		if err != nil {
 			return err
 		}
@@ -455,6 +455,9 @@ type applyOpts struct {
 	ArchiveID string
 	// Stamp is when the archive says the message was sent.
 	Stamp string
+	// Own is the observer's stable resource: copies of what this jab sent
+	// are not applied again (UnwrapCarbon, catchUp).
+	Own string
 }
 
 func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Event, bool, error) {
@@ -468,7 +471,7 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 			env.debugf("dropped an archive result outside any query of ours (item 87)")
 			return ev, false, nil
 		}
-		u := UnwrapCarbon(m, account, nil)
+		u := UnwrapCarbon(m, account, o.Own, nil)
 		if u.Drop != "" {
 			env.debugf("dropped a message: %s", u.Drop)
 			return ev, false, nil
