@@ -114,12 +114,14 @@ func TestNextPage(t *testing.T) {
 	}
 }
 
-// mamServer is a fake server for catch-up tests: serve gets each archive
+// mamSession is a fake server for catch-up tests: serve gets each archive
 // query (its queryid and RSM after) and writes results and the answer.
+// Its timeout is long: the flood's one page takes a while to read under
+// -race on a loaded machine, and the answer comes only after it.
 func mamSession(t *testing.T, serve func(w io.Writer, iqID, qid, after string)) *Session {
 	t.Helper()
 	a, b := net.Pipe()
-	s := &Session{conn: &Conn{raw: a, dec: xml.NewDecoder(a)}, timeout: 30 * time.Second,
+	s := &Session{conn: &Conn{raw: a, dec: xml.NewDecoder(a)}, timeout: 10 * time.Minute,
 		events: make(chan any, 64), done: make(chan struct{}), pending: map[string]chan *IQ{}}
 	go s.readLoop()
 	go func() {
