@@ -174,11 +174,11 @@ func ApplySent(c statefile.Conversation, exists bool, s SentCarbon) (next statef
 // EnableCarbons turns carbons on for s when the server advertises them
 // (item 80) and reports whether they are on. A refusal is no error: jab
 // goes on without them.
-func EnableCarbons(ctx context.Context, s *Session, serverFeatures map[string]bool) (bool, error) {
+func EnableCarbons(req Requester, serverFeatures map[string]bool) (bool, error) {
 	if !serverFeatures[nsCarbons] {
 		return false, nil
 	}
-	_, err := s.Request(ctx, &IQ{Type: "set", Payload: &RawElement{XMLName: xml.Name{Space: nsCarbons, Local: "enable"}}})
+	_, err := req(&IQ{Type: "set", Payload: &RawElement{XMLName: xml.Name{Space: nsCarbons, Local: "enable"}}})
 	if _, refused := err.(*IQError); refused {
 		return false, nil
 	}

@@ -27,9 +27,8 @@ type catchUp struct {
 	o        CatchUpOptions
 	seen     *dedup
 	emit     func(Event) error
-	live     func(any) error // handles a live stanza at once
+	hold     *holder // live stanzas read meanwhile
 	logf     func(string, ...any)
-	deferred []any
 	applied  int // archived messages applied in this session's catch-ups
 	skipped  int // results past the limit
 }
@@ -81,50 +80,16 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 	for n := 0; ; n++ {
 		qid := NewID()
 		iq := mamQuery(qid, start, p.After, establish, page)
-		ans := make(chan iqAnswer, 1)
-		go func() {
-			r, err := c.s.Request(ctx, iq)
-			ans <- iqAnswer{r, err}
-		}()
-		var a iqAnswer
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case v, ok := <-c.s.Events():
-				if !ok {
-					return &connLost{c.s.Err()}
-				}
-				if err := c.handle(ctx, v, qid, p, establish); err != nil {
-					return err
-				}
-				c.s.Handled()
-			case a = <-ans:
-				// The server answers after the page's results, and the
-				// reader queued those before it read the answer.
-				for k := len(c.s.Events()); k > 0; k-- {
-					v, ok := <-c.s.Events()
-					if !ok {
-						return &connLost{c.s.Err()}
-					}
-					if err := c.handle(ctx, v, qid, p, establish); err != nil {
-						return err
-					}
-					c.s.Handled()
-				}
-				break wait
-			}
-		}
+		res, err := awaitIQ(ctx, c.s, iq, func(v any) error { return c.handle(ctx, v, qid, p, establish) })
 		var iqe *IQError
 		switch {
-		case errors.As(a.err, &iqe):
-			c.logf("warning: the archive refused the catch-up query (%v); going on without it", a.err)
+		case errors.As(err, &iqe):
+			c.logf("warning: the archive refused the catch-up query (%v); going on without it", err)
 			return nil
-		case a.err != nil:
-			return &connLost{a.err}
+		case err != nil:
+			return err
 		}
-		fin, err := ParseFin(a.iq)
+		fin, err := ParseFin(res)
 		if err != nil {
 			c.logf("warning: catch-up: %v", err)
 			return nil
@@ -160,11 +125,7 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, establish bool) error {
 	m, ok := v.(*Message)
 	if !ok || m.MAMResult == nil {
-		if len(c.deferred) < maxDeferred {
-			c.deferred = append(c.deferred, v)
-			return nil
-		}
-		return c.live(v)
+		return c.hold.take(v)
 	}
 	inner, id, stamp, drop := AcceptResult(m, c.account, qid)
 	if drop != "" {
@@ -200,6 +161,72 @@ func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, esta
 		return nil
 	}
 	return c.emit(ev)
+}
+
+// holder keeps the live stanzas that observe reads while it waits for
+// answers before its loop (disco#info, carbons, the catch-up), to handle
+// them after; past maxDeferred it handles them at once (live), so memory
+// stays bounded. Waiting without reading would deadlock: the reader stops
+// when Events is full, and the answer is behind what fills it (a resumed
+// session's queue, XEP-0198 §5).
+type holder struct {
+	deferred []any
+	live     func(any) error
+}
+
+func (h *holder) take(v any) error {
+	if len(h.deferred) < maxDeferred {
+		h.deferred = append(h.deferred, v)
+		return nil
+	}
+	return h.live(v)
+}
+
+// awaitIQ sends iq on s and waits for its answer, giving take every
+// stanza read meanwhile. The server answers after what it sent before,
+// and the reader queued that before it read the answer, so what is
+// queued when the answer comes is taken too. Stream management hears of
+// each stanza once take returns (Session.Handled). An error answer is an
+// *IQError; a failed connection a connLost; take's errors come back as
+// they are.
+func awaitIQ(ctx context.Context, s *Session, iq *IQ, take func(any) error) (*IQ, error) {
+	ans := make(chan iqAnswer, 1)
+	go func() {
+		r, err := s.Request(ctx, iq)
+		ans <- iqAnswer{r, err}
+	}()
+	next := func(v any, ok bool) error {
+		if !ok {
+			return &connLost{s.Err()}
+		}
+		if err := take(v); err != nil {
+			return err
+		}
+		s.Handled()
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case v, ok := <-s.Events():
+			if err := next(v, ok); err != nil {
+				return nil, err
+			}
+		case a := <-ans:
+			for k := len(s.Events()); k > 0; k-- {
+				v, ok := <-s.Events()
+				if err := next(v, ok); err != nil {
+					return nil, err
+				}
+			}
+			var iqe *IQError
+			if a.err != nil && !errors.As(a.err, &iqe) && ctx.Err() == nil {
+				return a.iq, &connLost{a.err}
+			}
+			return a.iq, a.err
+		}
+	}
 }
 
 // position records id as the newest archived message seen.

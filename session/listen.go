@@ -286,25 +286,9 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			return &connLost{err}
 		}
 	}
-	// Item 80: carbons only where the server offers them; the archive
-	// (XEP-0313) where our account's disco#info lists it. Both before
-	// the initial presence, which starts the flow of stored messages.
-	serverFeats, accountFeats, err := Features(ctx, s)
-	if err != nil {
-		return &connLost{err}
-	}
-	if !s.Resumed() {
-		// A resumed session keeps its carbons (XEP-0198 §5 resumes the
-		// session's state with it).
-		on, err := EnableCarbons(ctx, s, serverFeats)
-		if err != nil {
-			return &connLost{err}
-		}
-		env.debugf("carbons (XEP-0280): %s", map[bool]string{true: "enabled", false: "not offered or refused; going on without"}[on])
-	}
 	// Item 88: a stanza-id counts only when our own archive added it,
-	// and our account advertises one.
-	trustSID := accountFeats[nsMAM] || accountFeats[nsSID]
+	// and our account advertises one (set below, before any use).
+	trustSID := false
 	handle := func(v any) error {
 		sid := ""
 		if m, ok := v.(*Message); ok && trustSID {
@@ -345,6 +329,27 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		}
 		return emit(ev)
 	}
+	// What arrives while observe waits for answers before its loop is
+	// held back and handled after (holder).
+	held := &holder{live: handle}
+	req := func(iq *IQ) (*IQ, error) { return awaitIQ(ctx, s, iq, held.take) }
+	// Item 80: carbons only where the server offers them; the archive
+	// (XEP-0313) where our account's disco#info lists it. Both before
+	// the initial presence, which starts the flow of stored messages.
+	serverFeats, accountFeats, err := Features(req, o.Account)
+	if err != nil {
+		return err
+	}
+	trustSID = accountFeats[nsMAM] || accountFeats[nsSID]
+	if !s.Resumed() {
+		// A resumed session keeps its carbons (XEP-0198 §5 resumes the
+		// session's state with it).
+		on, err := EnableCarbons(req, serverFeats)
+		if err != nil {
+			return err
+		}
+		env.debugf("carbons (XEP-0280): %s", map[bool]string{true: "enabled", false: "not offered or refused; going on without"}[on])
+	}
 	var cu *catchUp
 	switch {
 	case o.CatchUp.Off:
@@ -352,7 +357,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		env.debugf("the server keeps no archive for %s (no %s): no catch-up", account, nsMAM)
 	default:
 		cu = &catchUp{env: env, s: s, account: account, own: s.JID().Resource, o: o.CatchUp, seen: seen,
-			emit: emit, live: handle, logf: o.logf()}
+			emit: emit, hold: held, logf: o.logf()}
 	}
 	if !s.Resumed() { // a resumed session is online already (XEP-0198 §5)
 		// Before the presence: Prosody then keeps the offline replay of
@@ -398,15 +403,13 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	defer stopKeepalive()
 	pingFailed := Keepalive(kctx, s, KeepaliveEvery)
 	took := false // a stanza was taken from Events and is being handled
-	if cu != nil {
-		// What arrived live during the catch-up, after what it caught up.
-		for _, v := range cu.deferred {
-			if err := handle(v); err != nil {
-				return err
-			}
+	// What arrived live meanwhile, after what the catch-up printed.
+	for _, v := range held.deferred {
+		if err := handle(v); err != nil {
+			return err
 		}
-		cu.deferred = nil
 	}
+	held.deferred = nil
 	for {
 		if took {
 			s.Handled() // XEP-0198: recorded and emitted, it may be acknowledged

@@ -177,9 +177,13 @@ func mamQuery(qid string, start time.Time, after string, before bool, page int) 
 		Attr: []xml.Attr{{Name: xml.Name{Local: "queryid"}, Value: qid}}, Inner: []byte(form + set)}}
 }
 
+// Requester sends an IQ and returns its answer: Session.Request, or
+// observe's, which reads the stanzas that arrive meanwhile (awaitIQ).
+type Requester func(*IQ) (*IQ, error)
+
 // Disco asks to's disco#info (to "" is our server) for its features.
-func Disco(ctx context.Context, s *Session, to string) (map[string]bool, error) {
-	res, err := s.Request(ctx, &IQ{To: to, Type: "get", Payload: &RawElement{XMLName: xml.Name{Space: nsDiscoInfo, Local: "query"}}})
+func Disco(req Requester, to string) (map[string]bool, error) {
+	res, err := req(&IQ{To: to, Type: "get", Payload: &RawElement{XMLName: xml.Name{Space: nsDiscoInfo, Local: "query"}}})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +212,7 @@ func Disco(ctx context.Context, s *Session, to string) (map[string]bool, error) 
 // --wait-reply`, which goes online but prints no catch-up, uses it; the
 // next listen catches those messages up from the archive.
 func SuppressOffline(ctx context.Context, s *Session) error {
-	feats, err := Disco(ctx, s, s.JID().Bare())
+	feats, err := Disco(func(iq *IQ) (*IQ, error) { return s.Request(ctx, iq) }, s.JID().Bare())
 	var iqe *IQError
 	if errors.As(err, &iqe) || (err == nil && !feats[nsMAM]) {
 		return nil
@@ -226,32 +230,23 @@ func SuppressOffline(ctx context.Context, s *Session) error {
 // nsSID is XEP-0359's namespace, which an archiving entity advertises.
 const nsSID = "urn:xmpp:sid:0"
 
-// Features asks, at once, our server's disco#info (carbons, item 80) and
-// our account's (the archive, XEP-0313 §6.1). A service that answers with
-// an error offers nothing.
-func Features(ctx context.Context, s *Session) (server, account map[string]bool, err error) {
-	type answer struct {
-		f   map[string]bool
-		err error
-	}
-	acc := make(chan answer, 1)
-	go func() {
-		f, err := Disco(ctx, s, s.JID().Bare())
-		acc <- answer{f, err}
-	}()
-	server, err = Disco(ctx, s, s.JID().Domain)
-	a := <-acc
+// Features asks our server's disco#info (carbons, item 80) and our
+// account's (the archive, XEP-0313 §6.1). A service that answers with an
+// error offers nothing.
+func Features(req Requester, account JID) (server, acct map[string]bool, err error) {
 	var iqe *IQError
+	server, err = Disco(req, account.Domain)
 	if errors.As(err, &iqe) {
 		server, err = map[string]bool{}, nil
 	}
-	if errors.As(a.err, &iqe) {
-		a.f, a.err = map[string]bool{}, nil
+	if err != nil {
+		return nil, nil, err
 	}
-	if err == nil {
-		err = a.err
+	acct, err = Disco(req, account.Bare())
+	if errors.As(err, &iqe) {
+		acct, err = map[string]bool{}, nil
 	}
-	return server, a.f, err
+	return server, acct, err
 }
 
 // liveStanzaID is the trusted stanza-id of a live message, or of the

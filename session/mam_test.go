@@ -180,7 +180,7 @@ func newCatchUp(t *testing.T, s *Session, o CatchUpOptions) (*catchUp, *catchUpR
 	r := &catchUpRecorder{}
 	c := &catchUp{env: env, s: s, account: me, own: "jab-1", o: o, seen: newDedup(3*MaxCatchUp + 1024),
 		emit: func(ev Event) error { r.mu.Lock(); r.events = append(r.events, ev); r.mu.Unlock(); return nil },
-		live: func(v any) error { r.live = append(r.live, v); return nil },
+		hold: &holder{live: func(v any) error { r.live = append(r.live, v); return nil }},
 		logf: func(f string, a ...any) { r.logs = append(r.logs, fmt.Sprintf(f, a...)) }}
 	return c, r, env
 }
@@ -264,8 +264,8 @@ func TestCatchUpPages(t *testing.T) {
 	for _, ev := range r.events {
 		bodies = append(bodies, ev.Body)
 	}
-	if strings.Join(bodies, ",") != "1,2,3,4,5" || len(c.deferred) != 1 || len(r.logs) != 0 {
-		t.Fatalf("applied %q, deferred %d, warnings %q", bodies, len(c.deferred), r.logs)
+	if strings.Join(bodies, ",") != "1,2,3,4,5" || len(c.hold.deferred) != 1 || len(r.logs) != 0 {
+		t.Fatalf("applied %q, deferred %d, warnings %q", bodies, len(c.hold.deferred), r.logs)
 	}
 }
 
