@@ -14,23 +14,23 @@ import (
 // Live stanzas that arrive meanwhile are held back (up to maxDeferred) and
 // handled after it, so archived messages print first.
 //
-// Stream management (XEP-0198) hears of every stanza taken, results and
-// held-back ones alike, at once: Prosody ends a session that leaves more
-// than 500 stanzas unacknowledged, and a catch-up reads thousands. A held
-// back stanza that a lost connection then cuts off is not sent again on
-// resumption, so a resumed session catches up as well.
+// Stream management (XEP-0198) hears of each result once it is applied,
+// not at the end: Prosody ends a session that leaves more than 500
+// stanzas unacknowledged, and a catch-up reads thousands. The count is
+// all it hears, so a result after a held-back live stanza acknowledges
+// that one early; a resumed session therefore catches up as well.
 type catchUp struct {
-	env      Env
-	s        *Session
-	account  string
-	own      string // our observer resource: archived messages from it (or its one-shot sends) are in the history already
-	o        CatchUpOptions
-	seen     *dedup
-	emit     func(Event) error
-	hold     *holder // live stanzas read meanwhile
-	logf     func(string, ...any)
-	applied  int // archived messages applied in this session's catch-ups
-	skipped  int // results past the limit
+	env     Env
+	s       *Session
+	account string
+	own     string // our observer resource: archived messages from it (or its one-shot sends) are in the history already
+	o       CatchUpOptions
+	seen    *dedup
+	emit    func(Event) error
+	hold    *holder // live stanzas read meanwhile
+	logf    func(string, ...any)
+	applied int // archived messages applied in this session's catch-ups
+	skipped int // results past the limit
 }
 
 type iqAnswer struct {
@@ -80,7 +80,7 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 	for n := 0; ; n++ {
 		qid := NewID()
 		iq := mamQuery(qid, start, p.After, establish, page)
-		res, err := awaitIQ(ctx, c.s, iq, func(v any) error { return c.handle(ctx, v, qid, p, establish) })
+		res, err := awaitIQ(ctx, c.s, iq, func(v any) (bool, error) { return c.handle(ctx, v, qid, p, establish) })
 		var iqe *IQError
 		switch {
 		case errors.As(err, &iqe):
@@ -121,12 +121,18 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 }
 
 // handle takes one stanza read during a query: a result of it, an
-// archive result of anything else (dropped, item 87), or a live stanza.
-func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, establish bool) error {
+// archive result of anything else (dropped, item 87), or a live stanza,
+// which it holds back (held).
+func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, establish bool) (held bool, err error) {
 	m, ok := v.(*Message)
 	if !ok || m.MAMResult == nil {
 		return c.hold.take(v)
 	}
+	return false, c.result(ctx, m, qid, p, establish)
+}
+
+// result applies one archive result of the open query qid.
+func (c *catchUp) result(ctx context.Context, m *Message, qid string, p *Paging, establish bool) error {
 	inner, id, stamp, drop := AcceptResult(m, c.account, qid)
 	if drop != "" {
 		c.env.debugf("dropped: %s", drop)
@@ -174,22 +180,25 @@ type holder struct {
 	live     func(any) error
 }
 
-func (h *holder) take(v any) error {
+// take holds v back and reports true, or handles it at once.
+func (h *holder) take(v any) (bool, error) {
 	if len(h.deferred) < maxDeferred {
 		h.deferred = append(h.deferred, v)
-		return nil
+		return true, nil
 	}
-	return h.live(v)
+	return false, h.live(v)
 }
 
 // awaitIQ sends iq on s and waits for its answer, giving take every
 // stanza read meanwhile. The server answers after what it sent before,
 // and the reader queued that before it read the answer, so what is
 // queued when the answer comes is taken too. Stream management hears of
-// each stanza once take returns (Session.Handled). An error answer is an
+// each stanza once take has handled it (Session.Handled), of one held
+// back when observe handles it: a connection lost meanwhile has the
+// server send it again on resumption. An error answer is an
 // *IQError; a failed connection a connLost; take's errors come back as
 // they are.
-func awaitIQ(ctx context.Context, s *Session, iq *IQ, take func(any) error) (*IQ, error) {
+func awaitIQ(ctx context.Context, s *Session, iq *IQ, take func(any) (held bool, err error)) (*IQ, error) {
 	ans := make(chan iqAnswer, 1)
 	go func() {
 		r, err := s.Request(ctx, iq)
@@ -199,11 +208,11 @@ func awaitIQ(ctx context.Context, s *Session, iq *IQ, take func(any) error) (*IQ
 		if !ok {
 			return &connLost{s.Err()}
 		}
-		if err := take(v); err != nil {
-			return err
+		held, err := take(v)
+		if err == nil && !held {
+			s.Handled()
 		}
-		s.Handled()
-		return nil
+		return err
 	}
 	for {
 		select {

@@ -408,6 +408,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		if err := handle(v); err != nil {
 			return err
 		}
+		s.Handled()
 	}
 	held.deferred = nil
 	for {
