@@ -74,6 +74,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseJID -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzAppendMessage -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzAppendRequest -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzUnwrapCarbon -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzAcceptResult -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzHistoryScan -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./statefile

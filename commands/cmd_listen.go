@@ -23,6 +23,32 @@ type listenOptions struct {
 	filter   session.Filter
 	exec     *execOptions // --exec, nil without
 	receipts bool         // answer XEP-0184 receipt requests
+	catchUp  session.CatchUpOptions
+}
+
+// catchUpFlag is one of listen's and the REPL's archive catch-up flags,
+// new for each command (a flag keeps state once parsed).
+func catchUpFlag(i int) cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "no-catch-up", Usage: "do not print what the server archived while jab was not running (XEP-0313)"},
+		&cli.DurationFlag{Name: "since", Usage: "catch up on the archive from `DURATION` ago instead of since the last run"},
+		// Test hook: the RSM page size, so tests page with few messages.
+		&cli.IntFlag{Name: "catch-up-page", Hidden: true},
+	}[i]
+}
+
+// parseCatchUp checks the catch-up flags; every error is a usage error.
+func parseCatchUp(c *cli.Context) (session.CatchUpOptions, error) {
+	o := session.CatchUpOptions{Off: c.Bool("no-catch-up"), Since: c.Duration("since"), Page: c.Int("catch-up-page")}
+	switch {
+	case c.IsSet("since") && o.Since <= 0:
+		return o, usagef("", "--since must be positive")
+	case o.Off && c.IsSet("since"):
+		return o, usagef("", "--since and --no-catch-up cannot be used together")
+	case o.Page < 0:
+		return o, usagef("", "--catch-up-page must not be negative")
+	}
+	return o, nil
 }
 
 // record is one printed record with its terminator: newline, or NUL with
@@ -158,6 +184,7 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 			&cli.IntFlag{Name: "exec-concurrency", Value: 1, Usage: "run CMD for up to `N` conversations at once (one conversation's replies stay in order)"},
 			&cli.BoolFlag{Name: "include-delayed", Usage: "also run CMD for delayed (offline) messages"},
 			&cli.BoolFlag{Name: "no-receipts", Usage: "do not answer XEP-0184 receipt requests (and do not advertise them)"},
+			catchUpFlag(0), catchUpFlag(1), catchUpFlag(2),
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -178,6 +205,9 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 				return usagef("", "--priority must be between -128 and 127")
 			}
 			if o.filter, err = parseListenFilter(repeatedValues(c, "from"), repeatedValues(c, "type"), c.String("thread"), c.String("match")); err != nil {
+				return err
+			}
+			if o.catchUp, err = parseCatchUp(c); err != nil {
 				return err
 			}
 			o.null = c.Bool("null")
@@ -287,7 +317,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 		return nil
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts,
-		OnSession: live.Set}
+		OnSession: live.Set, CatchUp: o.catchUp}
 	if g.timeoutSet {
 		lo.Idle = g.timeout
 	}

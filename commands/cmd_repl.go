@@ -36,6 +36,7 @@ type replOptions struct {
 	pausedAfter   time.Duration
 	inactiveAfter time.Duration
 	priority      int
+	catchUp       session.CatchUpOptions
 }
 
 const (
@@ -80,6 +81,7 @@ the line and Ctrl-D on an empty line quits.`,
 			// Test hooks: the XEP-0085 delays, shortened by end-to-end tests.
 			&cli.DurationFlag{Name: "paused-after", Value: session.DefaultPausedAfter, Hidden: true},
 			&cli.DurationFlag{Name: "inactive-after", Value: session.DefaultInactiveAfter, Hidden: true},
+			catchUpFlag(0), catchUpFlag(1), catchUpFlag(2),
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -97,6 +99,10 @@ the line and Ctrl-D on an empty line quits.`,
 			}
 			if o.priority < -128 || o.priority > 127 {
 				return usagef("", "--priority must be between -128 and 127")
+			}
+			var err error
+			if o.catchUp, err = parseCatchUp(c); err != nil {
+				return err
 			}
 			if o.to != "" {
 				if _, err := parseConversee(o.to); err != nil {
@@ -201,7 +207,7 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	// REPL's session while it is online, as to listen's.
 	live := session.NewLive()
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
-		ChatStates: true, OnSession: func(s *session.Session) {
+		ChatStates: true, CatchUp: o.catchUp, OnSession: func(s *session.Session) {
 			r.chat.SetSession(s)
 			live.Set(s)
 			if s != nil {
@@ -394,10 +400,7 @@ func (r *repl) eventLine(ev session.Event) string {
 	if ev.Thread != "" {
 		b.WriteString(" " + r.colourThread(ev.Thread, "#"+shortThread(ev.Thread)))
 	}
-	if ev.Delayed {
-		b.WriteString(" (delayed)")
-	}
-	b.WriteString(":")
+	b.WriteString(originNote(ev) + ":")
 	if ev.Error != "" {
 		b.WriteString(" error=" + sanitize(ev.Error))
 	}

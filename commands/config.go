@@ -186,6 +186,9 @@ func (o *options) sessionEnv(env *Env) (session.Env, error) {
 		return session.Env{}, err
 	}
 	senv := session.Env{Store: store, Now: env.Now, Host: env.Host}
+	if o.debug {
+		senv.Debug = env.Stderr
+	}
 	if o.history {
 		senv.History = store.History(o.historyMax)
 	}

@@ -58,6 +58,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer srv.Stop()
+		defer stopArchiveServer()
 		code := m.Run()
 		if code != 0 {
 			fmt.Fprintln(os.Stderr, "--- prosody log tail:\n"+srv.LogTail(40))
@@ -88,10 +89,16 @@ type account struct {
 
 func newAccount(t *testing.T, prefix string) account {
 	t.Helper()
+	return newAccountOn(t, srv, prefix)
+}
+
+// newAccountOn registers a fresh user on server s.
+func newAccountOn(t *testing.T, s *prosody.Server, prefix string) account {
+	t.Helper()
 	n := userN.Add(1)
 	a := account{User: fmt.Sprintf("%s%d", prefix, n), Password: fmt.Sprintf("pw-%d-secret", n)}
-	a.JID = a.User + "@" + srv.Domain
-	if err := srv.Register(a.User, a.Password); err != nil {
+	a.JID = a.User + "@" + s.Domain
+	if err := s.Register(a.User, a.Password); err != nil {
 		t.Fatalf("register %s: %v", a.User, err)
 	}
 	return a

@@ -71,11 +71,7 @@ func textRecord(ev session.Event) string {
 		}
 		return line
 	}
-	line := ts + " " + sanitize(ev.From) + " " + ev.Type + " " + shortThread(ev.Thread)
-	if ev.Delayed {
-		line += " (delayed)"
-	}
-	line += ":"
+	line := ts + " " + sanitize(ev.From) + " " + ev.Type + " " + shortThread(ev.Thread) + originNote(ev) + ":"
 	if ev.Error != "" {
 		line += " error=" + sanitize(ev.Error)
 	}
@@ -89,6 +85,28 @@ func textRecord(ev session.Event) string {
 		line += " " + sanitize(ev.Body)
 	}
 	return line
+}
+
+// originNote marks a message that did not simply arrive live: delayed,
+// archived (XEP-0313), a carbon (XEP-0280), or our own message sent from
+// another device.
+func originNote(ev session.Event) string {
+	note := ""
+	switch {
+	case ev.Archived:
+		note = " (archived)"
+	case ev.Delayed:
+		note = " (delayed)"
+	}
+	switch {
+	case ev.Sent && ev.Carbon != "":
+		note += " (sent from another device to " + sanitize(ev.To) + ")"
+	case ev.Sent:
+		note += " (sent to " + sanitize(ev.To) + ")"
+	case ev.Carbon != "":
+		note += " (carbon)"
+	}
+	return note
 }
 
 // jsonRecord is one JSON Lines record; encoding/json escapes every
@@ -109,6 +127,9 @@ func jsonRecord(ev session.Event) []byte {
 		Time      string `json:"time"`
 		Error     string `json:"error,omitempty"`
 		InReplyTo string `json:"in_reply_to,omitempty"`
+		Carbon    string `json:"carbon,omitempty"`
+		Sent      bool   `json:"sent,omitempty"`
+		Archived  bool   `json:"archived,omitempty"`
 	}
 	type presence struct {
 		Kind   string `json:"kind"`
@@ -130,7 +151,7 @@ func jsonRecord(ev session.Event) []byte {
 	} else {
 		v = message{Kind: ev.Kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
 			Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject, ChatState: ev.ChatState, Delayed: ev.Delayed,
-			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo}
+			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo, Carbon: ev.Carbon, Sent: ev.Sent, Archived: ev.Archived}
 	}
 	data, _ := json.Marshal(v)
 	return safeJSON(data)

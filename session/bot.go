@@ -132,6 +132,11 @@ func (b *Bot) Eligible(ev Event) bool {
 	if ev.Delayed && !b.o.IncludeDelayed {
 		return false
 	}
+	if ev.Carbon != "" || ev.Sent {
+		// Item 84: never an answer to what our other device sent, nor to
+		// what it received: that device answers, and two answers would go.
+		return false
+	}
 	from, err := ParseJID(ev.From)
 	return err == nil && from.Bare() != b.o.Account.Bare()
 }

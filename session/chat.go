@@ -722,9 +722,15 @@ func (c *Chat) Received(ev Event) (show bool) {
 		return false
 	}
 	content := ev.Body != "" || ev.Subject != ""
-	if ev.Type == "chat" && ev.Error == "" {
+	if ev.Type == "chat" && ev.Error == "" && !ev.Sent && !ev.Archived {
+		// Items 84, 87: what our other device sent, and what the archive
+		// replays, neither change a contact's status nor draw a chat state
+		// from us; a copy of what the contact wrote to our other device
+		// shows its status but is that device's conversation.
 		c.mu.Lock()
-		c.machine(key).Received(content, ev.ChatState)
+		if ev.Carbon == "" {
+			c.machine(key).Received(content, ev.ChatState)
+		}
 		switch {
 		case ev.ChatState != "":
 			c.status[key] = PeerState{State: ev.ChatState, From: ev.From, At: c.env.Now()}

@@ -69,3 +69,57 @@ func FuzzSASL2Step(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnwrapCarbon: whatever a carbon holds, unwrapping never panics and
+// never accepts a copy whose wrapper is not from our bare JID (item 79),
+// a sent copy not from one of our full JIDs (item 82), or a nested one.
+func FuzzUnwrapCarbon(f *testing.F) {
+	const me = "me@example.net"
+	f.Add(`<message from='me@example.net'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@example.org/phone' to='me@example.net/tablet' type='chat'><body>hi</body></message></forwarded></received></message>`)
+	f.Add(`<message from='me@example.net'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='me@example.net/tablet' to='alice@example.org' type='chat'><body>hi</body></message></forwarded></sent></message>`)
+	f.Add(`<message from='tybalt@capulet.example/home'><received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='romeo@montague.example' to='me@example.net'/></forwarded></received></message>`)
+	f.Fuzz(func(t *testing.T, x string) {
+		var m Message
+		if xml.Unmarshal([]byte(x), &m) != nil {
+			return
+		}
+		u := UnwrapCarbon(&m, me, "", nil)
+		if u.Drop != "" || u.Dir == "" {
+			return
+		}
+		if m.From != "" && m.From != me {
+			t.Fatalf("accepted a wrapper from %q", m.From)
+		}
+		if u.Msg.CarbonReceived != nil || u.Msg.CarbonSent != nil || u.Msg.MAMResult != nil {
+			t.Fatal("accepted a nested carbon")
+		}
+		if u.Dir == CarbonSent {
+			if from, err := ParseJID(u.Msg.From); err != nil || from.Bare() != me || !from.IsFull() {
+				t.Fatalf("accepted a sent carbon from %q", u.Msg.From)
+			}
+		}
+	})
+}
+
+// FuzzAcceptResult: an archive result is accepted only from our own
+// account and for the open query (item 87), and reading a <fin/> never
+// panics.
+func FuzzAcceptResult(f *testing.F) {
+	const me = "me@example.net"
+	f.Add(`<message><result xmlns='urn:xmpp:mam:2' queryid='q1' id='a1'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:05Z'/><message xmlns='jabber:client' from='alice@example.org/phone'><body>hi</body></message></forwarded></result></message>`,
+		`<fin xmlns='urn:xmpp:mam:2' complete='true'><set xmlns='http://jabber.org/protocol/rsm'><last>a1</last><count>1</count></set></fin>`)
+	f.Add(`<message from='alice@example.org'><result xmlns='urn:xmpp:mam:2' queryid='q1' id='a1'/></message>`, `<fin xmlns='urn:xmpp:mam:2'/>`)
+	f.Fuzz(func(t *testing.T, x, finXML string) {
+		var m Message
+		if xml.Unmarshal([]byte(x), &m) == nil {
+			inner, id, _, drop := AcceptResult(&m, me, "q1")
+			if drop == "" && (inner == nil || id == "" || m.MAMResult.QueryID != "q1" || (m.From != "" && m.From != me)) {
+				t.Fatalf("accepted %q", x)
+			}
+		}
+		var iq IQ
+		if xml.Unmarshal([]byte("<iq>"+finXML+"</iq>"), &iq) == nil {
+			ParseFin(&iq)
+		}
+	})
+}

@@ -35,6 +35,14 @@ type Event struct {
 	// Occupant marks a MUC private message (it carries muc#user): its
 	// conversation is the occupant's full JID, never the room (D-12).
 	Occupant bool
+	// Carbon is CarbonReceived or CarbonSent for a XEP-0280 copy, else "".
+	Carbon string
+	// Sent marks our own outgoing message, seen by a sent carbon or in the
+	// archive: From is our full JID, To the contact.
+	Sent bool
+	// Archived marks a message caught up from the archive (XEP-0313);
+	// Delayed is then set too.
+	Archived bool
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -70,6 +78,18 @@ type ListenOptions struct {
 	// messages with a state and no body), which are not printed as
 	// messages or stored (§5.8): for an interactive client's status line.
 	ChatStates bool
+	// CatchUp configures the archive catch-up (XEP-0313) when the
+	// server offers it.
+	CatchUp CatchUpOptions
+	// Logf gets warnings (a catch-up stopped at its limit); nil: Listen's.
+	Logf func(string, ...any)
+}
+
+func (o ListenOptions) logf() func(string, ...any) {
+	if o.Logf != nil {
+		return o.Logf
+	}
+	return func(string, ...any) {}
 }
 
 // Dialer opens a new session; Listen calls it again to reconnect.
@@ -87,7 +107,11 @@ const (
 // trust the persisted locks. It reconnects with capped exponential backoff
 // on connection loss, logging each attempt with logf.
 func Listen(ctx context.Context, env Env, dial Dialer, o ListenOptions, emit func(Event) error, logf func(string, ...any)) error {
-	seen := newDedup(1024)
+	// Enough for one whole catch-up (three keys a message) and then some.
+	seen := newDedup(3*MaxCatchUp + 1024)
+	if o.Logf == nil {
+		o.Logf = logf
+	}
 	var idle <-chan time.Time
 	var idleTimer *time.Timer
 	if o.Idle > 0 {
@@ -262,9 +286,100 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			return &connLost{err}
 		}
 	}
+	// Item 88: a stanza-id counts only when our own archive added it,
+	// and our account advertises one (set below, before any use).
+	trustSID := false
+	handle := func(v any) error {
+		sid := ""
+		if m, ok := v.(*Message); ok && trustSID {
+			sid = liveStanzaID(m, account)
+		}
+		ev, show, err := apply(ctx, env, account, v, applyOpts{ArchiveID: sid, Own: s.JID().Resource})
+		if err != nil {
+			return err
+		}
+		if m, ok := v.(*Message); ok && o.Receipts && m.CarbonReceived == nil && m.CarbonSent == nil && m.MAMResult == nil {
+			// Answered once the message is recorded, whether or not a
+			// filter prints it: the client has received it. Never for a
+			// carbon (our other device answers, item 84) nor an archive
+			// result (D-15).
+			if r := ReceiptFor(m); r != nil && auth.allows(m.From) {
+				if err := s.Conn().Send(r); err != nil {
+					return &connLost{err}
+				}
+			}
+		}
+		if show {
+			// A send handed to us waiting for this reply (WatchApplied)
+			// gets it now that it is recorded.
+			s.applied(v, ev)
+		}
+		if !show && o.ChatStates && ev.Kind == KindMessage && ev.Type == "chat" && ev.ChatState != "" &&
+			ev.Error == "" && ev.Body == "" && ev.Subject == "" && !ev.Sent {
+			show = true
+		}
+		if !show {
+			return nil
+		}
+		if ev.Kind == KindMessage && !seen.add(messageKeys(ev.From, ev.ID, ev.OriginID, sid)) {
+			return nil
+		}
+		if ev.Kind == KindPresence && !o.Presence {
+			return nil
+		}
+		return emit(ev)
+	}
+	// What arrives while observe waits for answers before its loop is
+	// held back and handled after (holder).
+	held := &holder{live: handle}
+	req := func(iq *IQ) (*IQ, error) { return awaitIQ(ctx, s, iq, held.take) }
+	// Item 80: carbons only where the server offers them; the archive
+	// (XEP-0313) where our account's disco#info lists it. Both before
+	// the initial presence, which starts the flow of stored messages.
+	serverFeats, accountFeats, err := Features(req, o.Account)
+	if err != nil {
+		return err
+	}
+	trustSID = accountFeats[nsMAM] || accountFeats[nsSID]
+	if !s.Resumed() {
+		// A resumed session keeps its carbons (XEP-0198 §5 resumes the
+		// session's state with it).
+		on, err := EnableCarbons(req, serverFeats)
+		if err != nil {
+			return err
+		}
+		env.debugf("carbons (XEP-0280): %s", map[bool]string{true: "enabled", false: "not offered or refused; going on without"}[on])
+	}
+	var cu *catchUp
+	switch {
+	case o.CatchUp.Off:
+	case !accountFeats[nsMAM]:
+		env.debugf("the server keeps no archive for %s (no %s): no catch-up", account, nsMAM)
+	default:
+		cu = &catchUp{env: env, s: s, account: account, own: s.JID().Resource, o: o.CatchUp, seen: seen,
+			emit: emit, hold: held, logf: o.logf()}
+	}
 	if !s.Resumed() { // a resumed session is online already (XEP-0198 §5)
+		// Before the presence: Prosody then keeps the offline replay of
+		// what the archive returns from this session.
+		if cu != nil {
+			if err := cu.phase(ctx, true); err != nil {
+				return err
+			}
+		}
 		if err := s.SendPresence(o.Priority); err != nil {
 			return &connLost{err}
+		}
+	}
+	if cu != nil {
+		// Again after the presence: what arrived between the end of the
+		// first query and the presence went to offline storage, which
+		// Prosody no longer replays to us (issue 12 measured 9 of 1,000
+		// lost). A resumed session catches up too, though its queue holds
+		// what it missed: a live stanza held back by a catch-up that the
+		// lost connection cut short was acknowledged already (catchUp).
+		if err := cu.phase(ctx, false); err != nil {
+			return err
 		}
 	}
 	// Before the observer record: whoever waits for the record (a test,
@@ -288,6 +403,14 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	defer stopKeepalive()
 	pingFailed := Keepalive(kctx, s, KeepaliveEvery)
 	took := false // a stanza was taken from Events and is being handled
+	// What arrived live meanwhile, after what the catch-up printed.
+	for _, v := range held.deferred {
+		if err := handle(v); err != nil {
+			return err
+		}
+		s.Handled()
+	}
+	held.deferred = nil
 	for {
 		if took {
 			s.Handled() // XEP-0198: recorded and emitted, it may be acknowledged
@@ -310,35 +433,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 				return &connLost{s.Err()}
 			}
 			took = true
-			ev, show, err := Apply(ctx, env, account, v)
-			if err != nil {
-				return err
-			}
-			if m, ok := v.(*Message); ok && o.Receipts {
-				// Answered once the message is recorded, whether or not a
-				// filter prints it: the client has received it.
-				if r := ReceiptFor(m); r != nil && auth.allows(m.From) {
-					if err := s.Conn().Send(r); err != nil {
-						return &connLost{err}
-					}
-				}
-			}
-			if show {
-				// A send handed to us waiting for this reply (WatchApplied)
-				// gets it now that it is recorded.
-				s.applied(v, ev)
-			}
-			if !show && o.ChatStates && ev.Kind == KindMessage && ev.Type == "chat" && ev.ChatState != "" &&
-				ev.Error == "" && ev.Body == "" && ev.Subject == "" {
-				show = true
-			}
-			if !show || !seen.add(ev) {
-				continue
-			}
-			if ev.Kind == KindPresence && !o.Presence {
-				continue
-			}
-			if err := emit(ev); err != nil {
+			if err := handle(v); err != nil {
 				return err
 			}
 		}
@@ -347,11 +442,54 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 
 // Apply turns a stanza into an Event and records its effect durably: on
 // the conversation, on the thread index and in the history. show is false
-// for stanzas that are not printed (standalone chat states, terminates).
+// for stanzas that are not printed (standalone chat states, terminates)
+// and for those dropped: a forged carbon (items 79, 82, 85) or an archive
+// result no query of ours asked for (item 87) leaves no trace.
 func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, error) {
+	return apply(ctx, env, account, v, applyOpts{})
+}
+
+// applyOpts says where a message came from beyond its own content.
+type applyOpts struct {
+	// Archived: caught up from the archive (XEP-0313, D-15).
+	Archived bool
+	// ArchiveID is the stanza-id our archive gave the message (a live
+	// one's trusted stanza-id, a result's id): recorded as the position
+	// of the next catch-up. Only listen's observer passes it.
+	ArchiveID string
+	// Stamp is when the archive says the message was sent.
+	Stamp string
+	// Own is the observer's stable resource: copies of what this jab sent
+	// are not applied again (UnwrapCarbon, catchUp).
+	Own string
+}
+
+func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Event, bool, error) {
 	now := env.Now()
 	var ev Event
 	var in Inbound
+	carbon := ""
+	if m, ok := v.(*Message); ok && !o.Archived {
+		if m.MAMResult != nil {
+			// Item 87: a result outside an open query of ours.
+			env.debugf("dropped an archive result outside any query of ours (item 87)")
+			return ev, false, nil
+		}
+		u := UnwrapCarbon(m, account, o.Own, nil)
+		if u.Drop != "" {
+			env.debugf("dropped a message: %s", u.Drop)
+			return ev, false, nil
+		}
+		if u.Dir == CarbonSent {
+			return applyOwn(ctx, env, account, u.Msg, CarbonSent, o)
+		}
+		carbon = u.Dir
+		v = u.Msg
+	}
+	if m, ok := v.(*Message); ok && o.Archived && m.From != "" && BareOf(m.From) == account && m.To != "" && BareOf(m.To) != account {
+		// Our own message, archived: sent by us or another of our devices.
+		return applyOwn(ctx, env, account, m, "", o)
+	}
 	switch m := v.(type) {
 	case *Message:
 		thread, parent := m.ThreadValue(), m.ThreadParent()
@@ -365,7 +503,7 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		ev = Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID,
 			OriginID: originID(m), Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject,
 			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To"),
-			Occupant: m.MUCUser != nil}
+			Occupant: m.MUCUser != nil, Carbon: carbon, Archived: o.Archived}
 		if m.Error != nil || ev.Type == "error" {
 			ev.Error = m.Error.Cond()
 		}
@@ -378,9 +516,15 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 				ev.Time = t
 			}
 		}
+		if o.Archived {
+			ev.Delayed = true
+			if t, err := time.Parse(time.RFC3339Nano, o.Stamp); err == nil {
+				ev.Time = t
+			}
+		}
 		in = Inbound{Kind: KindMessage, Type: m.Type, Thread: thread, ChatState: ev.ChatState,
 			Content: m.Body != "" || m.Subject != "", Delayed: ev.Delayed, Terminate: m.IsTerminate(),
-			Occupant: m.MUCUser != nil, Time: now, FreshThread: NewID()}
+			Occupant: m.MUCUser != nil, Archived: o.Archived, Time: now, FreshThread: NewID()}
 	case *Presence:
 		ev = Event{Kind: KindPresence, From: m.From, To: m.To, Type: m.Type, ID: m.ID, Time: now,
 			Show: m.Show, Status: m.Status}
@@ -407,19 +551,16 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
-		if in.Kind == KindMessage && ev.ID != "" && MessageType(in.Type) != "error" {
+		moved := moveArchive(a, o.ArchiveID)
+		if in.Kind == KindMessage && ev.ID != "" && MessageType(in.Type) != "error" && !noteSeen(a, ev.From, ev.ID) {
 			// Recorded already by another of our processes (listen and a
 			// waiting send both get what goes to the bare JID) or before
 			// a reconnect: the effect is there, record nothing twice.
-			seen := ev.From + " " + ev.ID
-			if slices.Contains(a.Seen, seen) {
-				dup = true
-				return errNoChange
+			dup = true
+			if moved {
+				return nil
 			}
-			a.Seen = append(a.Seen, seen)
-			if len(a.Seen) > statefile.MaxSeen {
-				a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
-			}
+			return errNoChange
 		}
 		var c statefile.Conversation
 		exists := false
@@ -451,7 +592,7 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 				}
 			}
 		}
-		if !changed && (in.Kind != KindMessage || ev.ID == "" || MessageType(in.Type) == "error") {
+		if !changed && !moved && (in.Kind != KindMessage || ev.ID == "" || MessageType(in.Type) == "error") {
 			return errNoChange
 		}
 		return nil
@@ -474,11 +615,35 @@ func Apply(ctx context.Context, env Env, account string, v any) (Event, bool, er
 		ev.Thread = after.Thread
 	}
 	if show && ev.Kind == KindMessage && env.History != nil {
-		if err := env.History.Append(ctx, ev.record(account, "in")); err != nil {
+		if err := env.History.Append(ctx, ev.record(account, statefile.DirIn)); err != nil {
 			return ev, false, err
 		}
 	}
 	return ev, show, nil
+}
+
+// noteSeen records the message id from sent in a.Seen, bounded, and
+// reports whether it is new.
+func noteSeen(a *statefile.Account, from, id string) bool {
+	seen := from + " " + id
+	if slices.Contains(a.Seen, seen) {
+		return false
+	}
+	a.Seen = append(a.Seen, seen)
+	if len(a.Seen) > statefile.MaxSeen {
+		a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
+	}
+	return true
+}
+
+// moveArchive records id ("" for none) as the catch-up position and
+// reports whether it changed.
+func moveArchive(a *statefile.Account, id string) bool {
+	if id == "" || a.ArchiveLast == id {
+		return false
+	}
+	a.ArchiveLast = id
+	return true
 }
 
 // receiptAuth says who may get a receipt: our own account, and contacts
@@ -544,9 +709,13 @@ func originID(m *Message) string {
 
 // record is the history record of a received message.
 func (ev Event) record(account, dir string) statefile.Record {
-	return statefile.Record{Account: account, Dir: dir, Time: ev.Time, Peer: ev.From, Type: ev.Type, ID: ev.ID,
+	peer := ev.From
+	if dir == statefile.DirOut {
+		peer = ev.To
+	}
+	return statefile.Record{Account: account, Dir: dir, Time: ev.Time, Peer: peer, Type: ev.Type, ID: ev.ID,
 		OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Subject: ev.Subject, Body: ev.Body,
-		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error}
+		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error, Carbon: ev.Carbon, Archived: ev.Archived}
 }
 
 func printable(ev Event, in Inbound) bool {
@@ -556,8 +725,9 @@ func printable(ev Event, in Inbound) bool {
 	return ev.Body != "" || ev.Subject != "" || ev.Type == "error"
 }
 
-// dedup remembers recent stanza identities so a stanza delivered again
-// after a reconnect is not printed twice.
+// dedup remembers recent message identities (messageKeys) so a message
+// delivered again (after a reconnect, by offline storage after the
+// archive, live during a catch-up) is not printed twice. Bounded.
 type dedup struct {
 	max   int
 	order []string
@@ -566,13 +736,34 @@ type dedup struct {
 
 func newDedup(n int) *dedup { return &dedup{max: n, set: map[string]bool{}} }
 
-func (d *dedup) add(ev Event) bool {
-	if ev.Kind != KindMessage || ev.ID == "" {
-		return true
+// has reports whether any of keys was seen.
+func (d *dedup) has(keys []string) bool {
+	for _, k := range keys {
+		if d.set[k] {
+			return true
+		}
 	}
-	k := ev.From + "\x00" + ev.ID
-	if d.set[k] {
+	return false
+}
+
+// add records keys and reports whether the message is new (none of its
+// keys seen). A message with no keys is always new.
+func (d *dedup) add(keys []string) bool {
+	if d.has(keys) {
+		for _, k := range keys {
+			d.put(k)
+		}
 		return false
+	}
+	for _, k := range keys {
+		d.put(k)
+	}
+	return true
+}
+
+func (d *dedup) put(k string) {
+	if d.set[k] {
+		return
 	}
 	d.set[k] = true
 	d.order = append(d.order, k)
@@ -580,5 +771,4 @@ func (d *dedup) add(ev Event) bool {
 		delete(d.set, d.order[0])
 		d.order = d.order[1:]
 	}
-	return true
 }

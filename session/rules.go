@@ -38,8 +38,12 @@ type Inbound struct {
 	ChatState string // active, composing, paused, inactive, gone or ""
 	Content   bool   // carries a body or subject (not a standalone notification)
 	Delayed   bool   // offline storage or archive (XEP-0203 delay): never locks (D-15)
-	Terminate bool   // a XEP-0155 terminate form
-	Occupant  bool   // carries a muc#user element: a MUC occupant, not a resource
+	// Archived: caught up from the archive (XEP-0313). It neither locks
+	// nor unlocks nor ends anything (item 87, D-15); only its thread is
+	// kept.
+	Archived  bool
+	Terminate bool // a XEP-0155 terminate form
+	Occupant  bool // carries a muc#user element: a MUC occupant, not a resource
 	Time      time.Time
 	// FreshThread is a newly generated thread id the rules use when they
 	// must start a thread; the caller generates it so the rules stay pure.
@@ -116,6 +120,9 @@ func ApplyInbound(c statefile.Conversation, exists bool, in Inbound) (next state
 		return c, true
 	}
 
+	if in.Archived {
+		return applyArchived(c, exists, in)
+	}
 	switch MessageType(in.Type) {
 	case "groupchat":
 		// Room traffic never touches 1:1 locks (item 73).
@@ -184,6 +191,27 @@ func ApplyInbound(c statefile.Conversation, exists bool, in Inbound) (next state
 		// our thread stays attached to it.
 	default:
 		c.Thread, c.PeerThreaded = in.FreshThread, false
+	}
+	return c, true
+}
+
+// applyArchived: an archived chat message (item 87, D-15) changes no lock,
+// whatever it carries (a <gone/>, a bare or another resource's from): its
+// resource may be long gone, and what happened since is already in the
+// state. Its thread, when it has one, becomes the conversation's, so a
+// reply continues the conversation the user just read.
+func applyArchived(c statefile.Conversation, exists bool, in Inbound) (statefile.Conversation, bool) {
+	if MessageType(in.Type) != "chat" || in.Thread == "" || !in.Content || in.Terminate {
+		return c, exists
+	}
+	if !exists {
+		c = statefile.Conversation{Peer: ConversationKey(in.From, in.Occupant), Occupant: in.Occupant}
+		if in.Occupant {
+			c.LockedTo, c.LockKind, c.LockedAt = in.From.String(), statefile.LockForced, in.Time
+		}
+	}
+	if c.Thread != in.Thread {
+		c.PeerThreaded, c.Thread = true, in.Thread
 	}
 	return c, true
 }
@@ -343,6 +371,7 @@ var UnlockWhy = map[string]string{
 	UnlockBare:      "a chat message from the bare JID",
 	UnlockCheck:     "the locked resource did not answer a ping",
 	UnlockTerminate: "the thread was ended (XEP-0155 terminate)",
+	UnlockCarbon:    "our other device wrote to the bare JID (a sent carbon)",
 }
 
 // LockTime is when the conversation's lock was last known true: set, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"slices"
@@ -27,6 +28,16 @@ type Env struct {
 	History *statefile.History // nil when history is off
 	Now     func() time.Time
 	Host    string // os.Hostname, for the observer record
+	// Debug, when set (--debug), gets a line for each stanza dropped
+	// without a trace elsewhere: a forged carbon, an unsolicited archive
+	// result.
+	Debug io.Writer
+}
+
+func (e Env) debugf(format string, args ...any) {
+	if e.Debug != nil {
+		fmt.Fprintf(e.Debug, "jab: debug: "+format+"\n", args...)
+	}
 }
 
 // errNoChange aborts a statefile.Update without writing.

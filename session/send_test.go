@@ -90,20 +90,26 @@ func TestPlannerCommitAndStale(t *testing.T) {
 
 func TestDedup(t *testing.T) {
 	d := newDedup(2)
-	ev := func(from, id string) Event { return Event{Kind: KindMessage, From: from, ID: id} }
+	ev := func(from, id string) []string { return messageKeys(from, id, "", "") }
 	if !d.add(ev("a@b/c", "1")) || d.add(ev("a@b/c", "1")) {
 		t.Fatal("the same stanza was not recognised")
 	}
 	if !d.add(ev("x@y/z", "1")) {
 		t.Fatal("the same id from another sender is another stanza")
 	}
-	if !d.add(Event{Kind: KindMessage, From: "a@b/c"}) || !d.add(Event{Kind: KindMessage, From: "a@b/c"}) {
+	if !d.add(messageKeys("a@b/c", "", "", "")) || !d.add(messageKeys("a@b/c", "", "", "")) {
 		t.Fatal("stanzas without an id must never be dropped")
 	}
 	d.add(ev("a@b/c", "2"))
 	d.add(ev("a@b/c", "3"))
 	if !d.add(ev("a@b/c", "1")) {
 		t.Fatal("the memory is not bounded")
+	}
+	// Issue 12: the archive's copy and the live copy share a stanza-id or
+	// an origin-id even when one has no id.
+	d = newDedup(16)
+	if !d.add(messageKeys("a@b/c", "", "o1", "s1")) || d.add(messageKeys("a@b/c", "x", "", "s1")) || d.add(messageKeys("a@b/c", "", "o1", "")) {
+		t.Fatal("a stanza-id or origin-id seen before was not recognised")
 	}
 }
 

@@ -149,6 +149,13 @@ func StartSend(ctx context.Context, env Env, o OneShot) (*Sender, error) {
 		// Online before the question goes out, so a quick answer to our
 		// bare JID reaches us instead of offline storage; anything the
 		// server stored for us arrives now, delayed, and is no answer.
+		// The archive is queried first: a session that goes online
+		// without querying it gets the offline messages Prosody kept
+		// back from an earlier catch-up, as stale duplicates (issue 12).
+		if err := SuppressOffline(ctx, sd.s); err != nil {
+			sd.Close()
+			return nil, err
+		}
 		if err := sd.s.SendPresence(0); err != nil {
 			sd.Close()
 			return nil, err

@@ -15,7 +15,11 @@ const (
 	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsPing      = "urn:xmpp:ping"
 	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
-	NSReceipts  = "urn:xmpp:receipts" // XEP-0184
+	NSReceipts  = "urn:xmpp:receipts"  // XEP-0184
+	nsCarbons   = "urn:xmpp:carbons:2" // XEP-0280
+	nsForward   = "urn:xmpp:forward:0" // XEP-0297
+	nsMAM       = "urn:xmpp:mam:2"     // XEP-0313
+	nsRSM       = "http://jabber.org/protocol/rsm"
 )
 
 // Thread is the XEP-0201 <thread/> element, with the 1.0 parent attribute.
@@ -156,6 +160,29 @@ type Message struct {
 	Delay    *Delay         `xml:"urn:xmpp:delay delay,omitempty"`
 	OldDelay *Delay         `xml:"jabber:x:delay x,omitempty"`
 	Error    *StanzaError   `xml:"error,omitempty"`
+	// XEP-0280 carbon copies and XEP-0313 archive results: each wraps a
+	// forwarded message (carbons.go, mam.go unwrap and check them).
+	CarbonReceived *Wrapper   `xml:"urn:xmpp:carbons:2 received,omitempty"`
+	CarbonSent     *Wrapper   `xml:"urn:xmpp:carbons:2 sent,omitempty"`
+	MAMResult      *MAMResult `xml:"urn:xmpp:mam:2 result,omitempty"`
+}
+
+// Forwarded is XEP-0297's <forwarded/>: a stanza and when it was sent.
+type Forwarded struct {
+	Delay   *Delay   `xml:"urn:xmpp:delay delay,omitempty"`
+	Message *Message `xml:"jabber:client message,omitempty"`
+}
+
+// Wrapper is a carbon's <received/> or <sent/> (XEP-0280 §5, §6).
+type Wrapper struct {
+	Forwarded []Forwarded `xml:"urn:xmpp:forward:0 forwarded"`
+}
+
+// MAMResult is one XEP-0313 <result/> of an archive query.
+type MAMResult struct {
+	QueryID   string      `xml:"queryid,attr"`
+	ID        string      `xml:"id,attr"`
+	Forwarded []Forwarded `xml:"urn:xmpp:forward:0 forwarded"`
 }
 
 // ChatState returns the XEP-0085 state the message carries, or "".

@@ -47,6 +47,11 @@ func (w *replyWaiter) offer(v any, ev Event) bool {
 	if ev.Type != "chat" && ev.Type != "normal" {
 		return false
 	}
+	if ev.Carbon != "" || ev.Sent || ev.Archived {
+		// A copy of what another of our devices sent or received is that
+		// device's conversation, not an answer to this question.
+		return false
+	}
 	if BareOf(ev.From) != w.peer {
 		return false
 	}

@@ -66,6 +66,11 @@ type Record struct {
 	ChatState string `json:"chat_state,omitempty"`  // XEP-0085
 	InReplyTo string `json:"in_reply_to,omitempty"` // SHIM In-Reply-To, XEP-0201 0.3 §8
 	Error     string `json:"error,omitempty"`       // condition of a type="error" message
+	// Carbon is "received" (a contact wrote to another of our devices) or
+	// "sent" (another of our devices wrote), for XEP-0280 copies.
+	Carbon string `json:"carbon,omitempty"`
+	// Archived marks a message caught up from the archive (XEP-0313).
+	Archived bool `json:"archived,omitempty"`
 }
 
 // History is the message history of a store: history.jsonl, append-only,

@@ -29,6 +29,11 @@ type Account struct {
 	// message two of our processes both receive (listen and a waiting
 	// send, or a redelivery after a reconnect) is recorded once.
 	Seen []string `json:"seen,omitempty"`
+	// ArchiveLast is the XEP-0359 stanza-id (given by our own archive) of
+	// the newest message listen or the REPL has seen, live or caught up:
+	// the next catch-up asks the archive for what came after it
+	// (XEP-0313). Empty until one is seen; older files lack it.
+	ArchiveLast string `json:"archive_last,omitempty"`
 }
 
 // MaxSeen bounds Account.Seen.

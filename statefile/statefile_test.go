@@ -59,6 +59,15 @@ func TestDecode(t *testing.T) {
 			}},
 		},
 		{name: "minimal", in: `{"version":1}`, want: &State{Version: 1, Accounts: map[string]*Account{}}},
+		{
+			// Issue 12: the catch-up position; files without it (every
+			// case above) stay valid.
+			name: "archive position",
+			in:   `{"version":1,"accounts":{"a@x":{"archive_last":"5f2c"}}}`,
+			want: &State{Version: 1, Accounts: map[string]*Account{
+				"a@x": {ArchiveLast: "5f2c", Conversations: map[string]*Conversation{}, Threads: map[string]*Thread{}},
+			}},
+		},
 		{name: "corrupt", in: `{"version":1,`, wantCorrupt: true},
 		{name: "truncated", in: validFile[:len(validFile)/2], wantCorrupt: true},
 		{name: "trailing garbage", in: `{"version":1} x`, wantCorrupt: true},

@@ -105,6 +105,13 @@ var mutants = []mutant{
 		if err := c.writeStanza(d); err != nil {`, "TestSmacksResumeRefusedResends", "session/smacks_conn.go"},
 	{"XEP-0198 §5: a resumed session sends presence again", `	if !s.Resumed() { // a resumed session is online already (XEP-0198 §5)`, `	if true { // a resumed session is online already (XEP-0198 §5)`, "TestSmacksResumeResendsHandoff", "session/listen.go"},
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
+	{"item 79: a carbon wrapper from one of our full JIDs accepted", `if m.From != "" && m.From != account {`, `if m.From != "" && BareOf(m.From) != account {`, "TestCarbonForged", "session/carbons.go"},
+	{"item 79: a carbon wrapper from anyone accepted", `if m.From != "" && m.From != account {`, `if false {`, "TestCarbonForged", "session/carbons.go"},
+	{"item 81: a received carbon is taken as sent", `if u.Dir == CarbonSent {`, `if u.Dir != "" {`, "TestCarbonReceivedLocks", "session/listen.go"},
+	{"item 82: a sent carbon's lock does not follow its to", `lock(&c, s.To.String(), statefile.LockForced, s.Time)`, `_ = statefile.LockForced`, "TestCarbonSentFollowsTo", "session/carbons.go"},
+	{"item 83: a gone by carbon keeps the lock", `unlock(&c, UnlockGone, s.Time)`, `_ = UnlockGone`, "TestCarbonGoneUnlocks", "session/carbons.go"},
+	{"item 84: the bot answers carbons", `if ev.Carbon != "" || ev.Sent {`, `if false {`, "TestCarbonNoAutoAnswer", "session/bot.go"},
+	{"item 87: an archived message locks and unlocks", "if in.Archived {\n\t\treturn applyArchived(c, exists, in)\n\t}", "if false {\n\t\treturn applyArchived(c, exists, in)\n\t}", "TestCatchUpSinceLastRun", ""},
 }
 
 // sessionPackage is the package whose tests kill sessionMutants.
@@ -121,6 +128,16 @@ var sessionMutants = []mutant{
 	{"XEP-0198: inbound stanzas are not counted (h stays 0)", `		m.in.read(queued)`, `		_ = queued`, "TestSmacksAnswersR", "session/smacks.go"},
 	{"XEP-0198 §4: an h beyond what was sent is accepted", `if n > o.unacked() {`, `if false && n > o.unacked() {`, "TestSmacksAck|TestResumedHandledTooHigh|TestAckHandledTooHigh", "session/smacks.go"},
 	{"XEP-0198 §4: a handled stanza is not counted before the pending ones", `		return i.pending[0] - 1`, `		return i.received`, "TestSmacksInboundCount", "session/smacks.go"},
+	{"item 87: the queryid of a result is not checked", `case qid == "" || r.QueryID != qid:`, `case false:`, "TestCatchUpHostile|TestAcceptResult", "session/mam.go"},
+	{"item 87: a result from someone else accepted", `case m.From != "" && m.From != account:`, `case false:`, "TestCatchUpHostile|TestAcceptResult", "session/mam.go"},
+	{"catch-up: a repeated page is asked for again", `case p.Lasts[f.Last] || f.Last == p.After:`, `case false:`, "TestCatchUpHostile|TestNextPage", "session/mam.go"},
+	{"catch-up: no limit", `if p.Applied >= p.Limit {
+		c.skipped++`, `if false {
+		c.skipped++`, "TestCatchUpFlood", "session/catchup.go"},
+	{"catch-up: archived messages are printed twice", "if c.seen.has(keys) {\n\t\treturn c.position(ctx, id)", "if false {\n\t\treturn c.position(ctx, id)", "TestCatchUpPages", "session/catchup.go"},
+	{"item 82: a sent carbon's inner from not checked", `if from.Bare() != account || !from.IsFull() {`, `if false {`, "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
+	{"a carbon nested in a carbon accepted", "if in.CarbonReceived != nil || in.CarbonSent != nil || in.MAMResult != nil {\n\t\t// A copy of a copy", "if false {\n\t\t// A copy of a copy", "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
+	{"item 85: a MUC PM carbon of a room not joined accepted", `if in.MUCUser != nil && (joined == nil || !joined(peer.Bare())) {`, `if false {`, "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
 }
 
 // suites pairs each table with the package whose tests run against it.
