@@ -110,7 +110,7 @@ func writers(jab string, n int) error {
 		}
 	}
 	records := map[string]bool{}
-	store.History(1<<20).Scan(func(r statefile.Record) error {
+	store.History(1 << 20).Scan(func(r statefile.Record) error {
 		records[r.Peer] = true
 		return nil
 	})
