@@ -22,7 +22,7 @@ import (
 // pathOptions name files or directories: in the config file a leading
 // "~/" is the home directory and a relative path is relative to the
 // file's directory, not to wherever jab runs.
-var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir}
+var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir, flagRoomPwFile}
 
 // flagKind is the type of a flag's value, and of its config key.
 func flagKind(f cli.Flag) settings.Kind {

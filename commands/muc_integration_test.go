@@ -1,0 +1,222 @@
+package commands_test
+
+// Group chat (XEP-0045) against the real Prosody's MUC component: what the
+// other occupants received, what the service says exists afterwards, exit
+// codes.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jab-xmpp/jab/internal/peer"
+	"github.com/jab-xmpp/jab/session"
+)
+
+var roomN int
+
+// newRoom is a fresh room name on the test server's MUC service.
+func newRoom(prefix string) string {
+	roomN++
+	return fmt.Sprintf("%s%d-%d@conference.%s", prefix, roomN, time.Now().UnixNano()%1e6, srv.Domain)
+}
+
+// teamRoom creates a room owned by alice (who stays in it as "alice") with
+// the configuration fields given, and returns it with alice's client.
+func teamRoom(t *testing.T, fields map[string]string) (room string, alice *peer.Peer) {
+	t.Helper()
+	a := newAccount(t, "owner")
+	alice = a.connect(t, "laptop")
+	room = newRoom("team")
+	alice.CreateRoom(t, room, "alice", fields)
+	return room, alice
+}
+
+func isGroupchat(body string) func(*session.Message) bool {
+	return func(m *session.Message) bool { return m.Type == "groupchat" && m.Body == body }
+}
+
+// TestRoomSend: the message reaches the other occupant as group chat from
+// our nick, with an id, an origin-id and a thread (item 78, D-13); jab
+// joined without history and left; exit 0 once echoed.
+func TestRoomSend(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	alice.Groupchat(t, room, "old news", "")
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	r := j.run("", "send", "--room", room, "--json", "build 42 passed")
+	if r.Code != 0 {
+		t.Fatalf("send --room: %s", r)
+	}
+	got := alice.WaitMessage(t, 10*time.Second, isGroupchat("build 42 passed"))
+	if got.From != room+"/"+me.User {
+		t.Errorf("from %q, want %q (the nick defaults to the local part)", got.From, room+"/"+me.User)
+	}
+	if got.OriginID == nil || got.OriginID.ID == "" || got.ThreadValue() == "" {
+		t.Errorf("room message without origin-id or thread: %s", alice.RawOf(t, got))
+	}
+	var sent session.Sent
+	if err := json.Unmarshal([]byte(r.Stdout), &sent); err != nil || sent.To != room || sent.Type != "groupchat" || sent.Thread != got.ThreadValue() {
+		t.Errorf("--json: %q (%v), thread on the wire %q", r.Stdout, err, got.ThreadValue())
+	}
+	// We joined and left: alice saw both presences.
+	alice.WaitPresence(t, 5*time.Second, func(p *session.Presence) bool {
+		return p.From == room+"/"+me.User && p.Type == "unavailable"
+	})
+	// A second send is a new topic: a new thread; --thread continues.
+	j.mustRun("", "send", "--room", room, "second")
+	second := alice.WaitMessage(t, 10*time.Second, isGroupchat("second"))
+	if second.ThreadValue() == got.ThreadValue() {
+		t.Errorf("a new send reused thread %q", second.ThreadValue())
+	}
+	j.mustRun("", "send", "--room", room, "--thread", got.ThreadValue(), "third")
+	if third := alice.WaitMessage(t, 10*time.Second, isGroupchat("third")); third.ThreadValue() != got.ThreadValue() {
+		t.Errorf("--thread: thread %q, want %q", third.ThreadValue(), got.ThreadValue())
+	}
+	// The history is not replayed to jab (maxstanzas 0): it printed
+	// nothing about "old news" and the state file holds no lock.
+	if strings.Contains(r.Stderr, "old news") {
+		t.Errorf("room history reached jab: %s", r.Stderr)
+	}
+}
+
+// TestRoomSendLinesSeveralRooms: --lines to two rooms over one connection.
+func TestRoomSendLinesSeveralRooms(t *testing.T) {
+	needServer(t)
+	room1, alice := teamRoom(t, nil)
+	room2 := newRoom("ops")
+	alice.CreateRoom(t, room2, "alice", nil)
+	j := newJab(t, newAccount(t, "me"))
+	r := j.run("one\ntwo\n", "send", "--room", room1, "--room", room2, "--lines", "--nick", "ci-bot")
+	if r.Code != 0 {
+		t.Fatalf("send --lines: %s", r)
+	}
+	for _, room := range []string{room1, room2} {
+		for _, body := range []string{"one", "two"} {
+			m := alice.WaitMessage(t, 10*time.Second, func(m *session.Message) bool {
+				return m.Type == "groupchat" && m.Body == body && m.From == room+"/ci-bot"
+			})
+			_ = m
+		}
+	}
+}
+
+// TestRoomSendNoSuchRoom: a typo never creates a room. The join created
+// it (201), jab destroyed it, sent nothing, and said so (exit 2).
+func TestRoomSendNoSuchRoom(t *testing.T) {
+	needServer(t)
+	watcher := newAccount(t, "watch").connect(t, "x")
+	room := newRoom("typo")
+	j := newJab(t, newAccount(t, "me"))
+	r := j.run("", "send", "--room", room, "hello?")
+	if r.Code != 2 || !strings.Contains(r.Stderr, "no such room") {
+		t.Fatalf("send to a missing room: %s", r)
+	}
+	if watcher.RoomExists(t, room) {
+		t.Errorf("room %s exists after the send", room)
+	}
+	if data, _ := os.ReadFile(filepath.Join(j.stateDir, "history.jsonl")); strings.Contains(string(data), "hello?") {
+		t.Errorf("history records an unsent message: %s", data)
+	}
+}
+
+// TestRoomSendRefusals: each refusal has its own message and exit 6, and
+// nothing reaches the room.
+func TestRoomSendRefusals(t *testing.T) {
+	needServer(t)
+	t.Run("members-only", func(t *testing.T) {
+		room, alice := teamRoom(t, map[string]string{"muc#roomconfig_membersonly": "1"})
+		j := newJab(t, newAccount(t, "me"))
+		r := j.run("", "send", "--room", room, "let me in")
+		if r.Code != 6 || !strings.Contains(r.Stderr, "members-only") {
+			t.Fatalf("members-only: %s", r)
+		}
+		alice.NoMessage(t, 500*time.Millisecond, isGroupchat("let me in"))
+	})
+	t.Run("password", func(t *testing.T) {
+		room, alice := teamRoom(t, map[string]string{"muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "s3cret"})
+		j := newJab(t, newAccount(t, "me"))
+		if r := j.run("", "send", "--room", room, "no password"); r.Code != 6 || !strings.Contains(r.Stderr, "password") {
+			t.Fatalf("missing password: %s", r)
+		}
+		pw := filepath.Join(t.TempDir(), "pw")
+		os.WriteFile(pw, []byte("wrong\n"), 0o600)
+		if r := j.run("", "send", "--room", room, "--room-password-file", pw, "wrong password"); r.Code != 6 || !strings.Contains(r.Stderr, "password") {
+			t.Fatalf("wrong password: %s", r)
+		}
+		alice.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool { return m.Type == "groupchat" && m.Body != "" && m.From != room+"/alice" })
+		j.mustRun("", "send", "--room", room, "--room-password-cmd", "echo s3cret", "right password")
+		alice.WaitMessage(t, 10*time.Second, isGroupchat("right password"))
+	})
+	t.Run("banned", func(t *testing.T) {
+		room, alice := teamRoom(t, nil)
+		me := newAccount(t, "me")
+		alice.SetAffiliation(t, room, me.JID, "outcast")
+		j := newJab(t, me)
+		if r := j.run("", "send", "--room", room, "still here"); r.Code != 6 || !strings.Contains(r.Stderr, "banned") {
+			t.Fatalf("banned: %s", r)
+		}
+		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("still here"))
+	})
+	t.Run("nick conflict", func(t *testing.T) {
+		room, alice := teamRoom(t, nil)
+		j := newJab(t, newAccount(t, "me"))
+		// "alice" is taken: one retry with a suffix gets in.
+		r := j.run("", "send", "--room", room, "--nick", "alice", "who am I")
+		if r.Code != 0 || !strings.Contains(r.Stderr, "the nick is alice-") {
+			t.Fatalf("nick conflict: %s", r)
+		}
+		m := alice.WaitMessage(t, 10*time.Second, isGroupchat("who am I"))
+		if !strings.HasPrefix(m.From, room+"/alice-") {
+			t.Errorf("from %q", m.From)
+		}
+	})
+}
+
+// TestRoomSendBadInput: refused before connecting, exit 2, nothing sent.
+func TestRoomSendBadInput(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	j := newJab(t, newAccount(t, "me"))
+	for name, args := range map[string][]string{
+		"malformed room":  {"--room", "not a room", "x"},
+		"room with nick":  {"--room", room + "/nick", "x"},
+		"room without @":  {"--room", "conference." + srv.Domain, "x"},
+		"empty nick":      {"--room", room, "--nick", " ", "x"},
+		"over-long nick":  {"--room", room, "--nick", strings.Repeat("n", 1024), "x"},
+		"control in nick": {"--room", room, "--nick", "a\x1bb", "x"},
+		"subject":         {"--room", room, "--subject", "topic", "x"},
+	} {
+		r := j.run("", append([]string{"send"}, args...)...)
+		if r.Code != 2 {
+			t.Errorf("%s: %s", name, r)
+		}
+	}
+	// Over the server's size limit: refused after login, before the join.
+	big := strings.Repeat("x", 300*1024)
+	if r := j.run(big, "send", "--room", room); r.Code == 0 {
+		t.Errorf("a message over the size limit was sent: exit %d", r.Code)
+	}
+	alice.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool { return m.Type == "groupchat" && m.Body != "" && m.From != room+"/alice" })
+	if _, err := os.Stat(filepath.Join(j.stateDir, "history.jsonl")); err == nil {
+		t.Errorf("bad input left a history")
+	}
+}
+
+// TestRoomSendBounced: a room that refuses the message (a visitor in a
+// moderated room may not speak, §8.5) is exit 5, not 0 as go-sendxmpp.
+func TestRoomSendBounced(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, map[string]string{"muc#roomconfig_moderatedroom": "1"})
+	j := newJab(t, newAccount(t, "me"))
+	r := j.run("", "send", "--room", room, "can anyone hear me")
+	if r.Code != 5 || !strings.Contains(r.Stderr, "not delivered") || !strings.Contains(r.Stderr, "forbidden") {
+		t.Fatalf("bounced room message: %s", r)
+	}
+	alice.NoMessage(t, 300*time.Millisecond, isGroupchat("can anyone hear me"))
+}

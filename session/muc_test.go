@@ -1,0 +1,101 @@
+package session
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+)
+
+const tRoom = "team@conference.example.org"
+
+func mucPresence(from, typ string, codes ...int) *Presence {
+	p := &Presence{From: from, Type: typ, MUCUser: &MUCUser{}}
+	for _, c := range codes {
+		p.MUCUser.Status = append(p.MUCUser.Status, MUCStatus{Code: c})
+	}
+	return p
+}
+
+func TestJoinAnswer(t *testing.T) {
+	errPresence := func(from, cond string) *Presence {
+		p := &Presence{From: from, Type: "error", Error: &StanzaError{Type: "cancel"}}
+		p.Error.Condition = append(p.Error.Condition, xml.Name{Space: nsStanzas, Local: cond})
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		p    *Presence
+		want JoinStep
+	}{
+		{"our presence, 110", mucPresence(tRoom+"/me", "", StatusSelf), JoinStep{Kind: JoinedRoom, Nick: "me"}},
+		{"assigned nick, 110 and 210", mucPresence(tRoom+"/Me (2)", "", StatusSelf, StatusNickAssign), JoinStep{Kind: JoinedRoom, Nick: "Me (2)"}},
+		{"no 110 but our nick", mucPresence(tRoom+"/me", ""), JoinStep{Kind: JoinedRoom, Nick: "me"}},
+		{"created, 201", mucPresence(tRoom+"/me", "", StatusSelf, StatusCreated), JoinStep{Kind: CreatedRoom, Nick: "me"}},
+		{"another occupant", mucPresence(tRoom+"/alice", ""), JoinStep{Kind: JoinOther}},
+		{"another occupant leaving", mucPresence(tRoom+"/me", "unavailable"), JoinStep{Kind: JoinOther}},
+		{"another room", mucPresence("other@conference.example.org/me", "", StatusSelf), JoinStep{Kind: JoinOther}},
+		{"the room's bare JID", mucPresence(tRoom, "", StatusSelf), JoinStep{Kind: JoinOther}},
+		{"conflict", errPresence(tRoom+"/me", "conflict"), JoinStep{Kind: JoinRefused, Cond: "conflict"}},
+		{"error from the bare room", errPresence(tRoom, "registration-required"), JoinStep{Kind: JoinRefused, Cond: "registration-required"}},
+		{"error for another nick", errPresence(tRoom+"/other", "conflict"), JoinStep{Kind: JoinOther}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := JoinAnswer(c.p, tRoom, "me"); got != c.want {
+				t.Errorf("JoinAnswer = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestEchoOf(t *testing.T) {
+	pending := func(id string) bool { return id == "m1" }
+	for _, c := range []struct {
+		name string
+		m    *Message
+		kind int
+	}{
+		{"echo by id", &Message{From: tRoom + "/me", Type: "groupchat", ID: "m1"}, EchoOK},
+		{"echo by origin-id, id rewritten", &Message{From: tRoom + "/me", Type: "groupchat", ID: "x", OriginID: &OriginID{ID: "m1"}}, EchoOK},
+		{"from another occupant with our id", &Message{From: tRoom + "/alice", Type: "groupchat", ID: "m1"}, EchoNone},
+		{"from another room", &Message{From: "other@conference.example.org/me", Type: "groupchat", ID: "m1"}, EchoNone},
+		{"a chat with our id", &Message{From: tRoom + "/me", Type: "chat", ID: "m1"}, EchoNone},
+		{"bounce from the room", &Message{From: tRoom, Type: "error", ID: "m1", Error: &StanzaError{}}, EchoBounced},
+		{"another id", &Message{From: tRoom + "/me", Type: "groupchat", ID: "m2"}, EchoNone},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			kind, id := EchoOf(c.m, tRoom, "me", pending)
+			if kind != c.kind || (kind != EchoNone && id != "m1") {
+				t.Errorf("EchoOf = %d %q, want %d", kind, id, c.kind)
+			}
+		})
+	}
+}
+
+func TestParseRoomAndNick(t *testing.T) {
+	for _, s := range []string{"team@conference.example.org", "Team@Conference.example.org"} {
+		if j, err := ParseRoom(s); err != nil || j.Bare() != strings.ToLower(s) {
+			t.Errorf("ParseRoom(%q) = %v, %v", s, j, err)
+		}
+	}
+	for _, s := range []string{"", "conference.example.org", "team@conference.example.org/nick", "a b@c", "@c"} {
+		if _, err := ParseRoom(s); err == nil {
+			t.Errorf("ParseRoom(%q) accepted", s)
+		}
+	}
+	for _, n := range []string{"", " me", "me ", strings.Repeat("n", MaxNick+1), "a\x1bb", "a\u202eb", "\xff"} {
+		if CheckNick(n) == nil {
+			t.Errorf("CheckNick(%q) accepted", n)
+		}
+	}
+	for _, n := range []string{"me", "Zoë", strings.Repeat("n", MaxNick)} {
+		if err := CheckNick(n); err != nil {
+			t.Errorf("CheckNick(%q): %v", n, err)
+		}
+	}
+	if got := RetryNick(strings.Repeat("n", MaxNick), "abcd"); len(got) != MaxNick || !strings.HasSuffix(got, "-abcd") {
+		t.Errorf("RetryNick of a long nick: %d bytes", len(got))
+	}
+	if got := DefaultNick(JID{Local: "me", Domain: "example.org"}, ""); got != "me" {
+		t.Errorf("DefaultNick = %q", got)
+	}
+}
