@@ -102,6 +102,6 @@ var mutants = []mutant{
 	{"issue 3: oversized peer threads are stored", `if s == "" || len(s) > MaxThreadLen || !utf8.ValidString(s) {`, `if s == "" || !utf8.ValidString(s) {`, "TestThreadsOversizedRemote", "session/threads.go"},
 	{"XEP-0045 §10.1.1: a room the join created is used", "if p.MUCUser.Has(StatusCreated) {", "if false {", "TestRoomSendNoSuchRoom", "session/muc.go"},
 	{"XEP-0045 §7.4: a bounced room message counts as delivered", "case m.Type == \"error\":\n\t\t\treturn EchoBounced, id", "case m.Type == \"error\":\n\t\t\treturn EchoOK, id", "TestRoomSendBounced", "session/muc.go"},
-	{"XEP-0045 §7.4: send --room does not wait for the echo", "if len(r.pending) > 0 {\n\t\t\t\treturn false", "if false {\n\t\t\t\treturn false", "TestRoomSend$", "session/room_send.go"},
+	{"XEP-0045 §7.4: send --room does not wait for the echo", "if len(r.pending) > 0 {\n\t\t\t\treturn false", "if len(r.pending) < 0 {\n\t\t\t\treturn false", "TestRoomSend$", "session/room_send.go"},
 	{"XEP-0045 §7.2.9: a nick conflict is not retried", `if r.step.Kind == JoinRefused && r.step.Cond == "conflict" && !r.retried {`, `if false {`, "TestRoomSendRefusals", "session/room_send.go"},
 }
