@@ -23,6 +23,7 @@ type listenOptions struct {
 	filter   session.Filter
 	exec     *execOptions // --exec, nil without
 	receipts bool         // answer XEP-0184 receipt requests
+	rooms    []session.RoomTarget
 }
 
 // record is one printed record with its terminator: newline, or NUL with
@@ -158,6 +159,7 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 			&cli.IntFlag{Name: "exec-concurrency", Value: 1, Usage: "run CMD for up to `N` conversations at once (one conversation's replies stay in order)"},
 			&cli.BoolFlag{Name: "include-delayed", Usage: "also run CMD for delayed (offline) messages"},
 			&cli.BoolFlag{Name: "no-receipts", Usage: "do not answer XEP-0184 receipt requests (and do not advertise them)"},
+			&cli.StringSliceFlag{Name: "room", Usage: "join the group chat `ROOM`@service (repeatable) and print its messages"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -210,6 +212,9 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 				if o.format, err = parseFormat(c.String("format")); err != nil {
 					return usagef("", "--format: %w", err)
 				}
+			}
+			if o.rooms, err = roomTargets(c.Context, env, g, c.StringSlice("room")); err != nil {
+				return err
 			}
 			if err := g.readyToConnect(c.Context, c, env); err != nil {
 				return err
@@ -288,6 +293,9 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts,
 		OnSession: live.Set}
+	if len(o.rooms) > 0 {
+		lo.Rooms = session.NewRooms(o.rooms, func(format string, args ...any) { logf("%s", sanitize(fmt.Sprintf(format, args...))) })
+	}
 	if g.timeoutSet {
 		lo.Idle = g.timeout
 	}

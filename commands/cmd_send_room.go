@@ -29,22 +29,9 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 	if o.thread != "" && (c.Bool("new-thread") || o.replyTo != "") {
 		return usagef("", "--thread conflicts with --new-thread and --reply-to")
 	}
-	nick, _ := settings.Get(g.settings, flagNick, "")
-	nick = session.DefaultNick(g.account, nick)
-	if err := session.CheckNick(nick); err != nil {
-		return usagef("give another --nick", "%w", err)
-	}
-	var rooms []session.RoomTarget
-	seen := map[string]bool{}
-	for _, s := range c.StringSlice("room") {
-		j, err := session.ParseRoom(s)
-		if err != nil {
-			return usagef("a room looks like team@conference.example.org", "%w", err)
-		}
-		if !seen[j.Bare()] {
-			seen[j.Bare()] = true
-			rooms = append(rooms, session.RoomTarget{Room: j, Nick: nick})
-		}
+	rooms, err := roomTargets(c.Context, env, g, c.StringSlice("room"))
+	if err != nil {
+		return err
 	}
 	// With --room every argument is the text: no JID is taken from it.
 	text := c.Args().Slice()
@@ -83,13 +70,6 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 		}
 		o.thread, o.inReplyTo = r.Thread, session.InReplyToOf(r)
 	}
-	password, err := roomPassword(ctx, env, g)
-	if err != nil {
-		return err
-	}
-	for i := range rooms {
-		rooms[i].Password = password
-	}
 	if err := g.readyToConnect(ctx, nil, env); err != nil {
 		return err
 	}
@@ -110,6 +90,37 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 		}
 	}
 	return drive(ctx, env, g, o, rs, msg)
+}
+
+// roomTargets checks the rooms and the nick (--nick, or the JID's local
+// part) and reads the room password: a bad room or nick is a usage error,
+// before anything is contacted.
+func roomTargets(ctx context.Context, env *Env, g *options, names []string) ([]session.RoomTarget, error) {
+	nick, _ := settings.Get(g.settings, flagNick, "")
+	nick = session.DefaultNick(g.account, nick)
+	if err := session.CheckNick(nick); err != nil {
+		return nil, usagef("give another --nick", "%w", err)
+	}
+	var rooms []session.RoomTarget
+	seen := map[string]bool{}
+	for _, s := range names {
+		j, err := session.ParseRoom(s)
+		if err != nil {
+			return nil, usagef("a room looks like team@conference.example.org", "%w", err)
+		}
+		if !seen[j.Bare()] {
+			seen[j.Bare()] = true
+			rooms = append(rooms, session.RoomTarget{Room: j, Nick: nick})
+		}
+	}
+	password, err := roomPassword(ctx, env, g)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rooms {
+		rooms[i].Password = password
+	}
+	return rooms, nil
 }
 
 // roomPassword reads --room-password-file or runs --room-password-cmd

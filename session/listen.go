@@ -35,6 +35,11 @@ type Event struct {
 	// Occupant marks a MUC private message (it carries muc#user): its
 	// conversation is the occupant's full JID, never the room (D-12).
 	Occupant bool
+	// Room, Nick and Own are set for traffic of a joined room
+	// (muc_listen.go): its bare JID, the occupant's nick, and whether it
+	// is our own (an echo of our message, our own presence).
+	Room, Nick string
+	Own        bool
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -70,6 +75,9 @@ type ListenOptions struct {
 	// messages with a state and no body), which are not printed as
 	// messages or stored (§5.8): for an interactive client's status line.
 	ChatStates bool
+	// Rooms are the group chat rooms to join on every connection
+	// (muc_listen.go); nil for none.
+	Rooms *Rooms
 }
 
 // Dialer opens a new session; Listen calls it again to reconnect.
@@ -259,6 +267,9 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	if err := s.SendPresence(o.Priority); err != nil {
 		return &connLost{err}
 	}
+	if err := o.Rooms.Join(s); err != nil {
+		return &connLost{err}
+	}
 	// Before the observer record: whoever waits for the record (a test,
 	// a script) then finds what OnSession set up, the hand-off socket
 	// among it.
@@ -295,6 +306,14 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		case v, ok := <-s.Events():
 			if !ok {
 				return &connLost{s.Err()}
+			}
+			if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok {
+				if show && (ev.Kind == KindMessage || o.Presence) && seen.add(ev) {
+					if err := emit(ev); err != nil {
+						return err
+					}
+				}
+				continue
 			}
 			ev, show, err := Apply(ctx, env, account, v)
 			if err != nil {

@@ -99,3 +99,35 @@ func TestParseRoomAndNick(t *testing.T) {
 		t.Errorf("DefaultNick = %q", got)
 	}
 }
+
+func TestRoomPresence(t *testing.T) {
+	item := func(p *Presence, it MUCItem) *Presence { p.MUCUser.Items = append(p.MUCUser.Items, it); return p }
+	destroyed := mucPresence(tRoom+"/me", "unavailable", StatusSelf)
+	destroyed.MUCUser.Destroy = &MUCDestroy{Reason: "bye"}
+	for _, c := range []struct {
+		name   string
+		p      *Presence
+		joined bool
+		want   int
+	}{
+		{"joining: occupant already there", mucPresence(tRoom+"/alice", ""), false, RoomOccupantOther},
+		{"joining: ours", mucPresence(tRoom+"/me", "", StatusSelf), false, RoomSelfJoined},
+		{"joining: created", mucPresence(tRoom+"/me", "", StatusSelf, StatusCreated), false, RoomSelfCreated},
+		{"in: occupant joins", mucPresence(tRoom+"/bob", ""), true, RoomOccupantJoined},
+		{"in: occupant leaves", mucPresence(tRoom+"/bob", "unavailable"), true, RoomOccupantLeft},
+		{"in: occupant renames", item(mucPresence(tRoom+"/bob", "unavailable", StatusNickChange), MUCItem{Nick: "rob"}), true, RoomOccupantNick},
+		{"in: we are renamed", item(mucPresence(tRoom+"/me", "unavailable", StatusSelf, StatusNickChange), MUCItem{Nick: "me2"}), true, RoomSelfNick},
+		{"in: kicked", mucPresence(tRoom+"/me", "unavailable", StatusSelf, StatusKicked), true, RoomKicked},
+		{"in: banned", mucPresence(tRoom+"/me", "unavailable", StatusSelf, StatusBanned), true, RoomBanned},
+		{"in: destroyed", destroyed, true, RoomDestroyed},
+		{"in: left", mucPresence(tRoom+"/me", "unavailable", StatusSelf), true, RoomSelfLeft},
+		{"in: our status change", mucPresence(tRoom+"/me", "", StatusSelf), true, RoomOccupantOther},
+		{"in: another room", mucPresence("x@conference.example.org/me", "unavailable", StatusSelf, StatusBanned), true, RoomOccupantOther},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := RoomPresence(c.p, tRoom, "me", c.joined); got.Kind != c.want {
+				t.Errorf("RoomPresence = %+v, want kind %d", got, c.want)
+			}
+		})
+	}
+}

@@ -104,4 +104,7 @@ var mutants = []mutant{
 	{"XEP-0045 §7.4: a bounced room message counts as delivered", "case m.Type == \"error\":\n\t\t\treturn EchoBounced, id", "case m.Type == \"error\":\n\t\t\treturn EchoOK, id", "TestRoomSendBounced", "session/muc.go"},
 	{"XEP-0045 §7.4: send --room does not wait for the echo", "if len(r.pending) > 0 {\n\t\t\t\treturn false", "if len(r.pending) < 0 {\n\t\t\t\treturn false", "TestRoomSend$", "session/room_send.go"},
 	{"XEP-0045 §7.2.9: a nick conflict is not retried", `if r.step.Kind == JoinRefused && r.step.Cond == "conflict" && !r.retried {`, `if false {`, "TestRoomSendRefusals", "session/room_send.go"},
+	{"XEP-0045 §8.2: listen does not rejoin after a kick", "s.Conn().Send(JoinPresence(room, lr.nick, lr.t.Password))\n\t\tev.Own = true", "ev.Own = true", "TestRoomListenKickBan", "session/muc_listen.go"},
+	{"listen --room: our own echo is not marked own", "Own: from.Resource != \"\" && from.Resource == lr.nick}", "Own: false}", "TestRoomListen$", "session/muc_listen.go"},
+	{"item 73: room traffic reaches the one-to-one rules", "if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok {", "if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok && false {", "TestRoomListen$", "session/listen.go"},
 }
