@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -213,7 +214,13 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 					return usagef("", "--format: %w", err)
 				}
 			}
-			if o.rooms, err = roomTargets(c.Context, env, g, c.StringSlice("room")); err != nil {
+			rooms := c.StringSlice("room")
+			if len(rooms) == 0 {
+				if rooms, err = settings.Get(g.settings, optRooms, []string(nil)); err != nil {
+					return err
+				}
+			}
+			if o.rooms, err = roomTargets(c.Context, env, g, rooms); err != nil {
 				return err
 			}
 			if err := g.readyToConnect(c.Context, c, env); err != nil {
@@ -249,9 +256,14 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "jab: "+format+"\n", args...)
 	}
+	var rooms *session.Rooms
+	if len(o.rooms) > 0 {
+		rooms = session.NewRooms(o.rooms, func(format string, args ...any) { logf("%s", sanitize(fmt.Sprintf(format, args...))) })
+	}
 	var b *session.Bot
 	live := session.NewLive()
 	if o.exec != nil {
+		o.exec.rooms = rooms
 		warn := func(format string, args ...any) { logf("warning: "+format, args...) }
 		b = newBot(*o.exec, env, senv, live, g.account, g.lockIdle, warn)
 		b.Start(ctx)
@@ -293,9 +305,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts,
 		OnSession: live.Set}
-	if len(o.rooms) > 0 {
-		lo.Rooms = session.NewRooms(o.rooms, func(format string, args ...any) { logf("%s", sanitize(fmt.Sprintf(format, args...))) })
-	}
+	lo.Rooms = rooms
 	if g.timeoutSet {
 		lo.Idle = g.timeout
 	}

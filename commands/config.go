@@ -47,8 +47,13 @@ func globalOptions() []settings.Option {
 		opts = append(opts, settings.Option{Name: name, Env: envOf[name], Kind: flagKind(f),
 			Path: slices.Contains(pathOptions, name)})
 	}
-	return opts
+	// listen's rooms: a config key (per account too) without a global
+	// flag; listen --room replaces them.
+	return append(opts, settings.Option{Name: optRooms, Env: "JAB_ROOMS", Kind: settings.List})
 }
+
+// optRooms is the rooms listen joins when no --room is given.
+const optRooms = "rooms"
 
 // layers are the global flags given on c's command line (before or after
 // the subcommand name) and the environment.

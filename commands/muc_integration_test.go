@@ -233,6 +233,18 @@ func joinedBy(t *testing.T, owner *peer.Peer, room, nick string, after int) {
 	})
 }
 
+// listenInRoom starts listen in a new room of alice's, with args, and
+// waits until alice sees it come in.
+func listenInRoom(t *testing.T, args ...string) (room string, alice *peer.Peer, me account, j *jab, l *proc) {
+	t.Helper()
+	room, alice = teamRoom(t, nil)
+	me = newAccount(t, "me")
+	j = newJab(t, me)
+	l = j.startListen(append(args, "--room", room)...)
+	joinedBy(t, alice, room, me.User, 0)
+	return room, alice, me, j, l
+}
+
 // TestRoomListen: listen --room prints the room's messages with room and
 // nick (kind groupchat), subject changes, occupants with --presence, our
 // own echo marked own, and no room history.
@@ -279,11 +291,7 @@ func TestRoomListen(t *testing.T) {
 // subject.
 func TestRoomListenTextHostile(t *testing.T) {
 	needServer(t)
-	room, alice := teamRoom(t, nil)
-	me := newAccount(t, "me")
-	j := newJab(t, me)
-	l := j.startListen("--presence", "--room", room)
-	joinedBy(t, alice, room, me.User, 0)
+	room, alice, _, _, l := listenInRoom(t, "--presence")
 	// XML carries no C0 control but ESC's C1 cousin CSI (U+009B) and the
 	// bidi overrides; Prosody refuses them in nicks (resourceprep), so
 	// the nick case is a unit test of the output.
@@ -302,11 +310,7 @@ func TestRoomListenTextHostile(t *testing.T) {
 // one stderr line and no rejoin.
 func TestRoomListenKickBan(t *testing.T) {
 	needServer(t)
-	room, alice := teamRoom(t, nil)
-	me := newAccount(t, "me")
-	j := newJab(t, me)
-	l := j.startListen("--room", room)
-	joinedBy(t, alice, room, me.User, 0)
+	room, alice, me, _, l := listenInRoom(t)
 	alice.Kick(t, room, me.User)
 	l.waitStderr("kicked; rejoining once", 10*time.Second)
 	joinedBy(t, alice, room, me.User, 1)
@@ -321,5 +325,55 @@ func TestRoomListenKickBan(t *testing.T) {
 	case <-l.done:
 		t.Fatalf("listen ended: %s", l.Stderr())
 	default:
+	}
+}
+
+// TestRoomListenConfig: rooms and nick from the account's table in the
+// config file; the room the join would create is not left behind.
+func TestRoomListenConfig(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	missing := newRoom("typo")
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	text := fmt.Sprintf("[accounts.work]\njid = %q\nnick = \"robot\"\nrooms = [%q, %q]\n", me.JID, room, missing)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j.extraEnv = []string{"JAB_CONFIG=" + cfg, "JAB_ACCOUNT=work"}
+	l := j.startListen()
+	joinedBy(t, alice, room, "robot", 0)
+	l.waitStderr("no such room", 10*time.Second)
+	alice.Groupchat(t, room, "configured", "")
+	l.waitLine("configured", 10*time.Second)
+	if alice.RoomExists(t, missing) {
+		t.Errorf("listen left the room %s behind", missing)
+	}
+}
+
+// TestRoomExec: in a room the bot answers only messages addressed to its
+// nick, in the room and the message's thread, and never its own echo
+// (which here addresses it too: no loop).
+func TestRoomExec(t *testing.T) {
+	needServer(t)
+	room, alice, me, _, _ := listenInRoom(t, "--exec", "tr a-z A-Z")
+	alice.Groupchat(t, room, "not for the bot", "")
+	alice.Groupchat(t, room, me.User+": ping", "t-7")
+	reply := alice.WaitMessage(t, 10*time.Second, isGroupchat(strings.ToUpper(me.User)+": PING"))
+	if reply.From != room+"/"+me.User || reply.ThreadValue() != "t-7" {
+		t.Errorf("reply from %q in thread %q", reply.From, reply.ThreadValue())
+	}
+	alice.NoMessage(t, time.Second, func(m *session.Message) bool {
+		return m.Type == "groupchat" && m.From == room+"/"+me.User && m.Body != strings.ToUpper(me.User)+": PING"
+	})
+	n := 0
+	for _, m := range alice.Messages() {
+		if m.From == room+"/"+me.User {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the bot sent %d messages to the room, want 1:\n%s", n, alice.Dump())
 	}
 }

@@ -107,4 +107,6 @@ var mutants = []mutant{
 	{"XEP-0045 §8.2: listen does not rejoin after a kick", "s.Conn().Send(JoinPresence(room, lr.nick, lr.t.Password))\n\t\tev.Own = true", "ev.Own = true", "TestRoomListenKickBan", "session/muc_listen.go"},
 	{"listen --room: our own echo is not marked own", "Own: from.Resource != \"\" && from.Resource == lr.nick}", "Own: false}", "TestRoomListen$", "session/muc_listen.go"},
 	{"item 73: room traffic reaches the one-to-one rules", "if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok {", "if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok && false {", "TestRoomListen$", "session/listen.go"},
+	{"room bot: answers its own echo", `ev.Type == "groupchat" && !ev.Own && !ev.Delayed`, `ev.Type == "groupchat" && !ev.Delayed`, "TestRoomExec", "session/muc_bot.go"},
+	{"room bot: answers messages not addressed to it", `ev.Body != "" && Addressed(ev.Body, b.o.Rooms.Nick(ev.Room))`, `ev.Body != ""`, "TestRoomExec", "session/muc_bot.go"},
 }
