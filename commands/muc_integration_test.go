@@ -377,3 +377,22 @@ func TestRoomExec(t *testing.T) {
 		t.Errorf("the bot sent %d messages to the room, want 1:\n%s", n, alice.Dump())
 	}
 }
+
+// TestRoomListenReconnect: after the connection drops, listen rejoins its
+// room and prints its messages again.
+func TestRoomListenReconnect(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	addr, cut := cutProxy(t)
+	l := j.startListen("--server", addr, "--room", room)
+	joinedBy(t, alice, room, me.User, 0)
+	cut()
+	// The service sees the old occupant go (its connection closed) and
+	// the new one come.
+	joinedBy(t, alice, room, me.User, 1)
+	l.waitStderr("reconnected", 20*time.Second)
+	alice.Groupchat(t, room, "after the cut", "")
+	l.waitLine("after the cut", 10*time.Second)
+}
