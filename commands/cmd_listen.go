@@ -258,7 +258,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	var rooms *session.Rooms
 	if len(o.rooms) > 0 {
-		rooms = session.NewRooms(o.rooms, func(format string, args ...any) { logf("%s", sanitize(fmt.Sprintf(format, args...))) })
+		rooms = session.NewRooms(senv, g.account, o.rooms, func(format string, args ...any) { logf("%s", sanitize(fmt.Sprintf(format, args...))) })
 	}
 	var b *session.Bot
 	live := session.NewLive()

@@ -396,3 +396,76 @@ func TestRoomListenReconnect(t *testing.T) {
 	alice.Groupchat(t, room, "after the cut", "")
 	l.waitLine("after the cut", 10*time.Second)
 }
+
+// TestRoomPM: a private message from an occupant is a conversation keyed
+// by the occupant's full JID (item 74); replies go there as chat with the
+// muc#user <x/> (item 77), never to the room; occupant presence leaves it
+// alone (item 75); a nick change is followed and a leave marks it gone
+// (item 76). Each checked through where the next send went.
+func TestRoomPM(t *testing.T) {
+	needServer(t)
+	room, alice, me, j, l := listenInRoom(t, "--json", "--debug")
+	occupant := room + "/alice"
+	alice.Send(t, &session.Message{To: room + "/" + me.User, Type: "chat", ID: session.NewID(), Body: "psst", MUCUser: &session.Empty{}})
+	l.waitLine("psst", 10*time.Second)
+	if st := string(j.readState()); !strings.Contains(st, `"`+occupant+`"`) || !strings.Contains(st, `"occupant": true`) {
+		t.Fatalf("no occupant conversation: %s", st)
+	}
+	private := func(body string) func(*session.Message) bool {
+		return func(m *session.Message) bool { return m.Type == "chat" && m.Body == body && m.From == room+"/"+me.User }
+	}
+	j.mustRun("", "send", occupant, "reply")
+	alice.WaitMessage(t, 10*time.Second, private("reply"))
+	// Prosody adds the <x/> to what it routes, so what jab wrote is read
+	// from listen's --debug stream (the send went through it).
+	sent := false
+	for _, line := range strings.Split(l.Stderr(), "\n") {
+		if strings.HasPrefix(line, "SEND <message") && strings.Contains(line, "<body>reply</body>") {
+			sent = true
+			if !strings.Contains(line, `type="chat"`) || !strings.Contains(line, `xmlns="http://jabber.org/protocol/muc#user"`) {
+				t.Errorf("private message without type chat or muc#user <x/>: %s", line)
+			}
+		}
+	}
+	if !sent {
+		t.Errorf("listen's debug stream shows no private message: %s", l.Stderr())
+	}
+	// Item 75: another occupant comes and goes, alice changes her show.
+	bob := newAccount(t, "bob").connect(t, "x")
+	bob.Join(t, room, "bob", "")
+	bob.Presence(t, room+"/bob", "unavailable", "")
+	alice.Presence(t, room+"/alice", "", "away")
+	alice.Sync(t)
+	j.mustRun("", "send", occupant, "still you")
+	alice.WaitMessage(t, 10*time.Second, private("still you"))
+	// Item 76: alice becomes alice2; the conversation follows.
+	alice.Presence(t, room+"/alice2", "", "")
+	waitState(t, j, `"`+room+`/alice2"`)
+	j.mustRun("", "send", occupant, "after rename")
+	alice.WaitMessage(t, 10*time.Second, private("after rename"))
+	// She leaves: gone, and a send to her is not delivered (exit 5),
+	// never redirected to the room.
+	alice.Presence(t, room+"/alice2", "unavailable", "")
+	waitState(t, j, `"gone": [`)
+	r := j.run("", "send", occupant, "anyone?")
+	if r.Code != 5 || !strings.Contains(r.Stderr, room+"/alice2") {
+		t.Fatalf("send to a gone occupant: %s", r)
+	}
+	for _, m := range bob.Messages() {
+		if m.Body == "anyone?" || m.Body == "reply" {
+			t.Errorf("a private message reached the room: %s", bob.Dump())
+		}
+	}
+}
+
+// waitState waits until the state file contains substr.
+func waitState(t *testing.T, j *jab, substr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(string(j.readState()), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state file has no %s: %s", substr, j.readState())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

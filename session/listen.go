@@ -307,7 +307,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 			if !ok {
 				return &connLost{s.Err()}
 			}
-			if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok {
+			if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok {
 				if show && (ev.Kind == KindMessage || o.Presence) && seen.add(ev) {
 					if err := emit(ev); err != nil {
 						return err

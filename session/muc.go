@@ -288,3 +288,14 @@ func EchoOf(m *Message, room, nick string, pending func(string) bool) (kind int,
 	}
 	return EchoNone, ""
 }
+
+// privateX is the muc#user <x/> of a private message to an occupant
+// (XEP-0045 §7.5, item 77): a message to an occupant's conversation is
+// type chat (never groupchat, which the service bounces) and carries it,
+// so that carbons are handled correctly.
+func privateX(r Route, typ string) *Empty {
+	if r.Conv.Occupant && typ != "groupchat" {
+		return &Empty{}
+	}
+	return nil
+}

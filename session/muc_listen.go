@@ -8,9 +8,13 @@ package session
 // reaches Apply.
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 // Room presence kinds (RoomPresence).
@@ -108,15 +112,17 @@ type listenRoom struct {
 // Rooms are the rooms a listen is in. They outlive a connection: Join on
 // every new one rejoins every room not gone.
 type Rooms struct {
-	mu    sync.Mutex
-	logf  func(string, ...any)
-	rooms []*listenRoom
+	mu      sync.Mutex
+	env     Env
+	account string
+	logf    func(string, ...any)
+	rooms   []*listenRoom
 }
 
 // NewRooms returns the rooms to join; logf gets one line for each room
 // left for good, kicked from or refused.
-func NewRooms(targets []RoomTarget, logf func(string, ...any)) *Rooms {
-	r := &Rooms{logf: logf}
+func NewRooms(env Env, account JID, targets []RoomTarget, logf func(string, ...any)) *Rooms {
+	r := &Rooms{env: env, account: account.Bare(), logf: logf}
 	for _, t := range targets {
 		r.rooms = append(r.rooms, &listenRoom{t: t, nick: t.Nick})
 	}
@@ -171,12 +177,13 @@ func (r *Rooms) Joined(bare string) bool {
 // model keeps by the occupant's full JID (D-12); a private message from
 // a room we are in is marked as one even without muc#user. Room traffic
 // never reaches Apply, so it never touches a one-to-one lock (item 73).
-func (r *Rooms) Handle(s *Session, v any, now time.Time) (ev Event, show, handled bool) {
+func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, handled bool) {
 	if r == nil {
 		return Event{}, false, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.env.Now()
 	switch x := v.(type) {
 	case *Message:
 		lr := r.find(BareOf(x.From))
@@ -202,7 +209,7 @@ func (r *Rooms) Handle(s *Session, v any, now time.Time) (ev Event, show, handle
 		if lr == nil {
 			return Event{}, false, false
 		}
-		ev, show := r.presence(s, lr, x)
+		ev, show := r.presence(ctx, s, lr, x)
 		ev.Time = now
 		return ev, show, true
 	}
@@ -239,9 +246,21 @@ func (lr *listenRoom) message(m *Message) (Event, bool, bool) {
 // presence applies a presence from lr and returns its event, to be shown
 // (with --presence) for another occupant's join, leave or nick change;
 // what happens to us is said on stderr (logf).
-func (r *Rooms) presence(s *Session, lr *listenRoom, p *Presence) (Event, bool) {
+func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Presence) (Event, bool) {
 	room := lr.t.Room.Bare()
 	c := RoomPresence(p, room, lr.nick, lr.phase == roomIn)
+	if c.Kind == RoomOccupantNick || c.Kind == RoomOccupantLeft || c.Kind == RoomOccupantJoined {
+		// Private conversations follow the occupant (item 76).
+		_, err := r.env.Store.Update(ctx, func(st *statefile.State) error {
+			if !FollowOccupant(st.Account(r.account).Conversations, room, c) {
+				return errNoChange
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNoChange) {
+			r.logf("room %s: could not record an occupant's change: %v", room, err)
+		}
+	}
 	ev := Event{Kind: KindPresence, From: p.From, Type: p.Type, Show: p.Show, Status: p.Status, Room: room, Nick: c.Nick}
 	switch c.Kind {
 	case RoomSelfJoined:

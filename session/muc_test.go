@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 const tRoom = "team@conference.example.org"
@@ -129,5 +131,48 @@ func TestRoomPresence(t *testing.T) {
 				t.Errorf("RoomPresence = %+v, want kind %d", got, c.want)
 			}
 		})
+	}
+}
+
+func TestFollowOccupant(t *testing.T) {
+	old, next := tRoom+"/alice", tRoom+"/alice2"
+	convs := map[string]*statefile.Conversation{
+		old:            {Peer: old, Occupant: true, Thread: "t1"},
+		"bob@example":  {Peer: "bob@example", Thread: "t2"},
+		tRoom + "/bob": {Peer: tRoom + "/bob", Occupant: true},
+	}
+	// D-12: a 303 moves the conversation, the old key forwards.
+	if !FollowOccupant(convs, tRoom, RoomChange{Kind: RoomOccupantNick, Nick: "alice", NewNick: "alice2"}) {
+		t.Fatal("nick change: nothing changed")
+	}
+	if c := convs[next]; c == nil || c.Peer != next || c.Thread != "t1" || !c.Occupant {
+		t.Fatalf("new key: %+v", c)
+	}
+	if r := RouteOutbound(*convs[old], true, Outbound{To: JID{Local: "team", Domain: "conference.example.org", Resource: "alice"}, Type: "chat"}); r.To != next {
+		t.Errorf("the old nick's conversation routes to %q, want %q", r.To, next)
+	}
+	// Item 76: a leave marks it gone; never the room.
+	FollowOccupant(convs, tRoom, RoomChange{Kind: RoomOccupantLeft, Nick: "alice2"})
+	if !OccupantGone(*convs[next]) || !OccupantGone(*convs[old]) {
+		t.Errorf("left occupant not marked gone: %+v %+v", convs[next], convs[old])
+	}
+	if r := RouteOutbound(*convs[next], true, Outbound{To: JID{Local: "team", Domain: "conference.example.org", Resource: "alice2"}, Type: "chat"}); r.To != next {
+		t.Errorf("a gone occupant routes to %q", r.To)
+	}
+	FollowOccupant(convs, tRoom, RoomChange{Kind: RoomOccupantJoined, Nick: "alice2"})
+	if OccupantGone(*convs[next]) {
+		t.Error("a returning occupant stays gone")
+	}
+	// Another occupant's change touches nothing else; a contact never.
+	if FollowOccupant(convs, tRoom, RoomChange{Kind: RoomOccupantLeft, Nick: "carol"}) || convs["bob@example"].Gone != nil {
+		t.Error("an unrelated occupant changed something")
+	}
+	// Item 77: a message to an occupant is type chat with muc#user <x/>.
+	m := BuildMessage(Route{To: next, Conv: *convs[next]}, "chat", "", "hi", "")
+	if m.MUCUser == nil || m.Type != "chat" {
+		t.Errorf("private message: %+v", m)
+	}
+	if m := BuildMessage(Route{To: "bob@example", Conv: *convs["bob@example"]}, "chat", "", "hi", ""); m.MUCUser != nil {
+		t.Error("muc#user on a one-to-one message")
 	}
 }

@@ -387,6 +387,7 @@ func BuildMessage(r Route, typ, subject, body, inReplyTo string) *Message {
 	if r.Thread != "" {
 		m.Thread = &Thread{Value: r.Thread, Parent: r.Parent}
 	}
+	m.MUCUser = privateX(r, typ) // muc.go
 	if inReplyTo != "" {
 		m.Headers = &Headers{Header: []Header{{Name: "In-Reply-To", Value: inReplyTo}}}
 	}

@@ -106,7 +106,10 @@ var mutants = []mutant{
 	{"XEP-0045 §7.2.9: a nick conflict is not retried", `if r.step.Kind == JoinRefused && r.step.Cond == "conflict" && !r.retried {`, `if false {`, "TestRoomSendRefusals", "session/room_send.go"},
 	{"XEP-0045 §8.2: listen does not rejoin after a kick", "s.Conn().Send(JoinPresence(room, lr.nick, lr.t.Password))\n\t\tev.Own = true", "ev.Own = true", "TestRoomListenKickBan", "session/muc_listen.go"},
 	{"listen --room: our own echo is not marked own", "Own: from.Resource != \"\" && from.Resource == lr.nick}", "Own: false}", "TestRoomListen$", "session/muc_listen.go"},
-	{"item 73: room traffic reaches the one-to-one rules", "if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok {", "if ev, show, ok := o.Rooms.Handle(s, v, env.Now()); ok && false {", "TestRoomListen$", "session/listen.go"},
+	{"item 73: room traffic reaches the one-to-one rules", "if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok {", "if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok && false {", "TestRoomListen$|TestRoomPM", "session/listen.go"},
 	{"room bot: answers its own echo", `ev.Type == "groupchat" && !ev.Own && !ev.Delayed`, `ev.Type == "groupchat" && !ev.Delayed`, "TestRoomExec", "session/muc_bot.go"},
 	{"room bot: answers messages not addressed to it", `ev.Body != "" && Addressed(ev.Body, b.o.Rooms.Nick(ev.Room))`, `ev.Body != ""`, "TestRoomExec", "session/muc_bot.go"},
+	{"item 77: a private message carries no muc#user <x/>", "m.MUCUser = privateX(r, typ) // muc.go", "", "TestRoomPM", "session/send.go"},
+	{"item 76: a PM conversation does not follow a nick change", "cv.Peer = next // the old key forwards to the new nick", "_ = next", "TestRoomPM", "session/muc_occupant.go"},
+	{"item 76: an occupant who left is not marked gone", "cv.Gone = append(cv.Gone, full)", "_ = full", "TestRoomPM", "session/muc_occupant.go"},
 }
