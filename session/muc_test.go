@@ -151,6 +151,9 @@ func TestFollowOccupant(t *testing.T) {
 	if r := RouteOutbound(*convs[old], true, Outbound{To: JID{Local: "team", Domain: "conference.example.org", Resource: "alice"}, Type: "chat"}); r.To != next {
 		t.Errorf("the old nick's conversation routes to %q, want %q", r.To, next)
 	}
+	if k := KeyIn(convs, JID{Local: "team", Domain: "conference.example.org", Resource: "alice"}); k != next {
+		t.Errorf("KeyIn of the old nick = %q, want %q", k, next)
+	}
 	// Item 76: a leave marks it gone; never the room.
 	FollowOccupant(convs, tRoom, RoomChange{Kind: RoomOccupantLeft, Nick: "alice2"})
 	if !OccupantGone(*convs[next]) || !OccupantGone(*convs[old]) {

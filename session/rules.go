@@ -72,6 +72,9 @@ func ConversationKey(j JID, occupant bool) string {
 func KeyIn(convs map[string]*statefile.Conversation, j JID) string {
 	if j.IsFull() {
 		if c := convs[j.String()]; c != nil && c.Occupant {
+			if c.Peer != j.String() && convs[c.Peer] != nil {
+				return c.Peer // D-12: the occupant changed nick (FollowOccupant)
+			}
 			return j.String()
 		}
 	}
