@@ -113,6 +113,7 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			&cli.BoolFlag{Name: "lines", Usage: "send one message per stdin line over one connection (empty lines skipped)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message (with --wait-reply: the reply, as listen --json)"},
 			&cli.GenericFlag{Name: "wait-reply", Value: &waitFlag{}, Usage: "then wait up to `DURATION` (default --timeout) for the reply and print its body; exit 5 without one"},
+			&cli.StringFlag{Name: "pm", Usage: "send a private message to the occupant `ROOM@SERVICE/NICK`: join the room, send, leave; the arguments are all TEXT"},
 			&cli.StringSliceFlag{Name: "room", Usage: "send to the group chat `ROOM`@service (repeatable): join, send, wait for the room's echo, leave; the arguments are all TEXT"},
 			&cli.BoolFlag{Name: "receipt", Usage: "ask for delivery receipts (XEP-0184) and wait up to --timeout until the recipient's client confirmed every message; exit 5 otherwise"},
 		),
@@ -122,7 +123,7 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			if err != nil {
 				return err
 			}
-			if c.IsSet("room") {
+			if c.IsSet("room") || c.IsSet("pm") {
 				return sendRoom(c, env, g) // cmd_send_room.go
 			}
 			// The flags and arguments first: a usage error must not

@@ -29,7 +29,24 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 	if o.thread != "" && (c.Bool("new-thread") || o.replyTo != "") {
 		return usagef("", "--thread conflicts with --new-thread and --reply-to")
 	}
-	rooms, err := roomTargets(c.Context, env, g, c.StringSlice("room"))
+	names, pm := c.StringSlice("room"), ""
+	if c.IsSet("pm") {
+		if c.IsSet("room") {
+			return usagef("--pm names the room: ROOM@SERVICE/NICK", "--pm and --room conflict")
+		}
+		j, err := session.ParseJID(c.String("pm"))
+		if err == nil && !j.IsFull() {
+			err = errors.New("no /NICK")
+		}
+		if err != nil {
+			return usagef("an occupant looks like team@conference.example.org/alice", "--pm %q: %v", c.String("pm"), err)
+		}
+		if err := session.CheckNick(j.Resource); err != nil {
+			return usagef("", "--pm: %w", err)
+		}
+		names, pm, o.typ = []string{j.Bare()}, j.Resource, "chat"
+	}
+	rooms, err := roomTargets(c.Context, env, g, names)
 	if err != nil {
 		return err
 	}
@@ -64,6 +81,9 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 		if len(rooms) != 1 {
 			return usagef("", "--reply-to answers one message: give exactly one --room")
 		}
+		if pm != "" {
+			return usagef("answer a private message with jab send --reply-to ID ROOM@SERVICE/NICK", "--pm and --reply-to conflict")
+		}
 		r, err := session.FindRoomMessage(senv, g.account.Bare(), o.replyTo, rooms[0].Room)
 		if err != nil {
 			return usagef("", "%w", err)
@@ -80,7 +100,7 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 		first = &m
 	}
 	rs, err := session.StartRoomSend(ctx, senv, g.sessionConfig(env, ""),
-		session.RoomSendOptions{Account: g.account, Rooms: rooms, Thread: o.thread, Timeout: g.timeout}, first)
+		session.RoomSendOptions{Account: g.account, Rooms: rooms, Thread: o.thread, Timeout: g.timeout, PM: pm}, first)
 	if err != nil {
 		return err
 	}

@@ -418,18 +418,7 @@ func TestRoomPM(t *testing.T) {
 	alice.WaitMessage(t, 10*time.Second, private("reply"))
 	// Prosody adds the <x/> to what it routes, so what jab wrote is read
 	// from listen's --debug stream (the send went through it).
-	sent := false
-	for _, line := range strings.Split(l.Stderr(), "\n") {
-		if strings.HasPrefix(line, "SEND <message") && strings.Contains(line, "<body>reply</body>") {
-			sent = true
-			if !strings.Contains(line, `type="chat"`) || !strings.Contains(line, `xmlns="http://jabber.org/protocol/muc#user"`) {
-				t.Errorf("private message without type chat or muc#user <x/>: %s", line)
-			}
-		}
-	}
-	if !sent {
-		t.Errorf("listen's debug stream shows no private message: %s", l.Stderr())
-	}
+	wantPrivate(t, l.Stderr(), "reply")
 	// Item 75: another occupant comes and goes, alice changes her show.
 	bob := newAccount(t, "bob").connect(t, "x")
 	bob.Join(t, room, "bob", "")
@@ -468,4 +457,50 @@ func waitState(t *testing.T, j *jab, substr string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestRoomSendPM: send --pm joins the room and sends the occupant a chat
+// with muc#user (item 77), recorded as the occupant's conversation (item
+// 74); an unknown occupant is a bounce (exit 5), never the room.
+func TestRoomSendPM(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	r := j.run("", "send", "--debug", "--pm", room+"/alice", "just for you")
+	if r.Code != 0 {
+		t.Fatalf("send --pm: %s", r)
+	}
+	m := alice.WaitMessage(t, 10*time.Second, func(m *session.Message) bool { return m.Body == "just for you" })
+	if m.Type != "chat" || m.From != room+"/"+me.User {
+		t.Errorf("private message: %s", alice.RawOf(t, m))
+	}
+	wantPrivate(t, r.Stderr, "just for you")
+	waitState(t, j, `"`+room+`/alice"`)
+	if st := string(j.readState()); !strings.Contains(st, `"occupant": true`) || strings.Contains(st, `"`+room+`"`) {
+		t.Errorf("state: %s", st)
+	}
+	alice.NoMessage(t, 300*time.Millisecond, isGroupchat("just for you"))
+	// An occupant who is not there: bounced, exit 5.
+	if r := j.run("", "send", "--pm", room+"/nobody", "hello?"); r.Code != 5 || !strings.Contains(r.Stderr, "item-not-found") {
+		t.Errorf("send --pm to nobody: %s", r)
+	}
+	if r := j.run("", "send", "--pm", room, "x"); r.Code != 2 {
+		t.Errorf("send --pm without a nick: %s", r)
+	}
+}
+
+// wantPrivate checks, in a --debug stream, that the message jab wrote
+// with body is type chat and carries the muc#user <x/> (item 77).
+func wantPrivate(t *testing.T, stream, body string) {
+	t.Helper()
+	for _, line := range strings.Split(stream, "\n") {
+		if strings.HasPrefix(line, "SEND <message") && strings.Contains(line, "<body>"+body+"</body>") {
+			if !strings.Contains(line, `type="chat"`) || !strings.Contains(line, `xmlns="http://jabber.org/protocol/muc#user"`) {
+				t.Errorf("private message without type chat or muc#user <x/>: %s", line)
+			}
+			return
+		}
+	}
+	t.Errorf("the --debug stream shows no message %q:\n%s", body, stream)
 }

@@ -7,6 +7,7 @@ package session
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"sync"
@@ -32,6 +33,10 @@ type RoomSendOptions struct {
 	// Timeout bounds the join and the wait for the echoes after the last
 	// message.
 	Timeout time.Duration
+	// PM, with one room, sends private messages to the occupant with this
+	// nick instead (XEP-0045 §7.5): type chat with the muc#user <x/>, in
+	// the occupant's conversation, keyed by its full JID (D-12).
+	PM string
 }
 
 // RoomSender sends to rooms it joined on a connection of its own.
@@ -48,6 +53,9 @@ type RoomSender struct {
 
 	history []statefile.Record
 	sent    int
+
+	planner *Planner // PM: the occupant's conversation
+	routes  []Route  // PM: as committed; nil before the first message
 }
 
 type roomState struct {
@@ -77,6 +85,11 @@ func StartRoomSend(ctx context.Context, env Env, cfg Config, o RoomSendOptions, 
 	rs := &RoomSender{env: env, o: o, account: o.Account.Bare(), thread: o.Thread, changed: make(chan struct{})}
 	if rs.thread == "" {
 		rs.thread = NewID() // D-13: a new topic
+	}
+	if o.PM != "" {
+		occupant := JID{Local: o.Rooms[0].Room.Local, Domain: o.Rooms[0].Room.Domain, Resource: o.PM}
+		rs.planner = PlannerFrom(env, SendOptions{Account: o.Account, To: []JID{occupant}, Type: "chat",
+			Thread: o.Thread, Occupant: true}, st)
 	}
 	for _, t := range o.Rooms {
 		rs.rooms = append(rs.rooms, &roomState{jid: t.Room.Bare(), nick: t.Nick, password: t.Password,
@@ -255,6 +268,13 @@ func (rs *RoomSender) build(out Outgoing) ([]*Message, [][]byte, error) {
 	for i, r := range rs.rooms {
 		// XEP-0045 §7.4 with an id and origin-id; D-13's thread.
 		m := BuildMessage(Route{To: r.jid, Thread: rs.thread}, "groupchat", "", out.Body, out.InReplyTo)
+		if rs.planner != nil {
+			route := rs.planner.Preview()[0]
+			if rs.routes != nil {
+				route = rs.routes[0]
+			}
+			m = BuildMessage(route, "chat", "", out.Body, out.InReplyTo) // §7.5, item 77
+		}
 		b, err := enc.add(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode message: %w", err)
@@ -275,6 +295,16 @@ func (rs *RoomSender) Send(ctx context.Context, out Outgoing, more bool) ([]*Mes
 	msgs, data, err := rs.build(out)
 	if err != nil {
 		return nil, err
+	}
+	if rs.planner != nil && rs.routes == nil {
+		// The occupant's conversation is recorded before its first
+		// message goes out (as for one-to-one sends).
+		if rs.routes, err = rs.planner.Commit(ctx, "", out.Body); err != nil {
+			return nil, err
+		}
+		if msgs, data, err = rs.build(out); err != nil {
+			return nil, err
+		}
 	}
 	for i, m := range msgs {
 		rs.mu.Lock()
@@ -307,6 +337,9 @@ func (rs *RoomSender) Flush(ctx context.Context) error {
 func (rs *RoomSender) Finish(ctx context.Context) error {
 	err := rs.confirm(ctx)
 	rs.leave()
+	if rs.planner != nil {
+		err = errors.Join(err, rs.planner.Flush(ctx))
+	}
 	return errors.Join(err, rs.Flush(ctx), rs.close())
 }
 
@@ -321,6 +354,21 @@ func (rs *RoomSender) Fail(ctx context.Context, failed error) error {
 }
 
 func (rs *RoomSender) confirm(ctx context.Context) error {
+	if rs.planner != nil {
+		// A private message is not echoed. The room handles our stanzas
+		// in order, so once it answered a request sent after the last
+		// message, any bounce of it (item-not-found: no such occupant)
+		// has arrived; an error answer is an answer too.
+		if _, err := rs.s.Request(ctx, discoInfoIQ(rs.rooms[0].jid)); err != nil {
+			var iqe *IQError
+			if !errors.As(err, &iqe) {
+				return fmt.Errorf("confirm the private message: %w", err)
+			}
+		}
+		rs.mu.Lock()
+		clear(rs.rooms[0].pending)
+		rs.mu.Unlock()
+	}
 	err := rs.await(ctx, time.Now().Add(rs.o.Timeout), func() bool {
 		for _, r := range rs.rooms {
 			if len(r.pending) > 0 {
@@ -387,4 +435,9 @@ func FindRoomMessage(env Env, account, id string, room JID) (*statefile.Record, 
 		return nil, &OriginalError{ID: id, Problem: "peer", Peer: BareOf(found.Peer)}
 	}
 	return found, nil
+}
+
+// discoInfoIQ asks to for its disco#info (XEP-0030).
+func discoInfoIQ(to string) *IQ {
+	return &IQ{To: to, Type: "get", ID: NewID(), Payload: &RawElement{XMLName: xml.Name{Space: nsDiscoInfo, Local: "query"}}}
 }

@@ -59,6 +59,8 @@ type SendOptions struct {
 	Resource string
 	// Fork starts a child thread of Thread (or of the current thread).
 	Fork bool
+	// Occupant: the recipients are room occupants (send --pm), D-12.
+	Occupant bool
 	// Trust vouches for the persisted locks without a live observer or a
 	// ping: listen --exec answering a message it has just received from
 	// the locked resource. (While the bot is backlogged its heartbeat may
@@ -153,7 +155,7 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 	}
 	out := Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread, Fork: p.o.Fork,
 		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),
-		Verified: p.verified, FreshThread: p.fresh[i]}
+		Verified: p.verified, FreshThread: p.fresh[i], Occupant: p.o.Occupant}
 	if r := p.o.ReplyTo; r != nil {
 		if j, err := ParseJID(r.Peer); err == nil {
 			// RFC 6121 §5.2.1: to the full JID it came from, unless gone.

@@ -112,4 +112,5 @@ var mutants = []mutant{
 	{"item 77: a private message carries no muc#user <x/>", "m.MUCUser = privateX(r, typ) // muc.go", "", "TestRoomPM", "session/send.go"},
 	{"item 76: a PM conversation does not follow a nick change", "cv.Peer = next // the old key forwards to the new nick", "_ = next", "TestRoomPM", "session/muc_occupant.go"},
 	{"item 76: an occupant who left is not marked gone", "cv.Gone = append(cv.Gone, full)", "_ = full", "TestRoomPM", "session/muc_occupant.go"},
+	{"item 74: send --pm keys the conversation by the room", "c = statefile.Conversation{Peer: ConversationKey(out.To, out.Occupant), Occupant: out.Occupant}", "c = statefile.Conversation{Peer: out.To.Bare()}", "TestRoomSendPM", ""},
 }
