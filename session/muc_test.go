@@ -1,9 +1,11 @@
 package session
 
 import (
+	"context"
 	"encoding/xml"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -177,5 +179,39 @@ func TestFollowOccupant(t *testing.T) {
 	}
 	if m := BuildMessage(Route{To: "bob@example", Conv: *convs["bob@example"]}, "chat", "", "hi", ""); m.MUCUser != nil {
 		t.Error("muc#user on a one-to-one message")
+	}
+}
+
+// TestRoomsHandle: everything from a joined room but private messages is
+// the room's (item 73); a chat from its occupant is a PM even without the
+// muc#user <x/> (recognised by the joined room, not the type); our echo
+// is own; the subject that ends the join is not printed, a later one is.
+func TestRoomsHandle(t *testing.T) {
+	room, _ := ParseRoom(tRoom)
+	r := NewRooms(Env{Now: time.Now}, JID{Local: "me", Domain: "example.org"}, []RoomTarget{{Room: room, Nick: "me"}}, t.Logf)
+	r.rooms[0].phase = roomIn
+	pm := &Message{From: tRoom + "/alice", Type: "chat", Body: "psst"}
+	if _, _, handled := r.Handle(context.Background(), nil, pm); handled || pm.MUCUser == nil {
+		t.Errorf("a chat from an occupant: handled %v, muc#user %v", handled, pm.MUCUser)
+	}
+	contact := &Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"}
+	if _, _, handled := r.Handle(context.Background(), nil, contact); handled || contact.MUCUser != nil {
+		t.Error("a contact's chat was taken for the room's")
+	}
+	for _, c := range []struct {
+		name      string
+		m         *Message
+		show, own bool
+	}{
+		{"the join's subject", &Message{From: tRoom, Type: "groupchat", Subject: "old topic"}, false, false},
+		{"a message", &Message{From: tRoom + "/alice", Type: "groupchat", Body: "hi", ID: "a1"}, true, false},
+		{"our echo", &Message{From: tRoom + "/me", Type: "groupchat", Body: "mine", ID: "m1"}, true, true},
+		{"history", &Message{From: tRoom + "/alice", Type: "groupchat", Body: "old", Delay: &Delay{Stamp: "2020-01-01T00:00:00Z"}}, false, false},
+		{"a subject change", &Message{From: tRoom + "/alice", Type: "groupchat", Subject: "new topic"}, true, false},
+	} {
+		ev, show, handled := r.Handle(context.Background(), nil, c.m)
+		if !handled || show != c.show || ev.Own != c.own || (handled && ev.Room != tRoom) {
+			t.Errorf("%s: handled %v show %v own %v room %q", c.name, handled, show, ev.Own, ev.Room)
+		}
 	}
 }
