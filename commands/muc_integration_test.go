@@ -504,3 +504,19 @@ func wantPrivate(t *testing.T, stream, body string) {
 	}
 	t.Errorf("the --debug stream shows no message %q:\n%s", body, stream)
 }
+
+// TestRoomThreads: a room thread, our messages and others', is in the
+// history: threads show gives it under the room with each message's nick.
+func TestRoomThreads(t *testing.T) {
+	needServer(t)
+	room, alice, _, j, l := listenInRoom(t)
+	alice.Groupchat(t, room, "release planning", "rt-1")
+	l.waitLine("release planning", 10*time.Second)
+	j.mustRun("", "send", "--room", room, "--thread", "rt-1", "I am in")
+	l.waitLine("I am in", 10*time.Second)
+	show := j.mustRun("", "threads", "show", "rt-1").Stdout
+	if !strings.Contains(show, room) || !strings.Contains(show, room+"/alice") || !strings.Contains(show, "release planning") ||
+		!strings.Contains(show, "I am in") {
+		t.Errorf("threads show:\n%s", show)
+	}
+}

@@ -203,6 +203,14 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 				ev.Time = t
 			}
 		}
+		if show && !ev.Own && ev.Body != "" && r.env.History != nil {
+			// In the history, so `threads` shows the room's threads
+			// (grouped under the room, KeyIn) with each message's nick;
+			// our own are recorded by the send that wrote them.
+			if err := r.env.History.Append(ctx, ev.record(r.account, "in")); err != nil {
+				r.logf("room %s: could not record a message in the history: %v", lr.t.Room.Bare(), err)
+			}
+		}
 		return ev, show, handled
 	case *Presence:
 		lr := r.find(BareOf(x.From))
