@@ -79,10 +79,10 @@ func parseListenFilter(from, types []string, thread, match string) (session.Filt
 	}
 	for _, t := range types {
 		switch t {
-		case "chat", "normal", "headline", "error":
+		case "chat", "normal", "headline", "error", "groupchat":
 			f.Types = append(f.Types, t)
 		default:
-			return f, usagef("", "--type must be chat, normal, headline or error, not %q", t)
+			return f, usagef("", "--type must be chat, normal, headline, error or groupchat, not %q", t)
 		}
 	}
 	f.Thread = thread
@@ -150,7 +150,7 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 			&cli.IntFlag{Name: "count", Usage: "exit 0 after `N` messages"},
 			&cli.IntFlag{Name: "priority", Usage: "presence `PRIORITY` (-128..127); negative means bare-JID messages will not reach us"},
 			&cli.GenericFlag{Name: "from", Value: &repeated{}, Usage: "print only what `JID` sent (repeatable; a bare JID matches all its resources)"},
-			&cli.GenericFlag{Name: "type", Value: &repeated{}, Usage: "print only messages of `TYPE` chat, normal, headline or error (repeatable)"},
+			&cli.GenericFlag{Name: "type", Value: &repeated{}, Usage: "print only messages of `TYPE` chat, normal, headline, error or groupchat (repeatable)"},
 			&cli.StringFlag{Name: "thread", Usage: "print only messages in thread `ID`"},
 			&cli.StringFlag{Name: "match", Usage: "print only messages whose body matches `REGEX`"},
 			&cli.StringFlag{Name: "format", Usage: "print each record with the Go text/template `TEMPLATE` (not escaped; see --null)"},
