@@ -520,3 +520,36 @@ func TestRoomThreads(t *testing.T) {
 		t.Errorf("threads show:\n%s", show)
 	}
 }
+
+// TestRoomRepl: /join, lines to the room in one topic thread (D-13),
+// /msg to an occupant (a PM, never the room), /rooms, /part.
+func TestRoomRepl(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	r := j.startReplPipe()
+	r.line("/join " + room)
+	joinedBy(t, alice, room, me.User, 0)
+	r.line("hello room")
+	first := alice.WaitMessage(t, 10*time.Second, isGroupchat("hello room"))
+	r.line("same topic")
+	second := alice.WaitMessage(t, 10*time.Second, isGroupchat("same topic"))
+	if first.From != room+"/"+me.User || first.ThreadValue() == "" || second.ThreadValue() != first.ThreadValue() {
+		t.Errorf("room lines: from %q, threads %q and %q", first.From, first.ThreadValue(), second.ThreadValue())
+	}
+	r.line("/msg alice just you")
+	pm := alice.WaitMessage(t, 10*time.Second, func(m *session.Message) bool { return m.Body == "just you" })
+	if pm.Type != "chat" || pm.From != room+"/"+me.User {
+		t.Errorf("/msg: %s", alice.RawOf(t, pm))
+	}
+	r.line("/rooms")
+	r.waitLine(room+" as "+me.User+" (joined)", 10*time.Second)
+	r.line("/part")
+	alice.WaitPresence(t, 10*time.Second, func(p *session.Presence) bool {
+		return p.From == room+"/"+me.User && p.Type == "unavailable"
+	})
+	if st := string(j.readState()); strings.Contains(st, `"`+room+`"`) {
+		t.Errorf("the room is a one-to-one conversation in the state: %s", st)
+	}
+}

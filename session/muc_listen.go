@@ -107,6 +107,7 @@ type listenRoom struct {
 	phase    int
 	subject  bool // the subject that ends the join (§7.2.15) was seen
 	occupant map[string]bool
+	thread   string // the REPL's current topic thread (D-13), muc_chat.go
 }
 
 // Rooms are the rooms a listen is in. They outlive a connection: Join on
