@@ -312,7 +312,7 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	// Sends of this account on this machine hand their messages to us
 	// while we are online (see SENDING in the man page).
 	hs := session.ServeHandoff(ctx, senv, session.HandoffOptions{Account: g.account, Live: live, Command: "listen",
-		Logf: logf, Timeout: g.timeout})
+		Logf: logf, Timeout: g.timeout, Rooms: rooms})
 	defer hs.Close()
 	return session.Listen(ctx, senv, dial, lo, emit, logf)
 }

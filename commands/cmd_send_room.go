@@ -90,14 +90,29 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 		}
 		o.thread, o.inReplyTo = r.Thread, session.InReplyToOf(r)
 	}
-	if err := g.readyToConnect(ctx, nil, env); err != nil {
-		return err
-	}
 	msg := func(body string) session.Outgoing { return session.Outgoing{Body: body, InReplyTo: o.inReplyTo} }
 	var first *session.Outgoing
 	if !o.lines {
 		m := msg(o.text)
 		first = &m
+	}
+	if pm == "" {
+		// A listen in every room sends for us (the hand-off).
+		so := session.SendOptions{Account: g.account, Type: "groupchat", Thread: o.thread}
+		for _, r := range rooms {
+			so.To = append(so.To, r.Room)
+		}
+		h, err := handOff(ctx, env, g, senv, so, false, first)
+		if err != nil {
+			return err
+		}
+		if h != nil {
+			return drive(ctx, env, g, o, h, msg)
+		}
+	}
+	// The password is looked up only now: a hand-off needs none.
+	if err := g.readyToConnect(ctx, nil, env); err != nil {
+		return err
 	}
 	rs, err := session.StartRoomSend(ctx, senv, g.sessionConfig(env, ""),
 		session.RoomSendOptions{Account: g.account, Rooms: rooms, Thread: o.thread, Timeout: g.timeout, PM: pm}, first)

@@ -553,3 +553,34 @@ func TestRoomRepl(t *testing.T) {
 		t.Errorf("the room is a one-to-one conversation in the state: %s", st)
 	}
 }
+
+// TestRoomSendHandoff: with a listen in the room, send --room goes through
+// it (no login, no join: the room sees no new occupant) and still waits
+// for the echo; a room the listen is not in is joined by send itself.
+func TestRoomSendHandoff(t *testing.T) {
+	needServer(t)
+	room, alice, me, j, _ := listenInRoom(t)
+	other, _ := teamRoom(t, nil)
+	r := j.run("", "send", "--debug", "--room", room, "through listen")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "sent through the running listen") {
+		t.Fatalf("send --room with a listen in the room: %s", r)
+	}
+	m := alice.WaitMessage(t, 10*time.Second, isGroupchat("through listen"))
+	if m.From != room+"/"+me.User {
+		t.Errorf("from %q", m.From)
+	}
+	joinedBy(t, alice, room, me.User, 0)
+	n := 0
+	for _, v := range alice.Received() {
+		if p, ok := v.(*session.Presence); ok && p.From == room+"/"+me.User {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the hand-off joined or left the room: %d presences of ours\n%s", n, alice.Dump())
+	}
+	r = j.run("", "send", "--debug", "--room", other, "elsewhere")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "not in the room") {
+		t.Fatalf("send --room to a room the listen is not in: %s", r)
+	}
+}

@@ -54,8 +54,10 @@ type RoomSender struct {
 	history []statefile.Record
 	sent    int
 
-	planner *Planner // PM: the occupant's conversation
-	routes  []Route  // PM: as committed; nil before the first message
+	planner  *Planner // PM: the occupant's conversation
+	routes   []Route  // PM: as committed; nil before the first message
+	attached bool     // AttachRoomSend: the session is not ours
+	unwatch  func()
 }
 
 type roomState struct {
@@ -398,6 +400,14 @@ func (rs *RoomSender) confirm(ctx context.Context) error {
 }
 
 func (rs *RoomSender) close() error {
+	if rs.attached {
+		// The hand-off: listen's session stays open.
+		if rs.unwatch != nil {
+			rs.unwatch()
+			rs.unwatch = nil
+		}
+		return nil
+	}
 	if rs.s == nil {
 		return nil
 	}

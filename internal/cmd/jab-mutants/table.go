@@ -113,4 +113,6 @@ var mutants = []mutant{
 	{"item 76: a PM conversation does not follow a nick change", "cv.Peer = next // the old key forwards to the new nick", "_ = next", "TestRoomPM", "session/muc_occupant.go"},
 	{"item 76: an occupant who left is not marked gone", "cv.Gone = append(cv.Gone, full)", "_ = full", "TestRoomPM", "session/muc_occupant.go"},
 	{"item 74: send --pm keys the conversation by the room", "c = statefile.Conversation{Peer: ConversationKey(out.To, out.Occupant), Occupant: out.Occupant}", "c = statefile.Conversation{Peer: out.To.Bare()}", "TestRoomSendPM", ""},
+	{"D-13: the REPL starts a new thread for every room line", "if lr.thread == \"\" || fresh {", "if true {", "TestRoomRepl", "session/muc_chat.go"},
+	{"hand-off: a room send is not handed to the listen in the room", "\treturn h.attachRoom(s, hs)\n}", "\treturn nil, errNotInRoom\n}", "TestRoomSendHandoff", "session/muc_handoff.go"},
 }
