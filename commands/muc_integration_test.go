@@ -584,3 +584,19 @@ func TestRoomSendHandoff(t *testing.T) {
 		t.Fatalf("send --room to a room the listen is not in: %s", r)
 	}
 }
+
+// TestRoomListenDestroyed: a destroyed room is one stderr line, with the
+// reason made safe, and no rejoin (which would create the room again).
+func TestRoomListenDestroyed(t *testing.T) {
+	needServer(t)
+	room, alice, _, _, l := listenInRoom(t)
+	alice.Destroy(t, room, "moving\u202e on")
+	l.waitStderr("destroyed (moving\\u{202e} on); not rejoining", 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if alice.RoomExists(t, room) {
+		t.Errorf("room %s exists again: listen rejoined it", room)
+	}
+	if n := strings.Count(l.Stderr(), "room "); n != 1 {
+		t.Errorf("%d room lines on stderr: %s", n, l.Stderr())
+	}
+}

@@ -62,6 +62,13 @@ func (p *Peer) Kick(t testing.TB, room, nick string) {
 		fmt.Sprintf("<item role='none' nick='%s'/>", xmlText(nick)))
 }
 
+// Destroy destroys room (§10.9), which the peer owns.
+func (p *Peer) Destroy(t testing.TB, room, reason string) {
+	t.Helper()
+	p.iq(t, room, "set", "http://jabber.org/protocol/muc#owner",
+		fmt.Sprintf("<destroy><reason>%s</reason></destroy>", xmlText(reason)))
+}
+
 // Groupchat sends a group chat message to room.
 func (p *Peer) Groupchat(t testing.TB, room, body, thread string) *session.Message {
 	t.Helper()
