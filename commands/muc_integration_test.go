@@ -600,3 +600,28 @@ func TestRoomListenDestroyed(t *testing.T) {
 		t.Errorf("%d room lines on stderr: %s", n, l.Stderr())
 	}
 }
+
+// TestRoomOccupantByDisco: a one-shot send to room@service/nick, with no
+// conversation stored, is recognised as an occupant by disco (item 73):
+// its conversation is keyed by the full JID, no lock is recorded on the
+// room, and the message is a PM (type chat, muc#user).
+func TestRoomOccupantByDisco(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, nil)
+	j := newJab(t, newAccount(t, "me"))
+	r := j.run("", "send", "--debug", room+"/alice", "are you there?")
+	// Not being in the room, we may not send a PM (XEP-0045 §7.5): the
+	// service bounces it, and send says so.
+	if r.Code != 5 || !strings.Contains(r.Stderr, "not-acceptable") {
+		t.Errorf("send to an occupant without being in the room: exit %d", r.Code)
+	}
+	wantPrivate(t, r.Stderr, "are you there?")
+	st := string(j.readState())
+	if strings.Contains(st, `"`+room+`"`) || !strings.Contains(st, `"`+room+`/alice"`) || !strings.Contains(st, `"occupant": true`) {
+		t.Errorf("state after a send to an occupant: %s", st)
+	}
+	if strings.Contains(st, `"locked_to"`) {
+		t.Errorf("a lock was recorded: %s", st)
+	}
+	alice.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool { return m.Body == "are you there?" })
+}

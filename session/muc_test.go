@@ -215,3 +215,20 @@ func TestRoomsHandle(t *testing.T) {
 		}
 	}
 }
+
+func TestIsRoomInfo(t *testing.T) {
+	for _, c := range []struct {
+		inner string
+		want  bool
+	}{
+		{`<identity category='conference' type='text' name='Team'/><feature var='http://jabber.org/protocol/muc'/>`, true},
+		{`<identity category='account' type='registered'/>`, false},
+		{`<identity category='client' type='pc'/><identity category='conference' type='text'/>`, true},
+		{``, false},
+		{`<identity category='conference'`, false},
+	} {
+		if got := IsRoomInfo([]byte(c.inner)); got != c.want {
+			t.Errorf("IsRoomInfo(%q) = %v", c.inner, got)
+		}
+	}
+}

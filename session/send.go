@@ -93,6 +93,9 @@ type Planner struct {
 	// pending is what Commits left to Flush: bookkeeping only (activity
 	// times, thread counts), never a lock, an unlock or a new thread.
 	pending []pendingTouch
+	// occupants are full JIDs disco found to be room occupants
+	// (muc_send.go).
+	occupants map[string]bool
 }
 
 // pendingTouch is the bookkeeping of one Commit that Flush writes.
@@ -155,7 +158,7 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 	}
 	out := Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread, Fork: p.o.Fork,
 		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),
-		Verified: p.verified, FreshThread: p.fresh[i], Occupant: p.o.Occupant}
+		Verified: p.verified, FreshThread: p.fresh[i], Occupant: p.o.Occupant || p.occupants[to.String()]}
 	if r := p.o.ReplyTo; r != nil {
 		if j, err := ParseJID(r.Peer); err == nil {
 			// RFC 6121 §5.2.1: to the full JID it came from, unless gone.

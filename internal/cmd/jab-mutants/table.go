@@ -115,4 +115,5 @@ var mutants = []mutant{
 	{"item 74: send --pm keys the conversation by the room", "c = statefile.Conversation{Peer: ConversationKey(out.To, out.Occupant), Occupant: out.Occupant}", "c = statefile.Conversation{Peer: out.To.Bare()}", "TestRoomSendPM", ""},
 	{"D-13: the REPL starts a new thread for every room line", "if lr.thread == \"\" || fresh {", "if true {", "TestRoomRepl", "session/muc_chat.go"},
 	{"hand-off: a room send is not handed to the listen in the room", "\treturn h.attachRoom(s, hs)\n}", "\treturn nil, errNotInRoom\n}", "TestRoomSendHandoff", "session/muc_handoff.go"},
+	{"item 73: an occupant's full JID becomes a lock on the room", "\tsd.recognizeRooms(ctx) // muc_send.go: item 73\n", "", "TestRoomOccupantByDisco", "session/sender.go"},
 }
