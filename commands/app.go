@@ -44,6 +44,9 @@ const (
 	flagNoFAST       = "no-fast"
 	flagNoHandoff    = "no-handoff"
 	flagInsecure     = "insecure-skip-verify"
+	flagNick         = "nick"
+	flagRoomPwFile   = "room-password-file"
+	flagRoomPwCmd    = "room-password-cmd"
 )
 
 var envOf = map[string]string{
@@ -67,6 +70,9 @@ var envOf = map[string]string{
 	flagNoFAST:       "JAB_NO_FAST",
 	flagNoHandoff:    "JAB_NO_HANDOFF",
 	flagInsecure:     "JAB_INSECURE_SKIP_VERIFY",
+	flagNick:         "JAB_NICK",
+	flagRoomPwFile:   "JAB_ROOM_PASSWORD_FILE",
+	flagRoomPwCmd:    "JAB_ROOM_PASSWORD_CMD",
 }
 
 const (
@@ -99,6 +105,9 @@ func globalFlags() []cli.Flag {
 		&cli.DurationFlag{Name: flagLockIdle, Value: defaultLockIdle, Usage: "unlock a conversation idle this long (XEP-0296 §3.2); 0 disables" + e(flagLockIdle)},
 		&cli.BoolFlag{Name: flagNoHistory, Usage: "do not record messages in the history (threads still work)" + e(flagNoHistory)},
 		&cli.IntFlag{Name: flagHistoryMax, Value: statefile.DefaultHistoryMax, Usage: "keep at most `N` history records, pruning the oldest" + e(flagHistoryMax)},
+		&cli.StringFlag{Name: flagNick, Usage: "nick `NAME` in group chat rooms (default: the JID's local part)" + e(flagNick)},
+		&cli.StringFlag{Name: flagRoomPwFile, Usage: "read the room password from the first line of `FILE` (send --room)" + e(flagRoomPwFile)},
+		&cli.StringFlag{Name: flagRoomPwCmd, Usage: "run `CMD` with sh -c; the first line of its output is the room password (send --room)" + e(flagRoomPwCmd)},
 		&cli.BoolFlag{Name: flagDebug, Usage: "print the XML stream on stderr (SEND/RECV; SASL and passwords redacted)" + e(flagDebug)},
 	}
 }

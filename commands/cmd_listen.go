@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -24,6 +25,7 @@ type listenOptions struct {
 	exec     *execOptions // --exec, nil without
 	receipts bool         // answer XEP-0184 receipt requests
 	catchUp  session.CatchUpOptions
+	rooms    []session.RoomTarget
 }
 
 // catchUpFlag is one of listen's and the REPL's archive catch-up flags,
@@ -103,10 +105,10 @@ func parseListenFilter(from, types []string, thread, match string) (session.Filt
 	}
 	for _, t := range types {
 		switch t {
-		case "chat", "normal", "headline", "error":
+		case "chat", "normal", "headline", "error", "groupchat":
 			f.Types = append(f.Types, t)
 		default:
-			return f, usagef("", "--type must be chat, normal, headline or error, not %q", t)
+			return f, usagef("", "--type must be chat, normal, headline, error or groupchat, not %q", t)
 		}
 	}
 	f.Thread = thread
@@ -174,7 +176,7 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 			&cli.IntFlag{Name: "count", Usage: "exit 0 after `N` messages"},
 			&cli.IntFlag{Name: "priority", Usage: "presence `PRIORITY` (-128..127); negative means bare-JID messages will not reach us"},
 			&cli.GenericFlag{Name: "from", Value: &repeated{}, Usage: "print only what `JID` sent (repeatable; a bare JID matches all its resources)"},
-			&cli.GenericFlag{Name: "type", Value: &repeated{}, Usage: "print only messages of `TYPE` chat, normal, headline or error (repeatable)"},
+			&cli.GenericFlag{Name: "type", Value: &repeated{}, Usage: "print only messages of `TYPE` chat, normal, headline, error or groupchat (repeatable)"},
 			&cli.StringFlag{Name: "thread", Usage: "print only messages in thread `ID`"},
 			&cli.StringFlag{Name: "match", Usage: "print only messages whose body matches `REGEX`"},
 			&cli.StringFlag{Name: "format", Usage: "print each record with the Go text/template `TEMPLATE` (not escaped; see --null)"},
@@ -185,6 +187,7 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 			&cli.BoolFlag{Name: "include-delayed", Usage: "also run CMD for delayed (offline) messages"},
 			&cli.BoolFlag{Name: "no-receipts", Usage: "do not answer XEP-0184 receipt requests (and do not advertise them)"},
 			catchUpFlag(0), catchUpFlag(1), catchUpFlag(2),
+			&cli.StringSliceFlag{Name: "room", Usage: "join the group chat `ROOM`@service (repeatable) and print its messages"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -241,6 +244,15 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 					return usagef("", "--format: %w", err)
 				}
 			}
+			rooms := c.StringSlice("room")
+			if len(rooms) == 0 {
+				if rooms, err = settings.Get(g.settings, optRooms, []string(nil)); err != nil {
+					return err
+				}
+			}
+			if o.rooms, err = roomTargets(c.Context, env, g, rooms); err != nil {
+				return err
+			}
 			if err := g.readyToConnect(c.Context, c, env); err != nil {
 				return err
 			}
@@ -274,9 +286,14 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "jab: "+format+"\n", args...)
 	}
+	var rooms *session.Rooms
+	if len(o.rooms) > 0 {
+		rooms = session.NewRooms(senv, g.account, o.rooms, func(format string, args ...any) { logf("%s", sanitize(fmt.Sprintf(format, args...))) })
+	}
 	var b *session.Bot
 	live := session.NewLive()
 	if o.exec != nil {
+		o.exec.rooms = rooms
 		warn := func(format string, args ...any) { logf("warning: "+format, args...) }
 		b = newBot(*o.exec, env, senv, live, g.account, g.lockIdle, warn)
 		b.Start(ctx)
@@ -318,13 +335,14 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	}
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: o.presence, Receipts: o.receipts,
 		OnSession: live.Set, CatchUp: o.catchUp}
+	lo.Rooms = rooms
 	if g.timeoutSet {
 		lo.Idle = g.timeout
 	}
 	// Sends of this account on this machine hand their messages to us
 	// while we are online (see SENDING in the man page).
 	hs := session.ServeHandoff(ctx, senv, session.HandoffOptions{Account: g.account, Live: live, Command: "listen",
-		Logf: logf, Timeout: g.timeout})
+		Logf: logf, Timeout: g.timeout, Rooms: rooms})
 	defer hs.Close()
 	return session.Listen(ctx, senv, dial, lo, emit, logf)
 }

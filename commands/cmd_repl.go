@@ -152,6 +152,7 @@ type repl struct {
 	out      io.Writer // data (stdout), safe for concurrent use
 	errw     io.Writer // diagnostics (stderr), safe for concurrent use
 	chat     *session.Chat
+	rooms    *session.Rooms // joined with /join (repl_rooms.go)
 }
 
 // errQuit ends the REPL without error.
@@ -207,7 +208,7 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	// REPL's session while it is online, as to listen's.
 	live := session.NewLive()
 	lo := session.ListenOptions{Account: g.account, Priority: o.priority, Presence: true, Receipts: !o.noReceipts,
-		ChatStates: true, CatchUp: o.catchUp, OnSession: func(s *session.Session) {
+		ChatStates: true, CatchUp: o.catchUp, Rooms: r.rooms, OnSession: func(s *session.Session) {
 			r.chat.SetSession(s)
 			live.Set(s)
 			if s != nil {
@@ -302,9 +303,13 @@ loop:
 // plain writers are set by runRepl.
 func newRepl(ctx context.Context, env *Env, g *options, o *replOptions, senv session.Env) *repl {
 	r := &repl{noColour: env.Getenv("NO_COLOR") != "", ctx: ctx, env: env, g: g, o: o, account: g.account.Bare()}
+	r.rooms = session.NewRooms(senv, g.account, nil, func(format string, args ...any) {
+		fmt.Fprintf(r.errw, "jab: %s\n", sanitize(fmt.Sprintf(format, args...)))
+	})
 	r.chat = session.NewChat(ctx, senv, session.ChatOptions{Account: g.account, LockIdle: g.lockIdle,
 		NoChatStates: o.noChatStates, PausedAfter: o.pausedAfter, InactiveAfter: o.inactiveAfter,
-		AutoAway: o.autoAway, AutoXA: o.autoXA, Priority: o.priority, Wait: g.timeout, OnChange: r.promptChanged})
+		AutoAway: o.autoAway, AutoXA: o.autoXA, Priority: o.priority, Wait: g.timeout, OnChange: r.promptChanged,
+		Rooms: r.rooms})
 	return r
 }
 

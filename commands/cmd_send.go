@@ -113,6 +113,8 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			&cli.BoolFlag{Name: "lines", Usage: "send one message per stdin line over one connection (empty lines skipped)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sent message (with --wait-reply: the reply, as listen --json)"},
 			&cli.GenericFlag{Name: "wait-reply", Value: &waitFlag{}, Usage: "then wait up to `DURATION` (default --timeout) for the reply and print its body; exit 5 without one"},
+			&cli.StringFlag{Name: "pm", Usage: "send a private message to the occupant `ROOM@SERVICE/NICK`: join the room, send, leave; the arguments are all TEXT"},
+			&cli.StringSliceFlag{Name: "room", Usage: "send to the group chat `ROOM`@service (repeatable): join, send, wait for the room's echo, leave; the arguments are all TEXT"},
 			&cli.BoolFlag{Name: "receipt", Usage: "ask for delivery receipts (XEP-0184) and wait up to --timeout until the recipient's client confirmed every message; exit 5 otherwise"},
 		),
 		OnUsageError: onUsageError,
@@ -120,6 +122,9 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			g, err := resolve(c.Context, c, env, false)
 			if err != nil {
 				return err
+			}
+			if c.IsSet("room") || c.IsSet("pm") {
+				return sendRoom(c, env, g) // cmd_send_room.go
 			}
 			// The flags and arguments first: a usage error must not
 			// run the password command.
@@ -377,6 +382,12 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	if err != nil {
 		return err
 	}
+	return drive(ctx, env, g, o, sd, msg)
+}
+
+// drive sends the message, or stdin's lines, along sd and confirms them.
+func drive(ctx context.Context, env *Env, g *options, o *sendOptions, sd sendPath, msg func(string) session.Outgoing) error {
+	waiting := o.waitReply != 0
 	defer sd.Close()
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()

@@ -22,7 +22,7 @@ import (
 // pathOptions name files or directories: in the config file a leading
 // "~/" is the home directory and a relative path is relative to the
 // file's directory, not to wherever jab runs.
-var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir}
+var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir, flagRoomPwFile}
 
 // flagKind is the type of a flag's value, and of its config key.
 func flagKind(f cli.Flag) settings.Kind {
@@ -47,8 +47,13 @@ func globalOptions() []settings.Option {
 		opts = append(opts, settings.Option{Name: name, Env: envOf[name], Kind: flagKind(f),
 			Path: slices.Contains(pathOptions, name)})
 	}
-	return opts
+	// listen's rooms: a config key (per account too) without a global
+	// flag; listen --room replaces them.
+	return append(opts, settings.Option{Name: optRooms, Env: "JAB_ROOMS", Kind: settings.List})
 }
+
+// optRooms is the rooms listen joins when no --room is given.
+const optRooms = "rooms"
 
 // layers are the global flags given on c's command line (before or after
 // the subcommand name) and the environment.

@@ -20,6 +20,7 @@ const (
 	ExitUsage       = 2   // bad flags, arguments, configuration or input (nothing was sent)
 	ExitAuth        = 4   // authentication failed (wrong password, unknown account)
 	ExitTimeout     = 5   // timed out, server unreachable, or a message was not delivered (bounced)
+	ExitRoom        = 6   // a group chat room refused to let us in
 	ExitInterrupted = 130 // SIGINT (128+2)
 	ExitTerminated  = 143 // SIGTERM (128+15)
 )
@@ -35,9 +36,10 @@ var exitStatuses = []struct {
 }{
 	{ExitOK, "ExitOK", "success"},
 	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
-	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID, missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8. Nothing was sent."},
+	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8. Nothing was sent."},
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
-	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced)"},
+	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced, or not echoed by the room within `--timeout`)"},
+	{ExitRoom, "ExitRoom", "a group chat room refused to let us in: nick in use (after one retry with a suffix), wrong or missing room password, members-only, banned, room full. Nothing was sent."},
 	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},
 	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
 }
@@ -82,11 +84,16 @@ func exitCode(err error) int {
 	var de *session.DeliveryError
 	var hl *session.HandoffLostError
 	var se *signalError
+	var re *session.RoomError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &se):
 		return se.code
+	case errors.As(err, &re) && re.Missing():
+		return ExitUsage
+	case errors.As(err, &re):
+		return ExitRoom
 	case errors.As(err, &ue):
 		return ExitUsage
 	case errors.As(err, &ae):
@@ -114,7 +121,10 @@ func hintFor(err error) string {
 	var hl *session.HandoffLostError
 	var rec *session.RecordError
 	var fd *statefile.ForeignDirError
+	var rm *session.RoomError
 	switch {
+	case errors.As(err, &rm):
+		return roomHint(rm)
 	case errors.As(err, &rec) || strings.Contains(err.Error(), "sent, but not recorded"):
 		// (The text: a hand-off returns this error without its type.)
 		return "the message went out: do not send it again; make room in the state directory so that what follows is recorded"
@@ -152,6 +162,21 @@ func hintFor(err error) string {
 		return "the server did not answer in time; check --server and raise --timeout if it is slow"
 	case strings.Contains(err.Error(), "connection refused"):
 		return "nothing listens there; check --server (host:port) or the JID's domain"
+	}
+	return ""
+}
+
+// roomHint is the advice for a room that would not let us in.
+func roomHint(e *session.RoomError) string {
+	switch {
+	case e.Missing():
+		return "check the room's name (jab never creates a room); 'jab send --room' only posts to rooms that exist"
+	case e.Cond == "conflict":
+		return "choose another nick with --nick (or nick in the config file)"
+	case e.Cond == "not-authorized":
+		return "give the room password with --room-password-file FILE or --room-password-cmd CMD"
+	case e.Cond == "registration-required":
+		return "ask a room owner to make the account a member"
 	}
 	return ""
 }

@@ -41,6 +41,7 @@ type execOptions struct {
 	// JAB_* variables, so a `jab send` inside CMD runs as the same account
 	// with the same state directory and config file.
 	flagEnv []string
+	rooms   *session.Rooms // listen's rooms: CMD answers there when addressed by nick
 }
 
 // flagEnviron lists the global options set by flag as NAME=VALUE for
@@ -74,6 +75,7 @@ func newBot(o execOptions, env *Env, senv session.Env, live *session.Live, accou
 			warn("exec for message %s from %s: %v", orDash(ev.ID), sanitize(ev.From), err)
 		},
 		Notice: func(msg string) { warn("exec: %s", msg) },
+		Rooms:  o.rooms,
 	})
 }
 
@@ -122,6 +124,8 @@ func childEnv(o execOptions, account session.JID, ev session.Event) []string {
 		"JAB_THREAD":    ev.Thread,
 		"JAB_SUBJECT":   ev.Subject,
 		"JAB_ACCOUNT":   account.Bare(),
+		"JAB_ROOM":      ev.Room, // group chat: the room and the sender's nick
+		"JAB_NICK":      ev.Nick,
 	}
 	base := append(withoutSecrets(os.Environ()), o.flagEnv...)
 	out := make([]string, 0, len(base)+len(vars))

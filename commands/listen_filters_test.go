@@ -74,7 +74,7 @@ func TestListenFilterUsageErrors(t *testing.T) {
 	}{
 		{"malformed from", []string{"--from", "alice@"}, "--from"},
 		{"empty resource", []string{"--from", "alice@example.org/"}, "--from"},
-		{"bad type", []string{"--type", "groupchat"}, "--type"},
+		{"bad type", []string{"--type", "group"}, "--type"},
 		{"invalid regexp", []string{"--match", "(x"}, "--match"},
 		{"json and format", []string{"--json", "--format", "{{.Body}}"}, "--format"},
 		{"format does not parse", []string{"--format", "{{.Body"}, "--format"},

@@ -71,7 +71,11 @@ func textRecord(ev session.Event) string {
 		}
 		return line
 	}
-	line := ts + " " + sanitize(ev.From) + " " + ev.Type + " " + shortThread(ev.Thread) + originNote(ev) + ":"
+	line := ts + " " + sanitize(ev.From) + " " + ev.Type + " " + shortThread(ev.Thread) + originNote(ev)
+	if ev.Own {
+		line += " (own)"
+	}
+	line += ":"
 	if ev.Error != "" {
 		line += " error=" + sanitize(ev.Error)
 	}
@@ -130,6 +134,9 @@ func jsonRecord(ev session.Event) []byte {
 		Carbon    string `json:"carbon,omitempty"`
 		Sent      bool   `json:"sent,omitempty"`
 		Archived  bool   `json:"archived,omitempty"`
+		Room      string `json:"room,omitempty"` // group chat: the room and the occupant's nick
+		Nick      string `json:"nick,omitempty"`
+		Own       bool   `json:"own,omitempty"` // the room's echo of our message
 	}
 	type presence struct {
 		Kind   string `json:"kind"`
@@ -139,6 +146,8 @@ func jsonRecord(ev session.Event) []byte {
 		Status string `json:"status"`
 		Time   string `json:"time"`
 		Error  string `json:"error,omitempty"`
+		Room   string `json:"room,omitempty"`
+		Nick   string `json:"nick,omitempty"`
 	}
 	ts := ev.Time.UTC().Format(time.RFC3339Nano)
 	var v any
@@ -147,11 +156,17 @@ func jsonRecord(ev session.Event) []byte {
 		if typ == "" {
 			typ = "available"
 		}
-		v = presence{Kind: ev.Kind, From: ev.From, Type: typ, Show: ev.Show, Status: ev.Status, Time: ts, Error: ev.Error}
+		v = presence{Kind: ev.Kind, From: ev.From, Type: typ, Show: ev.Show, Status: ev.Status, Time: ts, Error: ev.Error,
+			Room: ev.Room, Nick: ev.Nick}
 	} else {
-		v = message{Kind: ev.Kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
+		kind := ev.Kind
+		if ev.Room != "" {
+			kind = "groupchat"
+		}
+		v = message{Kind: kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
 			Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject, ChatState: ev.ChatState, Delayed: ev.Delayed,
-			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo, Carbon: ev.Carbon, Sent: ev.Sent, Archived: ev.Archived}
+			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo, Carbon: ev.Carbon, Sent: ev.Sent, Archived: ev.Archived,
+			Room: ev.Room, Nick: ev.Nick, Own: ev.Own}
 	}
 	data, _ := json.Marshal(v)
 	return safeJSON(data)

@@ -31,6 +31,10 @@ func (r *repl) commands() []replCmd {
 		{"status", "[away|xa|dnd|chat|online] [TEXT]", "set (or show) our presence", (*repl).cmdStatus},
 		{"reply", "ID TEXT", "answer message ID (from /history) in its thread, to the resource it came from", (*repl).cmdReply},
 		{"history", "[N]", "the last N messages with the conversee (default 20), grouped by thread", (*repl).cmdHistory},
+		{"join", "ROOM [NICK]", "join the group chat ROOM and talk there (lines go to the room)", (*repl).cmdJoin},
+		{"part", "[ROOM]", "leave ROOM (default: the conversee)", (*repl).cmdPart},
+		{"rooms", "", "list the rooms joined", (*repl).cmdRooms},
+		{"msg", "NICK TEXT", "a private message to NICK in the conversee room", (*repl).cmdMsg},
 		{"help", "[COMMAND]", "list the commands", (*repl).cmdHelp},
 		{"quit", "", "leave (sends no <gone/>)", func(*repl, []string, string) error { return errQuit }},
 	}

@@ -83,6 +83,27 @@ func TestJSONRecordFields(t *testing.T) {
 	}
 }
 
+// TestRoomRecords: a room's nick, subject and room name are neutralised
+// in text, JSON and the presence lines, whatever the server let through.
+func TestRoomRecords(t *testing.T) {
+	evil := "n\x1b[2J\u202eick\u009b"
+	for _, ev := range []session.Event{
+		{Kind: "message", From: "r\u202e@c/" + evil, Type: "groupchat", Room: "r\u202e@c", Nick: evil, Subject: evil, Body: evil, Own: true},
+		{Kind: "presence", From: "r@c/" + evil, Room: "r@c", Nick: evil, Type: "unavailable"},
+	} {
+		for _, rec := range [][]byte{[]byte(textRecord(ev)), jsonRecord(ev)} {
+			if bytes.ContainsAny(rec, "\n\x1b\u009b\u202e") {
+				t.Errorf("unsafe record %q", rec)
+			}
+		}
+	}
+	var m map[string]any
+	json.Unmarshal(jsonRecord(session.Event{Kind: "message", From: "r@c/n", Type: "groupchat", Room: "r@c", Nick: "n", Own: true}), &m)
+	if m["kind"] != "groupchat" || m["room"] != "r@c" || m["nick"] != "n" || m["own"] != true {
+		t.Errorf("room JSON record: %v", m)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -99,6 +120,10 @@ func TestExitCodes(t *testing.T) {
 		{&signalError{code: ExitInterrupted}, ExitInterrupted},
 		{&signalError{code: ExitTerminated}, ExitTerminated},
 		{&statefile.CorruptError{Path: "/x", Err: errors.New("bad")}, ExitError},
+		{&session.RoomError{Room: "r@c", Cond: session.NoSuchRoom}, ExitUsage},
+		{&session.RoomError{Room: "r@c", Cond: "item-not-found"}, ExitUsage},
+		{fmt.Errorf("join: %w", &session.RoomError{Room: "r@c", Cond: "forbidden"}), ExitRoom},
+		{&session.RoomError{Room: "r@c", Cond: "conflict"}, ExitRoom},
 	}
 	for _, tt := range tests {
 		if got := exitCode(tt.err); got != tt.want {

@@ -43,6 +43,9 @@ type BotOptions struct {
 	Problem func(ev Event, err error)
 	// Notice is told of the queue-full and stop conditions.
 	Notice func(msg string)
+	// Rooms are listen's rooms, nil for none: a bot answers there only a
+	// message that addresses its nick (muc_bot.go).
+	Rooms *Rooms
 }
 
 type botJob struct {
@@ -123,6 +126,9 @@ func (b *Bot) Stop() int64 {
 // chat, presence, empty bodies, our own account's messages, or delayed
 // (offline) ones unless IncludeDelayed.
 func (b *Bot) Eligible(ev Event) bool {
+	if ev.Room != "" {
+		return b.roomEligible(ev)
+	}
 	if ev.Kind != KindMessage || ev.Body == "" || ev.Error != "" {
 		return false
 	}
@@ -227,6 +233,9 @@ func (b *Bot) run(ctx context.Context, job botJob) {
 // room; in ev's type and thread, with In-Reply-To. A reply whose
 // connection was lost under it is sent once on the next connection.
 func (b *Bot) Reply(ctx context.Context, arrived *Session, ev Event, body string) error {
+	if ev.Room != "" {
+		return b.roomReply(ctx, ev, body)
+	}
 	from, err := ParseJID(ev.From)
 	if err != nil {
 		return err

@@ -57,6 +57,8 @@ type ChatOptions struct {
 	// Wait bounds how long an action waits for a connection while the
 	// listen loop reconnects.
 	Wait time.Duration
+	// Rooms are the REPL's group chat rooms (muc_chat.go), nil for none.
+	Rooms *Rooms
 	// OnChange, if not nil, is called (never with Chat's lock held) when
 	// something the prompt shows changed by itself: a contact's chat state
 	// arrived or expired, a presence came.
@@ -345,6 +347,9 @@ func (c *Chat) Say(ctx context.Context, body string) error {
 	if err != nil {
 		return err
 	}
+	if c.IsRoom(peer) {
+		return c.sayRoom(ctx, peer, body) // muc_chat.go
+	}
 	return c.send(ctx, peer, body, nil)
 }
 
@@ -375,7 +380,8 @@ func (c *Chat) send(ctx context.Context, peer JID, body string, original *statef
 		saved := *m
 		c.mu.Unlock()
 		o := SendOptions{Account: c.o.Account, To: []JID{peer}, Type: "chat", LockIdle: c.o.LockIdle,
-			NewThread: pend.NewThread, Thread: pend.Thread, Fork: pend.Fork}
+			NewThread: pend.NewThread, Thread: pend.Thread, Fork: pend.Fork,
+			Occupant: peer.IsFull() && c.o.Rooms.Joined(peer.Bare())} // D-12: a PM from /msg
 		out := Outgoing{Body: body}
 		if original != nil {
 			o = SendOptions{Account: c.o.Account, To: []JID{peer}, Type: original.Type,

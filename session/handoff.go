@@ -53,6 +53,9 @@ type HandoffOptions struct {
 	Logf func(format string, args ...any)
 	// Timeout bounds the confirmation of messages whose client went away.
 	Timeout time.Duration
+	// Rooms are the observer's rooms: a group chat send to rooms it is in
+	// is served (muc_handoff.go); nil for none.
+	Rooms *Rooms
 }
 
 // HandoffServer serves a hand-off socket (see ServeHandoff).
@@ -318,7 +321,11 @@ func (h *HandoffServer) serve(c *net.UnixConn) {
 		answer(handoffAnswer{Refused: "busy"})
 		return
 	}
-	sd, err := h.attach(s, req.Send)
+	sd, err := h.attachAny(s, req.Send) // muc_handoff.go
+	if errors.Is(err, errNotInRoom) {
+		answer(handoffAnswer{Refused: "room"})
+		return
+	}
 	if err != nil {
 		answer(handoffAnswer{Err: encodeError(err)})
 		return
@@ -361,7 +368,7 @@ func (h *HandoffServer) attach(s *Session, hs *handoffSend) (*Sender, error) {
 }
 
 // requests runs the client's requests after the hello, one at a time.
-func (h *HandoffServer) requests(c *net.UnixConn, r *bufio.Reader, pid int, sd *Sender, single bool, answer func(handoffAnswer) error) {
+func (h *HandoffServer) requests(c *net.UnixConn, r *bufio.Reader, pid int, sd handedSender, single bool, answer func(handoffAnswer) error) {
 	// The client sends nothing while it waits for an answer, so the end
 	// of its input means it is gone: what it waits for is cancelled.
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -399,7 +406,7 @@ loop:
 		switch req.Op {
 		case "msg":
 			if req.tooLong > 0 {
-				a.Err = encodeError(&StanzaTooLargeError{Size: req.tooLong, Limit: sd.s.Conn().MaxStanza()})
+				a.Err = encodeError(&StanzaTooLargeError{Size: req.tooLong, Limit: sd.maxStanza()})
 				break
 			}
 			if req.Msg == nil {
@@ -409,7 +416,7 @@ loop:
 			m := req.Msg
 			msgs, err := sd.Send(ctx, Outgoing{Subject: m.Subject, Body: m.Body, InReplyTo: m.InReplyTo, Receipt: m.Receipt}, m.More)
 			for _, msg := range msgs {
-				a.Sent = append(a.Sent, Sent{To: msg.To, ID: msg.ID, Thread: msg.ThreadValue(), Type: sd.o.Type})
+				a.Sent = append(a.Sent, Sent{To: msg.To, ID: msg.ID, Thread: msg.ThreadValue(), Type: sd.msgType()})
 			}
 			a.Err = encodeError(err)
 			if single && !finished && err == nil {
@@ -444,7 +451,7 @@ loop:
 			break loop
 		}
 	}
-	if !finished && sd.sent > 0 {
+	if !finished && sd.written() > 0 {
 		// The client went away after handing over messages: they were
 		// written, so they are confirmed and recorded as Fail does.
 		cctx, stop := context.WithTimeout(context.WithoutCancel(h.ctx), h.o.Timeout)

@@ -170,6 +170,9 @@ func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
 	case "busy":
 		c.Close()
 		return nil, &HandoffUnavailable{Reason: "the running jab listen is busy (its --exec is behind)"}
+	case "room":
+		c.Close()
+		return nil, &HandoffUnavailable{Reason: "the running jab listen is not in the room"}
 	case "version":
 		c.Close()
 		return nil, &HandoffUnavailable{Reason: "the running jab listen speaks another version of the hand-off", Warn: true}

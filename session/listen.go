@@ -43,6 +43,11 @@ type Event struct {
 	// Archived marks a message caught up from the archive (XEP-0313);
 	// Delayed is then set too.
 	Archived bool
+	// Room, Nick and Own are set for traffic of a joined room
+	// (muc_listen.go): its bare JID, the occupant's nick, and whether it
+	// is our own (an echo of our message, our own presence).
+	Room, Nick string
+	Own        bool
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -83,6 +88,9 @@ type ListenOptions struct {
 	CatchUp CatchUpOptions
 	// Logf gets warnings (a catch-up stopped at its limit); nil: Listen's.
 	Logf func(string, ...any)
+	// Rooms are the group chat rooms to join on every connection
+	// (muc_listen.go); nil for none.
+	Rooms *Rooms
 }
 
 func (o ListenOptions) logf() func(string, ...any) {
@@ -290,6 +298,16 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	// and our account advertises one (set below, before any use).
 	trustSID := false
 	handle := func(v any) error {
+		if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok {
+			// Room traffic never reaches Apply (item 73).
+			if !show || (ev.Kind != KindMessage && !o.Presence) {
+				return nil
+			}
+			if ev.Kind == KindMessage && !seen.add(messageKeys(ev.From, ev.ID, ev.OriginID, "")) {
+				return nil
+			}
+			return emit(ev)
+		}
 		sid := ""
 		if m, ok := v.(*Message); ok && trustSID {
 			sid = liveStanzaID(m, account)
@@ -381,6 +399,9 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		if err := cu.phase(ctx, false); err != nil {
 			return err
 		}
+	}
+	if err := o.Rooms.Join(s); err != nil {
+		return &connLost{err}
 	}
 	// Before the observer record: whoever waits for the record (a test,
 	// a script) then finds what OnSession set up, the hand-off socket

@@ -76,6 +76,9 @@ func ConversationKey(j JID, occupant bool) string {
 func KeyIn(convs map[string]*statefile.Conversation, j JID) string {
 	if j.IsFull() {
 		if c := convs[j.String()]; c != nil && c.Occupant {
+			if c.Peer != j.String() && convs[c.Peer] != nil {
+				return c.Peer // D-12: the occupant changed nick (FollowOccupant)
+			}
 			return j.String()
 		}
 	}
@@ -249,6 +252,9 @@ type Outbound struct {
 	// yields a Route with Check set.
 	Verified    map[string]bool
 	FreshThread string
+	// Occupant: To is a room occupant (send --pm), whose new conversation
+	// is keyed by its full JID (D-12, item 74).
+	Occupant bool
 }
 
 // Route is where and how to send one message, and the conversation after it.
@@ -288,7 +294,7 @@ func RouteOutbound(c statefile.Conversation, exists bool, out Outbound) Route {
 	}
 
 	if !exists {
-		c = statefile.Conversation{Peer: out.To.Bare()}
+		c = statefile.Conversation{Peer: ConversationKey(out.To, out.Occupant), Occupant: out.Occupant}
 	}
 	r := Route{Store: true}
 	switch {

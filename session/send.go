@@ -70,6 +70,8 @@ type SendOptions struct {
 	Resource string
 	// Fork starts a child thread of Thread (or of the current thread).
 	Fork bool
+	// Occupant: the recipients are room occupants (send --pm), D-12.
+	Occupant bool
 	// Trust vouches for the persisted locks without a live observer or a
 	// ping: listen --exec answering a message it has just received from
 	// the locked resource. (While the bot is backlogged its heartbeat may
@@ -102,6 +104,9 @@ type Planner struct {
 	// pending is what Commits left to Flush: bookkeeping only (activity
 	// times, thread counts), never a lock, an unlock or a new thread.
 	pending []pendingTouch
+	// occupants are full JIDs disco found to be room occupants
+	// (muc_send.go).
+	occupants map[string]bool
 }
 
 // pendingTouch is the bookkeeping of one Commit that Flush writes.
@@ -164,7 +169,7 @@ func (p *Planner) route(st *statefile.State, i int) Route {
 	}
 	out := Outbound{To: to, Type: p.o.Type, Thread: p.o.Thread, NewThread: p.o.NewThread, Fork: p.o.Fork,
 		Now: p.now, LockIdle: p.o.LockIdle, Trusted: exists && c.LockedTo != "" && (p.o.Trust || p.env.trusted(account, LockTime(c))),
-		Verified: p.verified, FreshThread: p.fresh[i]}
+		Verified: p.verified, FreshThread: p.fresh[i], Occupant: p.o.Occupant || p.occupants[to.String()]}
 	if r := p.o.ReplyTo; r != nil {
 		if j, err := ParseJID(r.Peer); err == nil {
 			// RFC 6121 §5.2.1: to the full JID it came from, unless gone.
@@ -398,6 +403,7 @@ func BuildMessage(r Route, typ, subject, body, inReplyTo string) *Message {
 	if r.Thread != "" {
 		m.Thread = &Thread{Value: r.Thread, Parent: r.Parent}
 	}
+	m.MUCUser = privateX(r, typ) // muc.go
 	if inReplyTo != "" {
 		m.Headers = &Headers{Header: []Header{{Name: "In-Reply-To", Value: inReplyTo}}}
 	}

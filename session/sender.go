@@ -233,6 +233,7 @@ func (sd *Sender) waitAttached(ctx context.Context, wait time.Duration) (Event, 
 // check pings the locked full JIDs nobody has watched since they were
 // recorded (D-9): such a lock is used only if the resource answers.
 func (sd *Sender) check(ctx context.Context) error {
+	sd.recognizeRooms(ctx) // muc_send.go: item 73
 	for _, c := range sd.planner.Checks() {
 		sd.planner.Verified(c.JID, sd.s.PingThread(ctx, c.JID, c.Thread) == nil)
 	}

@@ -284,7 +284,7 @@ type Presence struct {
 	Show     string       `xml:"show,omitempty"`
 	Status   string       `xml:"status,omitempty"`
 	Priority *int         `xml:"priority,omitempty"`
-	MUCUser  *Empty       `xml:"http://jabber.org/protocol/muc#user x,omitempty"`
+	MUCUser  *MUCUser     `xml:"http://jabber.org/protocol/muc#user x,omitempty"` // muc.go
 	Error    *StanzaError `xml:"error,omitempty"`
 }
 

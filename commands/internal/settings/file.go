@@ -244,6 +244,18 @@ func fileValue(path string, key toml.Key, opt Option, v any, home string) (any, 
 			return nil, bad()
 		}
 		return int(n), nil
+	case List:
+		a, ok := v.([]any)
+		if !ok {
+			return nil, bad()
+		}
+		out := make([]string, len(a))
+		for i, x := range a {
+			if out[i], ok = x.(string); !ok {
+				return nil, bad()
+			}
+		}
+		return out, nil
 	case Duration:
 		s, ok := v.(string)
 		if !ok {

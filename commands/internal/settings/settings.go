@@ -53,6 +53,7 @@ const (
 	Bool          // true or false; in the environment anything strconv.ParseBool takes
 	Duration      // a Go duration; never negative
 	Int
+	List // an array of strings; in the environment, separated by commas
 )
 
 // String is how a config file error names the TOML type a key takes.
@@ -64,6 +65,8 @@ func (k Kind) String() string {
 		return `a duration string such as "30s"`
 	case Int:
 		return "an integer"
+	case List:
+		return "an array of strings"
 	}
 	return "a string"
 }
@@ -168,7 +171,7 @@ func (v Value) Given() bool { return v.From == FromFlag || v.From == FromEnv }
 
 // Type is the type of an option's value.
 type Type interface {
-	string | bool | int | time.Duration
+	string | bool | int | time.Duration | []string
 }
 
 // As is the value as type T. An environment value is parsed (a usage
@@ -203,6 +206,12 @@ func As[T Type](v Value) (T, error) {
 			return out, Errorf(durationHint, "%s=%q is not a valid duration", v.opt.Env, s)
 		}
 		*p = d
+	case *[]string:
+		for _, f := range strings.Split(s, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				*p = append(*p, f)
+			}
+		}
 	}
 	return out, nil
 }

@@ -58,6 +58,7 @@ func main() {
 	flag.IntVar(&o.lines, "lines", 1000, "messages in the stdin-lines case (0 skips it)")
 	flag.IntVar(&o.bot, "bot", 0, "also flood a `listen --exec` bot with this many messages and report throughput and memory (0 skips it)")
 	flag.DurationVar(&o.delay, "delay", 25*time.Millisecond, "one-way delay of the proxy cases (0 skips them)")
+	flag.BoolVar(&o.room, "room", true, "also measure a one-shot send to a group chat room (send --room, go-sendxmpp -c)")
 	flag.BoolVar(&o.p13, "p13", true, "also measure against Prosody 13 with direct TLS and FAST")
 	flag.StringVar(&o.jab, "jab", "", "the jab `binary` to measure (make bench passes make build's bin/jab); empty: build one as make build does")
 	flag.BoolVar(&o.reliability, "reliability", true, "also run the flaky-network scenarios of issue 12 (black holes, a server restart) and report lost and duplicated messages; about 3 minutes")
@@ -85,7 +86,7 @@ func main() {
 type options struct {
 	runs, lines, bot int
 	delay            time.Duration
-	p13              bool
+	p13, room        bool
 	reliability      bool
 	trace            string
 	jab              string
@@ -237,6 +238,12 @@ func run(o options) error {
 		return fmt.Errorf("send through a running listen: %w", err)
 	}
 	notes = append(notes, "listen running: jab send --debug says: "+line)
+
+	if o.room {
+		if err := room(o, t, s12, jab12, gsx12); err != nil {
+			return err
+		}
+	}
 
 	if o.lines > 0 {
 		var b strings.Builder

@@ -112,6 +112,22 @@ var mutants = []mutant{
 	{"item 83: a gone by carbon keeps the lock", `unlock(&c, UnlockGone, s.Time)`, `_ = UnlockGone`, "TestCarbonGoneUnlocks", "session/carbons.go"},
 	{"item 84: the bot answers carbons", `if ev.Carbon != "" || ev.Sent {`, `if false {`, "TestCarbonNoAutoAnswer", "session/bot.go"},
 	{"item 87: an archived message locks and unlocks", "if in.Archived {\n\t\treturn applyArchived(c, exists, in)\n\t}", "if false {\n\t\treturn applyArchived(c, exists, in)\n\t}", "TestCatchUpSinceLastRun", ""},
+	{"XEP-0045 §10.1.1: a room the join created is used", "if p.MUCUser.Has(StatusCreated) {", "if false {", "TestRoomSendNoSuchRoom", "session/muc.go"},
+	{"XEP-0045 §7.4: a bounced room message counts as delivered", "case m.Type == \"error\":\n\t\t\treturn EchoBounced, id", "case m.Type == \"error\":\n\t\t\treturn EchoOK, id", "TestRoomSendBounced", "session/muc.go"},
+	{"XEP-0045 §7.4: send --room does not wait for the echo", "if len(r.pending) > 0 {\n\t\t\t\treturn false", "if len(r.pending) < 0 {\n\t\t\t\treturn false", "TestRoomSend$", "session/room_send.go"},
+	{"XEP-0045 §7.2.9: a nick conflict is not retried", `if r.step.Kind == JoinRefused && r.step.Cond == "conflict" && !r.retried {`, `if false {`, "TestRoomSendRefusals", "session/room_send.go"},
+	{"XEP-0045 §8.2: listen does not rejoin after a kick", "s.Conn().Send(JoinPresence(room, lr.nick, lr.t.Password))\n\t\tev.Own = true", "ev.Own = true", "TestRoomListenKickBan", "session/muc_listen.go"},
+	{"listen --room: our own echo is not marked own", "Own: from.Resource != \"\" && from.Resource == lr.nick}", "Own: false}", "TestRoomListen$", "session/muc_listen.go"},
+	{"item 73: room traffic reaches the one-to-one rules", "if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok {", "if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok && false {", "TestRoomListen$|TestRoomPM", "session/listen.go"},
+	{"room bot: answers its own echo", `ev.Type == "groupchat" && !ev.Own && !ev.Delayed`, `ev.Type == "groupchat" && !ev.Delayed`, "TestRoomExec", "session/muc_bot.go"},
+	{"room bot: answers messages not addressed to it", `ev.Body != "" && Addressed(ev.Body, b.o.Rooms.Nick(ev.Room))`, `ev.Body != ""`, "TestRoomExec", "session/muc_bot.go"},
+	{"item 77: a private message carries no muc#user <x/>", "m.MUCUser = privateX(r, typ) // muc.go", "", "TestRoomPM", "session/send.go"},
+	{"item 76: a PM conversation does not follow a nick change", "cv.Peer = next // the old key forwards to the new nick", "_ = next", "TestRoomPM", "session/muc_occupant.go"},
+	{"item 76: an occupant who left is not marked gone", "cv.Gone = append(cv.Gone, full)", "_ = full", "TestRoomPM", "session/muc_occupant.go"},
+	{"item 74: send --pm keys the conversation by the room", "c = statefile.Conversation{Peer: ConversationKey(out.To, out.Occupant), Occupant: out.Occupant}", "c = statefile.Conversation{Peer: out.To.Bare()}", "TestRoomSendPM", ""},
+	{"D-13: the REPL starts a new thread for every room line", "if lr.thread == \"\" || fresh {", "if true {", "TestRoomRepl", "session/muc_chat.go"},
+	{"hand-off: a room send is not handed to the listen in the room", "\treturn h.attachRoom(s, hs)\n}", "\treturn nil, errNotInRoom\n}", "TestRoomSendHandoff", "session/muc_handoff.go"},
+	{"item 73: an occupant's full JID becomes a lock on the room", "\tsd.recognizeRooms(ctx) // muc_send.go: item 73\n", "", "TestRoomOccupantByDisco", "session/sender.go"},
 }
 
 // sessionPackage is the package whose tests kill sessionMutants.
