@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jab-xmpp/jab/internal/peer"
+	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -312,4 +313,33 @@ func TestCarbonOwnResourceDirect(t *testing.T) {
 	}
 	tablet.NoMessage(t, time.Second, func(m *session.Message) bool { return m.Body == "bot-answer" })
 	_ = laptop
+}
+
+// TestCarbonsNotOffered: item 80 against a real server without
+// mod_carbons. listen asks for carbons only when the server's disco#info
+// lists urn:xmpp:carbons:2: here it sends no <enable/>, says so with
+// --debug, and listens as before.
+func TestCarbonsNotOffered(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	s, err := prosody.Start(prosody.Options{Without: []string{"carbons"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	me, alice := newAccountOn(t, s, "me"), newAccountOn(t, s, "alice")
+	j := newJab(t, me)
+	j.extraEnv = append(j.extraEnv, "JAB_SERVER="+s.Addr, "JAB_CA_FILE="+s.CAFile)
+	l := j.startListen("--debug")
+	phone := peer.Connect(t, peer.Server{Addr: s.Addr, Domain: s.Domain, CAFile: s.CAFile}, alice.User, alice.Password, "phone")
+	phone.Available(t)
+	phone.Chat(t, me.JID, "no carbons here", "")
+	l.waitLine("no carbons here", 15*time.Second)
+	stderr := l.Stderr()
+	if strings.Contains(stderr, "<enable xmlns=\"urn:xmpp:carbons:2\"") || strings.Contains(stderr, "<enable xmlns='urn:xmpp:carbons:2'") {
+		t.Fatalf("listen asked a server without carbons to enable them:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "carbons (XEP-0280): not offered") {
+		t.Fatalf("--debug does not say carbons are not offered:\n%s", stderr)
+	}
 }

@@ -231,3 +231,28 @@ func TestCatchUpRepl(t *testing.T) {
 		t.Fatalf("REPL line %q is not marked archived", line)
 	}
 }
+
+// TestStanzaIDNotTrusted: item 88 against the real server. On a server
+// whose account advertises neither an archive nor urn:xmpp:sid:0, a
+// <stanza-id> a contact put in its message claims our bare JID as "by";
+// jab prints the message and never takes that id as its archive
+// position (a later catch-up would start from a forged id).
+func TestStanzaIDNotTrusted(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, alice := newAccount(t, "me"), newAccount(t, "alice")
+	j := newJab(t, me)
+	l := j.startListen("--json")
+	phone := alice.connect(t, "phone")
+	phone.Available(t)
+	phone.Raw(t, "<message type='chat' to='"+me.JID+"' id='"+session.NewID()+"'><body>stanza-id from a contact</body>"+
+		"<stanza-id xmlns='urn:xmpp:sid:0' by='"+me.JID+"' id='forged-sid'/></message>")
+	l.waitLine("stanza-id from a contact", 15*time.Second)
+	a := cliState(t, j).Accounts[me.JID]
+	if a == nil {
+		t.Fatalf("no account in the state: %s", j.readState())
+	}
+	if a.ArchiveLast == "forged-sid" {
+		t.Fatalf("a contact's stanza-id became the archive position: %s", j.readState())
+	}
+}

@@ -2,6 +2,7 @@ package prosody
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,7 @@ type configParams struct {
 	NoNagle           bool
 	Settings          []string // extra global lines
 	Modules           []string // extra modules
+	Without           []string // default modules left out
 }
 
 // luaString quotes s as a Lua string literal.
@@ -57,6 +59,7 @@ func configText(p configParams) string {
 		modules = append(modules, "limits")
 	}
 	modules = append(modules, p.Modules...)
+	modules = slices.DeleteFunc(modules, func(m string) bool { return slices.Contains(p.Without, m) })
 	if p.Prosody13 {
 		// Community modules, unpacked into Prosody 13's plugin directory.
 		modules = append(modules, "sasl2", "sasl2_fast")

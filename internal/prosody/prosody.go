@@ -91,6 +91,9 @@ type Options struct {
 	// or "smacks" (XEP-0198 stream management); both ship with
 	// Prosody 0.12 and 13.
 	Modules []string
+	// Without are modules of the default set not to load, e.g.
+	// "carbons" for a server without XEP-0280.
+	Without []string
 }
 
 // Prosody13Dir is where .ci/deps unpacks Prosody 13 and prosody-modules
@@ -318,6 +321,7 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		NoNagle:           opts.NoNagle,
 		Settings:          opts.Settings,
 		Modules:           opts.Modules,
+		Without:           opts.Without,
 	})
 	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)

@@ -111,6 +111,8 @@ var mutants = []mutant{
 	{"item 82: a sent carbon's lock does not follow its to", `lock(&c, s.To.String(), statefile.LockForced, s.Time)`, `_ = statefile.LockForced`, "TestCarbonSentFollowsTo", "session/carbons.go"},
 	{"item 83: a gone by carbon keeps the lock", `unlock(&c, UnlockGone, s.Time)`, `_ = UnlockGone`, "TestCarbonGoneUnlocks", "session/carbons.go"},
 	{"item 84: the bot answers carbons", `if ev.Carbon != "" || ev.Sent {`, `if false {`, "TestCarbonNoAutoAnswer", "session/bot.go"},
+	{"item 80: carbons asked of a server that does not offer them", "\tif !serverFeatures[nsCarbons] {", "\tif false && !serverFeatures[nsCarbons] {", "TestCarbonsNotOffered", "session/carbons.go"},
+	{"item 88: a stanza-id is trusted where the account offers no archive or stanza-id", "\ttrustSID = accountFeats[nsMAM] || accountFeats[nsSID]", "\ttrustSID = true", "TestStanzaIDNotTrusted", "session/listen.go"},
 	{"item 87: an archived message locks and unlocks", "if in.Archived {\n\t\treturn applyArchived(c, exists, in)\n\t}", "if false {\n\t\treturn applyArchived(c, exists, in)\n\t}", "TestCatchUpSinceLastRun", ""},
 	{"XEP-0045 §10.1.1: a room the join created is used", "if p.MUCUser.Has(StatusCreated) {", "if false {", "TestRoomSendNoSuchRoom", "session/muc.go"},
 	{"XEP-0045 §7.4: a bounced room message counts as delivered", "case m.Type == \"error\":\n\t\t\treturn EchoBounced, id", "case m.Type == \"error\":\n\t\t\treturn EchoOK, id", "TestRoomSendBounced", "session/muc.go"},
