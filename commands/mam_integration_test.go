@@ -240,11 +240,8 @@ func TestCatchUpRepl(t *testing.T) {
 func TestStanzaIDNotTrusted(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	me, alice := newAccount(t, "me"), newAccount(t, "alice")
-	j := newJab(t, me)
+	me, _, j, phone := meAndAlice(t)
 	l := j.startListen("--json")
-	phone := alice.connect(t, "phone")
-	phone.Available(t)
 	phone.Raw(t, "<message type='chat' to='"+me.JID+"' id='"+session.NewID()+"'><body>stanza-id from a contact</body>"+
 		"<stanza-id xmlns='urn:xmpp:sid:0' by='"+me.JID+"' id='forged-sid'/></message>")
 	l.waitLine("stanza-id from a contact", 15*time.Second)
