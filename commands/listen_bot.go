@@ -124,8 +124,12 @@ func childEnv(o execOptions, account session.JID, ev session.Event) []string {
 		"JAB_THREAD":    ev.Thread,
 		"JAB_SUBJECT":   ev.Subject,
 		"JAB_ACCOUNT":   account.Bare(),
-		"JAB_ROOM":      ev.Room, // group chat: the room and the sender's nick
-		"JAB_NICK":      ev.Nick,
+	}
+	if ev.Room != "" {
+		// Group chat: the room and the sender's nick. Not JAB_NICK, which
+		// is our own --nick: a CMD that runs jab send --room would post
+		// under the sender's nick.
+		vars["JAB_ROOM"], vars["JAB_FROM_NICK"] = ev.Room, ev.Nick
 	}
 	base := append(withoutSecrets(os.Environ()), o.flagEnv...)
 	out := make([]string, 0, len(base)+len(vars))

@@ -12,7 +12,8 @@ import (
 )
 
 // Issue 13: the password never reaches a child: neither a bot's CMD nor a
-// --password-cmd inherits JAB_PASSWORD.
+// --password-cmd inherits JAB_PASSWORD. A room message's CMD gets the
+// room and the sender's nick without losing our own JAB_NICK.
 func TestChildrenDoNotInheritPassword(t *testing.T) {
 	t.Setenv("JAB_PASSWORD", "leaked-secret")
 	t.Setenv("JAB_OTHER", "kept")
@@ -28,6 +29,16 @@ func TestChildrenDoNotInheritPassword(t *testing.T) {
 	line, err := firstLineOf(context.Background(), 10*time.Second, io.Discard, "sh", "-c", `printf '%s\n' "${JAB_PASSWORD-unset}"`)
 	if err != nil || line != "unset" {
 		t.Errorf("--password-cmd child saw JAB_PASSWORD=%q (err %v)", line, err)
+	}
+	t.Setenv("JAB_NICK", "ours")
+	room := childEnv(execOptions{}, session.JID{Local: "me", Domain: "example.org"},
+		session.Event{From: "room@muc.example.org/tybalt", Room: "room@muc.example.org", Nick: "tybalt"})
+	joined = strings.Join(room, "\n")
+	if !strings.Contains(joined, "JAB_NICK=ours") || !strings.Contains(joined, "JAB_FROM_NICK=tybalt") || !strings.Contains(joined, "JAB_ROOM=room@muc.example.org") {
+		t.Errorf("room message: want JAB_ROOM, JAB_FROM_NICK and our own JAB_NICK kept:\n%s", joined)
+	}
+	if strings.Contains(strings.Join(env, "\n"), "JAB_ROOM") {
+		t.Error("a one-to-one message exports JAB_ROOM")
 	}
 	if os.Getenv("JAB_PASSWORD") != "leaked-secret" {
 		t.Error("jab's own environment changed")
