@@ -221,19 +221,11 @@ func applyOwn(ctx context.Context, env Env, account string, m *Message, carbon s
 	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
-		moved := moveArchive(a, o.ArchiveID)
-		if ev.ID != "" && !noteSeen(a, ev.From, ev.ID) {
-			dup = true
-			if moved {
-				return nil
-			}
-			return errNoChange
+		var moved bool
+		if moved, dup = recordOnce(a, o.ArchiveID, ev.From, ev.ID, true); dup {
+			return changedIf(moved)
 		}
-		var c statefile.Conversation
-		exists := false
-		if p := a.Conversations[key]; p != nil {
-			c, exists = *p, true
-		}
+		c, exists := conversationOf(a, key)
 		if !o.Archived {
 			next, store := ApplySent(c, exists, SentCarbon{To: to, Type: m.Type, Thread: thread, ChatState: ev.ChatState,
 				Content: content, Occupant: ev.Occupant, Time: now})

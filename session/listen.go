@@ -572,22 +572,11 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {
 		a := st.Account(account)
-		moved := moveArchive(a, o.ArchiveID)
-		if in.Kind == KindMessage && ev.ID != "" && MessageType(in.Type) != "error" && !noteSeen(a, ev.From, ev.ID) {
-			// Recorded already by another of our processes (listen and a
-			// waiting send both get what goes to the bare JID) or before
-			// a reconnect: the effect is there, record nothing twice.
-			dup = true
-			if moved {
-				return nil
-			}
-			return errNoChange
+		var moved bool
+		if moved, dup = recordOnce(a, o.ArchiveID, ev.From, ev.ID, in.Kind == KindMessage && MessageType(in.Type) != "error"); dup {
+			return changedIf(moved)
 		}
-		var c statefile.Conversation
-		exists := false
-		if p := a.Conversations[key]; p != nil {
-			c, exists = *p, true
-		}
+		c, exists := conversationOf(a, key)
 		next, store := ApplyInbound(c, exists, in)
 		after = next
 		changed := false
@@ -655,6 +644,34 @@ func noteSeen(a *statefile.Account, from, id string) bool {
 		a.Seen = slices.Delete(a.Seen, 0, len(a.Seen)-statefile.MaxSeen)
 	}
 	return true
+}
+
+// recordOnce starts recording a message in a: it moves the catch-up
+// position to archiveID (moved) and, with check, notes the message as
+// seen. dup says it was recorded already, by another of our processes
+// (listen and a waiting send both get what goes to the bare JID) or
+// before a reconnect: the caller then records nothing twice.
+func recordOnce(a *statefile.Account, archiveID, from, id string, check bool) (moved, dup bool) {
+	moved = moveArchive(a, archiveID)
+	return moved, check && id != "" && !noteSeen(a, from, id)
+}
+
+// changedIf is an update function's result: nil to write, errNoChange
+// when nothing changed.
+func changedIf(changed bool) error {
+	if changed {
+		return nil
+	}
+	return errNoChange
+}
+
+// conversationOf is a copy of a's conversation under key, and whether it
+// exists.
+func conversationOf(a *statefile.Account, key string) (statefile.Conversation, bool) {
+	if p := a.Conversations[key]; p != nil {
+		return *p, true
+	}
+	return statefile.Conversation{}, false
 }
 
 // moveArchive records id ("" for none) as the catch-up position and
