@@ -2,7 +2,8 @@ package commands_test
 
 // Integration tests of the archive catch-up (XEP-0313) against a Prosody
 // that loads mod_mam (started once, for these tests only, so the other
-// tests keep a server without an archive) and mod_offline.
+// tests keep a server without an archive) and mod_offline; its MUC
+// component loads mod_muc_mam (rooms' archives, muc_mam_integration_test.go).
 
 import (
 	"strconv"
@@ -28,10 +29,13 @@ func stopArchiveServer() {
 	}
 }
 
-// archiveServer is the Prosody with mod_mam.
+// archiveServer is the Prosody with mod_mam, and mod_muc_mam on its MUC
+// component.
 func archiveServer(t *testing.T) *prosody.Server {
 	t.Helper()
-	archiveOnce.Do(func() { archiveSrv, archiveErr = prosody.Start(prosody.Options{Modules: []string{"mam"}}) })
+	archiveOnce.Do(func() {
+		archiveSrv, archiveErr = prosody.Start(prosody.Options{Modules: []string{"mam"}, MUCModules: []string{"muc_mam"}})
+	})
 	if archiveErr != nil {
 		t.Fatalf("start prosody with mod_mam: %v", archiveErr)
 	}

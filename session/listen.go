@@ -48,6 +48,9 @@ type Event struct {
 	// is our own (an echo of our message, our own presence).
 	Room, Nick string
 	Own        bool
+	// roomSID is the stanza-id the room's own archive gave a room
+	// message (muc_catchup.go), "" when the room keeps none.
+	roomSID string
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -300,10 +303,19 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	handle := func(v any) error {
 		if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok {
 			// Room traffic never reaches Apply (item 73).
-			if !show || (ev.Kind != KindMessage && !o.Presence) {
-				return nil
+			if ev.Kind != KindMessage {
+				if !show || !o.Presence {
+					return nil
+				}
+				return emit(ev)
 			}
-			if ev.Kind == KindMessage && !seen.add(messageKeys(ev.From, ev.ID, ev.OriginID, "")) {
+			if !seen.add(messageKeys(ev.From, ev.ID, ev.OriginID, ev.roomKey())) {
+				return nil // printed already: caught up from the room's archive, or delivered again
+			}
+			if err := o.Rooms.record(ctx, ev, show); err != nil {
+				return err
+			}
+			if !show {
 				return nil
 			}
 			return emit(ev)
@@ -402,6 +414,13 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	}
 	if err := o.Rooms.Join(s); err != nil {
 		return &connLost{err}
+	}
+	// Each room's own archive (muc#mam), after the join: what it
+	// archived before the join took effect is caught up, what came after
+	// arrives live and is held back meanwhile (muc_catchup.go).
+	if err := o.Rooms.catchUp(ctx, req, catchUp{env: env, s: s, account: account, o: o.CatchUp, seen: seen,
+		emit: emit, hold: held, logf: o.logf()}); err != nil {
+		return err
 	}
 	// Before the observer record: whoever waits for the record (a test,
 	// a script) then finds what OnSession set up, the hand-off socket

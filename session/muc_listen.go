@@ -10,6 +10,7 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,9 +106,12 @@ type listenRoom struct {
 	t        RoomTarget
 	nick     string
 	phase    int
-	subject  bool // the subject that ends the join (§7.2.15) was seen
-	occupant map[string]bool
-	thread   string // the REPL's current topic thread (D-13), muc_chat.go
+	subject  bool            // the subject that ends the join (§7.2.15) was seen
+	occupant map[string]bool // the other occupants' nicks (bounded by maxOccupants)
+	thread   string          // the REPL's current topic thread (D-13), muc_chat.go
+	// sids: the room's disco#info offers an archive or stanza-ids, so a
+	// stanza-id the room adds is its own (muc_catchup.go).
+	sids bool
 }
 
 // Rooms are the rooms a listen is in. They outlive a connection: Join on
@@ -204,14 +208,6 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 				ev.Time = t
 			}
 		}
-		if show && !ev.Own && ev.Body != "" && r.env.History != nil {
-			// In the history, so `threads` shows the room's threads
-			// (grouped under the room, KeyIn) with each message's nick;
-			// our own are recorded by the send that wrote them.
-			if err := r.env.History.Append(ctx, ev.record(r.account, "in")); err != nil {
-				r.logf("room %s: could not record a message in the history: %v", lr.t.Room.Bare(), err)
-			}
-		}
 		return ev, show, handled
 	case *Presence:
 		lr := r.find(BareOf(x.From))
@@ -225,16 +221,24 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 	return Event{}, false, false
 }
 
-// message is a group chat message (or an error) from lr.
-func (lr *listenRoom) message(m *Message) (Event, bool, bool) {
+// event is the Event of a message from lr (or archived by it).
+func (lr *listenRoom) event(m *Message) Event {
 	from, _ := ParseJID(m.From)
 	thread := m.ThreadValue()
 	if !ValidThread(thread) {
 		thread = ""
 	}
-	ev := Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
+	return Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
 		Thread: thread, Body: m.Body, Subject: m.Subject, Delayed: m.Delayed(), InReplyTo: m.Header("In-Reply-To"),
 		Room: lr.t.Room.Bare(), Nick: from.Resource, Own: from.Resource != "" && from.Resource == lr.nick}
+}
+
+// message is a group chat message (or an error) from lr.
+func (lr *listenRoom) message(m *Message) (Event, bool, bool) {
+	ev := lr.event(m)
+	if lr.sids {
+		ev.roomSID = TrustedStanzaID(m, lr.t.Room.Bare()) // the room's own, as it offers stanza-ids
+	}
 	if m.Type == "error" {
 		ev.Error = m.Error.Cond()
 		return ev, true, true
@@ -270,6 +274,7 @@ func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Pre
 			r.logf("room %s: could not record an occupant's change: %v", room, err)
 		}
 	}
+	lr.track(c, p)
 	ev := Event{Kind: KindPresence, From: p.From, Type: p.Type, Show: p.Show, Status: p.Status, Room: room, Nick: c.Nick}
 	switch c.Kind {
 	case RoomSelfJoined:
@@ -309,6 +314,56 @@ func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Pre
 		return ev, true
 	}
 	return ev, false
+}
+
+// maxOccupants bounds the nicks kept per room (for completion): a room's
+// occupants are others' to multiply.
+const maxOccupants = 5000
+
+// track keeps lr's set of other occupants up to date: those present when
+// we join (their presence comes before ours, §7.2.3), those who come,
+// leave or change nick later.
+func (lr *listenRoom) track(c RoomChange, p *Presence) {
+	if lr.occupant == nil {
+		lr.occupant = map[string]bool{}
+	}
+	add := func(nick string) {
+		if nick != "" && nick != lr.nick && len(lr.occupant) < maxOccupants {
+			lr.occupant[nick] = true
+		}
+	}
+	switch c.Kind {
+	case RoomOccupantJoined:
+		add(c.Nick)
+	case RoomOccupantLeft:
+		delete(lr.occupant, c.Nick)
+	case RoomOccupantNick:
+		delete(lr.occupant, c.Nick)
+		add(c.NewNick)
+	case RoomOccupantOther:
+		if lr.phase == roomJoining && p.Type == "" {
+			add(c.Nick)
+		}
+	}
+}
+
+// Occupants are the nicks of the other occupants of room, sorted.
+func (r *Rooms) Occupants(room string) []string {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lr := r.find(room)
+	if lr == nil {
+		return nil
+	}
+	out := make([]string, 0, len(lr.occupant))
+	for n := range lr.occupant {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func reason(r string) string {

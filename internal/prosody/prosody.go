@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -94,6 +95,14 @@ type Options struct {
 	// Without are modules of the default set not to load, e.g.
 	// "carbons" for a server without XEP-0280.
 	Without []string
+	// MUCModules are extra modules of the MUC component
+	// (conference.DOMAIN), e.g. "muc_mam" (XEP-0313 archives of rooms).
+	// The component always loads mod_jab_muc_test (plugins/), which
+	// gives rooms two settings Prosody lacks, each off until a room's
+	// owner sets it in the configuration form: muc#roomconfig_maxusers (a
+	// full room refuses joins with service-unavailable) and jab#noecho
+	// (a room that never reflects a message to its sender).
+	MUCModules []string
 }
 
 // Prosody13Dir is where .ci/deps unpacks Prosody 13 and prosody-modules
@@ -249,6 +258,11 @@ func Start(opts Options) (*Server, error) {
 
 var errBind = errors.New("prosody could not bind its c2s port")
 
+// mucTestModule is mod_jab_muc_test (see Options.MUCModules).
+//
+//go:embed plugins/mod_jab_muc_test.lua
+var mucTestModule []byte
+
 func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 	dir, err := os.MkdirTemp("", "jab-prosody-")
 	if err != nil {
@@ -275,10 +289,13 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		}
 	}()
 
-	for _, sub := range []string{"data", "certs"} {
+	for _, sub := range []string{"data", "certs", "plugins"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("prosody: %w", err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "mod_jab_muc_test.lua"), mucTestModule, 0o644); err != nil {
+		return nil, fmt.Errorf("prosody: %w", err)
 	}
 	certFile, keyFile, caFile, err := writeCerts(filepath.Join(dir, "certs"), domain)
 	if err != nil {
@@ -322,6 +339,8 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		Settings:          opts.Settings,
 		Modules:           opts.Modules,
 		Without:           opts.Without,
+		MUCModules:        opts.MUCModules,
+		PluginDir:         filepath.Join(dir, "plugins"),
 	})
 	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)

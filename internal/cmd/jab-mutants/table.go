@@ -130,6 +130,10 @@ var mutants = []mutant{
 	{"D-13: the REPL starts a new thread for every room line", "if lr.thread == \"\" || fresh {", "if true {", "TestRoomRepl", "session/muc_chat.go"},
 	{"hand-off: a room send is not handed to the listen in the room", "\treturn h.attachRoom(s, hs)\n}", "\treturn nil, errNotInRoom\n}", "TestRoomSendHandoff", "session/muc_handoff.go"},
 	{"item 73: an occupant's full JID becomes a lock on the room", "\tsd.recognizeRooms(ctx) // muc_send.go: item 73\n", "", "TestRoomOccupantByDisco", "session/sender.go"},
+	{"muc#mam: rooms are not caught up from their archive", "case !feats[nsMAM]:\n\t\t\tbase.env.debugf", "case true:\n\t\t\tbase.env.debugf", "TestRoomCatchUp", "session/muc_catchup.go"},
+	{"muc#mam: a live room message does not move the room's position", "return changedIf(moveRoomArchive(st.Account(r.account), ev.Room, ev.roomSID))", "return errNoChange", "TestRoomCatchUp", "session/muc_catchup.go"},
+	{"muc#mam: the room's position is the account's", "return a.RoomArchive[c.room.jid]", "return a.ArchiveLast", "TestRoomCatchUp", "session/muc_catchup.go"},
+	{"muc#mam: the room bot answers delayed and archived messages", `!ev.Own && !ev.Delayed && !ev.Archived && ev.Error == ""`, `!ev.Own && ev.Error == ""`, "TestRoomCatchUp", "session/muc_bot.go"},
 }
 
 // sessionPackage is the package whose tests kill sessionMutants.
@@ -147,7 +151,8 @@ var sessionMutants = []mutant{
 	{"XEP-0198 §4: an h beyond what was sent is accepted", `if n > o.unacked() {`, `if false && n > o.unacked() {`, "TestSmacksAck|TestResumedHandledTooHigh|TestAckHandledTooHigh", "session/smacks.go"},
 	{"XEP-0198 §4: a handled stanza is not counted before the pending ones", `		return i.pending[0] - 1`, `		return i.received`, "TestSmacksInboundCount", "session/smacks.go"},
 	{"item 87: the queryid of a result is not checked", `case qid == "" || r.QueryID != qid:`, `case false:`, "TestCatchUpHostile|TestAcceptResult", "session/mam.go"},
-	{"item 87: a result from someone else accepted", `case m.From != "" && m.From != account:`, `case false:`, "TestCatchUpHostile|TestAcceptResult", "session/mam.go"},
+	{"item 87: a result from someone else accepted", `if m.MAMResult != nil && m.From != "" && m.From != account {`, `if false {`, "TestCatchUpHostile|TestAcceptResult", "session/mam.go"},
+	{"item 87: a room archive result from anyone accepted", "if m.MAMResult != nil && m.From != room {", "if false {", "TestAcceptRoomResult", "session/muc_catchup.go"},
 	{"catch-up: a repeated page is asked for again", `case p.Lasts[f.Last] || f.Last == p.After:`, `case false:`, "TestCatchUpHostile|TestNextPage", "session/mam.go"},
 	{"catch-up: no limit", `if p.Applied >= p.Limit {
 		c.skipped++`, `if false {
