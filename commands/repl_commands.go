@@ -558,6 +558,14 @@ func (r *repl) completeArg(cmd string, before []string) []string {
 		if len(before) == 0 {
 			return r.commandNames()
 		}
+	case "msg":
+		if len(before) == 0 {
+			return r.roomNicks()
+		}
+	case "part":
+		if len(before) == 0 {
+			return r.roomNames()
+		}
 	default:
 		for _, c := range newApp(r.env).Commands {
 			if c.Name != cmd {

@@ -92,3 +92,39 @@ func (r *repl) cmdMsg(args []string, rest string) error {
 	}
 	return r.chat.SayTo(r.ctx, occupant, text)
 }
+
+// roomNicks are the other occupants' nicks in the conversee room, for
+// completion; none when the conversee is not a room.
+func (r *repl) roomNicks() []string {
+	room := r.chat.Peer()
+	if !r.chat.IsRoom(room) {
+		return nil
+	}
+	return r.rooms.Occupants(room.Bare())
+}
+
+// roomNames are the rooms, for /part.
+func (r *repl) roomNames() []string {
+	var out []string
+	for _, ri := range r.rooms.List() {
+		out = append(out, ri.Room)
+	}
+	return out
+}
+
+// roomPrompt is "ROOM as NICK #thread> " for a room conversee: where a
+// line goes, as whom, and in which topic thread (D-13; #new before the
+// first line and after /thread new), and "(joining)" until the room has
+// let us in.
+func (r *repl) roomPrompt(room session.JID) string {
+	ri, _ := r.rooms.Info(room.Bare())
+	thread := "#new"
+	if ri.Thread != "" && !r.chat.Pending(room).NewThread {
+		thread = r.colourThread(ri.Thread, "#"+shortThread(ri.Thread))
+	}
+	p := sanitize(ri.Room) + " as " + sanitize(ri.Nick) + " " + thread
+	if !ri.Joined {
+		p += " (joining)"
+	}
+	return p + "> "
+}

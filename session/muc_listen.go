@@ -122,6 +122,16 @@ type Rooms struct {
 	account string
 	logf    func(string, ...any)
 	rooms   []*listenRoom
+	// onChange, when set, is called (without the lock) after our own
+	// state in a room changed: joined, left, nick (the REPL's prompt).
+	onChange func()
+}
+
+// OnChange sets f to be called after our own state in a room changed.
+func (r *Rooms) OnChange(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onChange = f
 }
 
 // NewRooms returns the rooms to join; logf gets one line for each room
@@ -186,6 +196,19 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 	if r == nil {
 		return Event{}, false, false
 	}
+	ev, show, handled = r.handle(ctx, s, v)
+	if _, ok := v.(*Presence); ok && handled && ev.Own {
+		r.mu.Lock()
+		f := r.onChange
+		r.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	return ev, show, handled
+}
+
+func (r *Rooms) handle(ctx context.Context, s *Session, v any) (ev Event, show, handled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.env.Now()
@@ -287,9 +310,11 @@ func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Pre
 		s.Conn().Send(destroyIQ(room))
 		s.Conn().Send(LeavePresence(room, c.Nick))
 		r.logf("room %s: no such room (jab removed the room its join created); not joined", room)
+		ev.Own = true
 	case RoomRefused:
 		lr.phase = roomGone
 		r.logf("%s; not joined", (&RoomError{Room: room, Cond: c.Cond, Nick: lr.nick}).Error())
+		ev.Own = true
 	case RoomKicked:
 		r.logf("room %s: kicked%s; rejoining once", room, reason(c.Reason))
 		lr.phase, lr.subject = roomJoining, false

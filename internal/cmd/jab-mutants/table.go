@@ -130,6 +130,8 @@ var mutants = []mutant{
 	{"D-13: the REPL starts a new thread for every room line", "if lr.thread == \"\" || fresh {", "if true {", "TestRoomRepl", "session/muc_chat.go"},
 	{"hand-off: a room send is not handed to the listen in the room", "\treturn h.attachRoom(s, hs)\n}", "\treturn nil, errNotInRoom\n}", "TestRoomSendHandoff", "session/muc_handoff.go"},
 	{"item 73: an occupant's full JID becomes a lock on the room", "\tsd.recognizeRooms(ctx) // muc_send.go: item 73\n", "", "TestRoomOccupantByDisco", "session/sender.go"},
+	{"REPL: the occupants already in a room are not known", "if lr.phase == roomJoining && p.Type == \"\" {", "if false {", "TestReplRoomCompletion|TestRoomReplTerminal", "session/muc_listen.go"},
+	{"REPL: the prompt does not name the room and our nick", "if r.chat.IsRoom(peer) {\n\t\treturn r.roomPrompt(peer)", "if false {\n\t\treturn r.roomPrompt(peer)", "TestReplRoomPrompt|TestRoomReplTerminal", "commands/cmd_repl.go"},
 	{"muc#mam: rooms are not caught up from their archive", "case !feats[nsMAM]:\n\t\t\tbase.env.debugf", "case true:\n\t\t\tbase.env.debugf", "TestRoomCatchUp", "session/muc_catchup.go"},
 	{"muc#mam: a live room message does not move the room's position", "return changedIf(moveRoomArchive(st.Account(r.account), ev.Room, ev.roomSID))", "return errNoChange", "TestRoomCatchUp", "session/muc_catchup.go"},
 	{"muc#mam: the room's position is the account's", "return a.RoomArchive[c.room.jid]", "return a.ArchiveLast", "TestRoomCatchUp", "session/muc_catchup.go"},
