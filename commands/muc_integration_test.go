@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -506,18 +507,55 @@ func wantPrivate(t *testing.T, stream, body string) {
 }
 
 // TestRoomThreads: a room thread, our messages and others', is in the
-// history: threads show gives it under the room with each message's nick.
+// history: threads show gives it under the room with each message's nick
+// (ours too), and threads list lists the room's threads, grouped under the
+// room, after the one-to-one ones. A private message from an occupant
+// stays in its own conversation (D-12), never in the room's threads.
 func TestRoomThreads(t *testing.T) {
 	needServer(t)
-	room, alice, _, j, l := listenInRoom(t)
+	room, alice := teamRoom(t, nil)
+	j := newJab(t, newAccount(t, "me"))
+	l := j.startListen("--nick", "ci", "--room", room)
+	joinedBy(t, alice, room, "ci", 0)
 	alice.Groupchat(t, room, "release planning", "rt-1")
 	l.waitLine("release planning", 10*time.Second)
+	alice.Send(t, &session.Message{To: room + "/ci", Type: "chat", ID: session.NewID(), Body: "psst", MUCUser: &session.Empty{},
+		Thread: &session.Thread{Value: "pm-1"}})
+	l.waitLine("psst", 10*time.Second)
 	j.mustRun("", "send", "--room", room, "--thread", "rt-1", "I am in")
 	l.waitLine("I am in", 10*time.Second)
+	alice.Groupchat(t, room, "another topic", "rt-2")
+	l.waitLine("another topic", 10*time.Second)
+	bob := newAccount(t, "bob")
+	j.mustRun("", "send", bob.JID, "one to one")
 	show := j.mustRun("", "threads", "show", "rt-1").Stdout
-	if !strings.Contains(show, room) || !strings.Contains(show, room+"/alice") || !strings.Contains(show, "release planning") ||
-		!strings.Contains(show, "I am in") {
+	if !strings.Contains(show, "thread rt-1 with "+room+" (groupchat)") || !strings.Contains(show, "<-  "+room+"/alice  release planning") ||
+		!strings.Contains(show, "->  "+room+"/ci  I am in") || strings.Contains(show, "psst") {
 		t.Errorf("threads show:\n%s", show)
+	}
+	js := j.mustRun("", "threads", "show", "--json", "rt-1").Stdout
+	if !strings.Contains(js, `"nick":"alice"`) || !strings.Contains(js, `"nick":"ci"`) {
+		t.Errorf("threads show --json:\n%s", js)
+	}
+	// The room's threads, newest first, after bob's; the occupant's
+	// private thread is hers, not the room's.
+	list := strings.Split(strings.TrimSpace(j.mustRun("", "threads", "list").Stdout), "\n")
+	var rows []string
+	for _, line := range list {
+		f := strings.Fields(line)
+		rows = append(rows, f[0]+" "+f[1]+" "+f[2])
+	}
+	want := []string{"rt-2 " + room + " groupchat", "rt-1 " + room + " groupchat"}
+	if len(rows) != 4 || !strings.HasSuffix(rows[0], bob.JID+" chat") && !strings.HasSuffix(rows[1], bob.JID+" chat") ||
+		!slices.Equal(rows[2:], want) {
+		t.Errorf("threads list:\n%s", strings.Join(list, "\n"))
+	}
+	if r := j.mustRun("", "threads", "list", "--peer", room, "--json").Stdout; strings.Count(r, "\n") != 2 ||
+		!strings.Contains(r, `"peer":"`+room+`"`) || !strings.Contains(r, `"type":"groupchat"`) || !strings.Contains(r, `"count":2`) {
+		t.Errorf("threads list --peer ROOM --json:\n%s", r)
+	}
+	if r := j.mustRun("", "threads", "show", room).Stdout; !strings.Contains(r, "rt-1") || !strings.Contains(r, "rt-2") || strings.Contains(r, "psst") {
+		t.Errorf("threads show ROOM:\n%s", r)
 	}
 }
 

@@ -772,7 +772,17 @@ func (ev Event) record(account, dir string) statefile.Record {
 	}
 	return statefile.Record{Account: account, Dir: dir, Time: ev.Time, Peer: peer, Type: ev.Type, ID: ev.ID,
 		OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Subject: ev.Subject, Body: ev.Body,
-		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error, Carbon: ev.Carbon, Archived: ev.Archived}
+		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error, Carbon: ev.Carbon, Archived: ev.Archived,
+		Nick: roomNick(ev)}
+}
+
+// roomNick is the nick a group chat message of a joined room is recorded
+// with.
+func roomNick(ev Event) string {
+	if ev.Room == "" || ev.Type != "groupchat" {
+		return ""
+	}
+	return ev.Nick
 }
 
 func printable(ev Event, in Inbound) bool {

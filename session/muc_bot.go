@@ -43,11 +43,19 @@ func RoomReply(ev Event, body string) *Message {
 	return BuildMessage(Route{To: ev.Room, Thread: ev.Thread}, "groupchat", "", body, ev.ID)
 }
 
-// roomReply sends the answer on the current session.
+// roomReply sends the answer on the current session and records it in
+// the history (its echo, our own, is not recorded).
 func (b *Bot) roomReply(ctx context.Context, ev Event, body string) error {
 	s, err := b.live.WaitAfter(ctx, nil)
 	if err != nil {
 		return err
 	}
-	return s.Conn().Send(RoomReply(ev, body))
+	m := RoomReply(ev, body)
+	if err := s.Conn().Send(m); err != nil {
+		return err
+	}
+	if b.env.History == nil {
+		return nil
+	}
+	return b.env.History.Append(ctx, RoomSentRecord(b.o.Account.Bare(), m, b.o.Rooms.Nick(ev.Room), b.env.Now()))
 }

@@ -121,5 +121,5 @@ func (c *Chat) sayRoom(ctx context.Context, room JID, body string) error {
 	if c.env.History == nil {
 		return nil
 	}
-	return c.env.History.Append(ctx, SentRecord(c.o.Account.Bare(), m, c.env.Now()))
+	return c.env.History.Append(ctx, RoomSentRecord(c.o.Account.Bare(), m, c.o.Rooms.Nick(room.Bare()), c.env.Now()))
 }

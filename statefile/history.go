@@ -71,6 +71,10 @@ type Record struct {
 	Carbon string `json:"carbon,omitempty"`
 	// Archived marks a message caught up from the archive (XEP-0313).
 	Archived bool `json:"archived,omitempty"`
+	// Nick is, for a group chat message, the nick its sender had in the
+	// room: the occupant's (Peer is then ROOM/NICK) or, for one we sent
+	// (Peer is the room), ours. Older records lack it.
+	Nick string `json:"nick,omitempty"`
 }
 
 // History is the message history of a store: history.jsonl, append-only,
