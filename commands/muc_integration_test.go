@@ -353,6 +353,57 @@ func TestRoomListenConfig(t *testing.T) {
 	}
 }
 
+// TestRoomConfigPerRoom: a table of rooms in the account's table gives
+// each room a nick and a password source of its own; listen joins those
+// not marked autojoin = false; send --room takes the room's nick, and
+// --nick still wins.
+func TestRoomConfigPerRoom(t *testing.T) {
+	needServer(t)
+	locked, alice := teamRoom(t, map[string]string{"muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "s3cret"})
+	plain := newRoom("plain")
+	alice.CreateRoom(t, plain, "alice", nil)
+	quiet := newRoom("quiet")
+	alice.CreateRoom(t, quiet, "alice", nil)
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	text := fmt.Sprintf(`[accounts.work]
+jid = %q
+nick = "robot"
+[accounts.work.rooms.%q]
+nick = "ci"
+password_cmd = "echo s3cret"
+[accounts.work.rooms.%q]
+[accounts.work.rooms.%q]
+nick = "quiet-one"
+autojoin = false
+`, me.JID, locked, plain, quiet)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j.extraEnv = []string{"JAB_CONFIG=" + cfg, "JAB_ACCOUNT=work"}
+	l := j.startListen("--presence")
+	joinedBy(t, alice, locked, "ci", 0)
+	joinedBy(t, alice, plain, "robot", 0)
+	alice.Sync(t)
+	for _, p := range alice.Received() {
+		if pr, ok := p.(*session.Presence); ok && strings.HasPrefix(pr.From, quiet+"/") && pr.From != quiet+"/alice" {
+			t.Errorf("listen joined the room marked autojoin = false: %s", pr.From)
+		}
+	}
+	j.mustRun("", "send", "--room", quiet, "configured nick")
+	if m := alice.WaitMessage(t, 10*time.Second, isGroupchat("configured nick")); m.From != quiet+"/quiet-one" {
+		t.Errorf("send --room took nick %q, want the room's quiet-one", m.From)
+	}
+	j.mustRun("", "send", "--room", quiet, "--nick", "flagged", "flag nick")
+	if m := alice.WaitMessage(t, 10*time.Second, isGroupchat("flag nick")); m.From != quiet+"/flagged" {
+		t.Errorf("--nick: from %q", m.From)
+	}
+	if strings.Contains(l.Stderr(), "password") {
+		t.Errorf("listen: %s", l.Stderr())
+	}
+}
+
 // TestRoomExec: in a room the bot answers only messages addressed to its
 // nick, in the room and the message's thread, and never its own echo
 // (which here addresses it too: no loop).

@@ -7,7 +7,6 @@ package commands
 import (
 	"fmt"
 
-	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -19,23 +18,19 @@ func (r *repl) cmdJoin(args []string, _ string) error {
 	if err != nil {
 		return usagef("a room looks like team@conference.example.org", "%w", err)
 	}
-	nick, _ := settings.Get(r.g.settings, flagNick, "")
-	nick = session.DefaultNick(r.g.account, nick)
+	nick := ""
 	if len(args) == 2 {
 		nick = args[1]
 	}
-	if err := session.CheckNick(nick); err != nil {
-		return usagef("", "%w", err)
-	}
-	password, err := roomPassword(r.ctx, r.env, r.g)
+	t, err := roomTarget(r.ctx, r.env, r.g, room, nick, &roomSecret{})
 	if err != nil {
 		return err
 	}
-	if err := r.rooms.Add(r.chat.Current(), session.RoomTarget{Room: room, Nick: nick, Password: password}); err != nil {
+	if err := r.rooms.Add(r.chat.Current(), t); err != nil {
 		return err
 	}
 	r.chat.To(room)
-	r.info("joining %s as %s; lines go to the room", sanitize(room.Bare()), sanitize(nick))
+	r.info("joining %s as %s; lines go to the room", sanitize(room.Bare()), sanitize(t.Nick))
 	return nil
 }
 
