@@ -163,11 +163,15 @@ func roomTargets(ctx context.Context, env *Env, g *options, names []string) ([]s
 func roomTarget(ctx context.Context, env *Env, g *options, room session.JID, nick string, shared *roomSecret) (session.RoomTarget, error) {
 	rc, _ := g.settings.Room(room.Bare())
 	if nick == "" {
-		nick, _ = settings.Get(g.settings, flagNick, "")
-		if given := givenIn(g.settings, flagNick); rc.Nick != "" && !given {
+		configured, _ := settings.Get(g.settings, flagNick, "")
+		switch {
+		case givenIn(g.settings, flagNick):
+			nick = configured // --nick "" is refused below
+		case rc.Nick != "":
 			nick = rc.Nick
+		default:
+			nick = session.DefaultNick(g.account, configured)
 		}
-		nick = session.DefaultNick(g.account, nick)
 	}
 	if err := session.CheckNick(nick); err != nil {
 		return session.RoomTarget{}, usagef("give another --nick", "%w", err)

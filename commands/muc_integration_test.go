@@ -164,6 +164,28 @@ func TestRoomSendRefusals(t *testing.T) {
 		}
 		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("still here"))
 	})
+	t.Run("full", func(t *testing.T) {
+		// XEP-0045 §7.2.10: a room at its maximum of occupants (alice)
+		// answers a join with service-unavailable.
+		room, alice := teamRoom(t, map[string]string{"muc#roomconfig_maxusers": "1"})
+		j := newJab(t, newAccount(t, "me"))
+		r := j.run("", "send", "--room", room, "room for one more?")
+		if r.Code != 6 || !strings.Contains(r.Stderr, "jab: error: room "+room+" is full") {
+			t.Fatalf("full room: %s", r)
+		}
+		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("room for one more?"))
+	})
+	t.Run("nick and its retry in use", func(t *testing.T) {
+		// The room takes every nick starting with "taken" for in use:
+		// the retry with a suffix conflicts too, and that is the error.
+		room, alice := teamRoom(t, map[string]string{"jab#takenprefix": "taken"})
+		j := newJab(t, newAccount(t, "me"))
+		r := j.run("", "send", "--room", room, "--nick", "taken", "who am I now")
+		if r.Code != 6 || !strings.Contains(r.Stderr, "the nick \"taken-") || !strings.Contains(r.Stderr, "is in use (the retry with a suffix too)") {
+			t.Fatalf("nick and retry in use: %s", r)
+		}
+		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("who am I now"))
+	})
 	t.Run("nick conflict", func(t *testing.T) {
 		room, alice := teamRoom(t, nil)
 		j := newJab(t, newAccount(t, "me"))
@@ -179,33 +201,51 @@ func TestRoomSendRefusals(t *testing.T) {
 	})
 }
 
-// TestRoomSendBadInput: refused before connecting, exit 2, nothing sent.
+// TestRoomSendBadInput: each bad input has its own error and its exit
+// status: refused before connecting (exit 2), or, over the server's size
+// limit, after the login and before the join (exit 1); nothing reaches
+// the room, not even our presence, and no state is written.
 func TestRoomSendBadInput(t *testing.T) {
 	needServer(t)
 	room, alice := teamRoom(t, nil)
-	j := newJab(t, newAccount(t, "me"))
-	for name, args := range map[string][]string{
-		"malformed room":  {"--room", "not a room", "x"},
-		"room with nick":  {"--room", room + "/nick", "x"},
-		"room without @":  {"--room", "conference." + srv.Domain, "x"},
-		"empty nick":      {"--room", room, "--nick", " ", "x"},
-		"over-long nick":  {"--room", room, "--nick", strings.Repeat("n", 1024), "x"},
-		"control in nick": {"--room", room, "--nick", "a\x1bb", "x"},
-		"subject":         {"--room", room, "--subject", "topic", "x"},
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	for name, c := range map[string]struct {
+		args []string
+		err  string
+	}{
+		"malformed room":  {[]string{"--room", "not a room", "x"}, "room: "},
+		"room with nick":  {[]string{"--room", room + "/nick", "x"}, "has a resource"},
+		"room without @":  {[]string{"--room", "conference." + srv.Domain, "x"}, "has no room name"},
+		"empty nick":      {[]string{"--room", room, "--nick", "", "x"}, "the nick is empty"},
+		"blank nick":      {[]string{"--room", room, "--nick", " ", "x"}, "starts or ends with space"},
+		"over-long nick":  {[]string{"--room", room, "--nick", strings.Repeat("n", 1024), "x"}, "1024 bytes long; at most 1023"},
+		"control in nick": {[]string{"--room", room, "--nick", "a\x1bb", "x"}, "control character"},
+		"subject":         {[]string{"--room", room, "--subject", "topic", "x"}, "--room and --subject conflict"},
+		"empty message":   {[]string{"--room", room, ""}, "empty"},
 	} {
-		r := j.run("", append([]string{"send"}, args...)...)
-		if r.Code != 2 {
-			t.Errorf("%s: %s", name, r)
+		r := j.run("", append([]string{"send"}, c.args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, "jab: error: ") || !strings.Contains(r.Stderr, c.err) {
+			t.Errorf("%s: want exit 2 and %q: %s", name, c.err, r)
 		}
 	}
 	// Over the server's size limit: refused after login, before the join.
 	big := strings.Repeat("x", 300*1024)
-	if r := j.run(big, "send", "--room", room); r.Code == 0 {
-		t.Errorf("a message over the size limit was sent: exit %d", r.Code)
+	if r := j.run(big, "send", "--room", room); r.Code != 1 || !strings.Contains(r.Stderr, "over the server's limit") {
+		t.Errorf("a message over the size limit: %s", r)
+	}
+	alice.Sync(t)
+	for _, v := range alice.Received() {
+		if p, ok := v.(*session.Presence); ok && p.From == room+"/"+me.User {
+			t.Errorf("bad input joined the room: %s", alice.Dump())
+		}
 	}
 	alice.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool { return m.Type == "groupchat" && m.Body != "" && m.From != room+"/alice" })
 	if _, err := os.Stat(filepath.Join(j.stateDir, "history.jsonl")); err == nil {
 		t.Errorf("bad input left a history")
+	}
+	if st := string(j.readState()); strings.Contains(st, room) {
+		t.Errorf("bad input changed the state: %s", st)
 	}
 }
 
@@ -220,6 +260,24 @@ func TestRoomSendBounced(t *testing.T) {
 		t.Fatalf("bounced room message: %s", r)
 	}
 	alice.NoMessage(t, 300*time.Millisecond, isGroupchat("can anyone hear me"))
+}
+
+// TestRoomSendNoEcho: a room that passes the message on but never
+// reflects it to us (jab#noecho) leaves its delivery unconfirmed: exit 5
+// after --timeout, "no echo", though the other occupant has it.
+func TestRoomSendNoEcho(t *testing.T) {
+	needServer(t)
+	room, alice := teamRoom(t, map[string]string{"jab#noecho": "1"})
+	j := newJab(t, newAccount(t, "me"))
+	start := time.Now()
+	r := j.run("", "send", "--timeout", "2s", "--room", room, "did it arrive?")
+	if r.Code != 5 || !strings.Contains(r.Stderr, room+": no echo within 2s") || !strings.Contains(r.Stderr, "not delivered") {
+		t.Fatalf("no echo: %s", r)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Errorf("gave up after %s, before --timeout", d)
+	}
+	alice.WaitMessage(t, 5*time.Second, isGroupchat("did it arrive?"))
 }
 
 // joinedBy waits until owner sees nick's (available) presence in room.

@@ -1,4 +1,4 @@
--- jab's test servers: two room settings that Prosody's MUC lacks and jab's
+-- jab's test servers: room settings that Prosody's MUC lacks and jab's
 -- tests need, each off until a room's owner turns it on in the room
 -- configuration form (XEP-0045 §10.2). Every other behaviour is Prosody's.
 --
@@ -9,8 +9,12 @@
 --                            message on to the other occupants but never
 --                            reflects it to its sender (which XEP-0045
 --                            §7.4 requires): a room that never echoes.
+--   jab#takenprefix          a join with a nick that starts with it gets
+--                            <conflict/> (§7.2.9), as if that nick and
+--                            every variant of it were in use.
 
 local st = require "util.stanza";
+local jid_split = require "util.jid".split;
 
 module:hook("muc-config-form", function(event)
 	local data = event.room._data;
@@ -18,6 +22,12 @@ module:hook("muc-config-form", function(event)
 		label = "Maximum number of occupants"; value = data.jab_maxusers and tostring(data.jab_maxusers) or "" });
 	table.insert(event.form, { name = "jab#noecho"; type = "boolean";
 		label = "Reflect no message to its sender (jab's tests)"; value = data.jab_noecho or false });
+	table.insert(event.form, { name = "jab#takenprefix"; type = "text-single";
+		label = "Nicks starting with this are in use (jab's tests)"; value = data.jab_takenprefix or "" });
+end);
+
+module:hook("muc-config-submitted/jab#takenprefix", function(event)
+	event.room._data.jab_takenprefix = event.value ~= "" and event.value or nil;
 end);
 
 module:hook("muc-config-submitted/muc#roomconfig_maxusers", function(event)
@@ -31,6 +41,12 @@ end);
 -- After the ban check (priority -10).
 module:hook("muc-occupant-pre-join", function(event)
 	local room = event.room;
+	local prefix = room._data.jab_takenprefix;
+	local nick = select(3, jid_split(event.occupant.nick));
+	if prefix and nick and nick:sub(1, #prefix) == prefix then
+		event.origin.send(st.error_reply(event.stanza, "cancel", "conflict", nil, room.jid));
+		return true;
+	end
 	local max = room._data.jab_maxusers;
 	if not max or event.is_new_room then return; end
 	local n = 0;
