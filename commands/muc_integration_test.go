@@ -86,6 +86,26 @@ func TestRoomSend(t *testing.T) {
 	}
 }
 
+// TestRoomSendReplyTo: a reply in a room goes in the thread of the
+// message it answers, with In-Reply-To naming it (item 78, D-13); the
+// message is found in the history listen keeps of the room.
+func TestRoomSendReplyTo(t *testing.T) {
+	needServer(t)
+	room, alice, _, j, l := listenInRoom(t)
+	q := alice.Groupchat(t, room, "who deploys today?", "ops-thread")
+	l.waitLine("who deploys today?", 10*time.Second)
+	j.mustRun("", "send", "--room", room, "--reply-to", q.ID, "I do")
+	m := alice.WaitMessage(t, 10*time.Second, isGroupchat("I do"))
+	if m.ThreadValue() != "ops-thread" || m.Header("In-Reply-To") != q.ID {
+		t.Errorf("reply in thread %q with In-Reply-To %q, want ops-thread and %s", m.ThreadValue(), m.Header("In-Reply-To"), q.ID)
+	}
+	// A new send without it is a new topic: a thread of its own.
+	j.mustRun("", "send", "--room", room, "something else")
+	if m := alice.WaitMessage(t, 10*time.Second, isGroupchat("something else")); m.ThreadValue() == "ops-thread" || m.ThreadValue() == "" {
+		t.Errorf("a new topic in thread %q", m.ThreadValue())
+	}
+}
+
 // TestRoomSendLinesSeveralRooms: --lines to two rooms over one connection.
 func TestRoomSendLinesSeveralRooms(t *testing.T) {
 	needServer(t)
