@@ -557,6 +557,9 @@ func TestRoomPM(t *testing.T) {
 	alice.Sync(t)
 	j.mustRun("", "send", occupant, "still you")
 	alice.WaitMessage(t, 10*time.Second, private("still you"))
+	if c := cliAccount(t, j).Conversations[occupant]; c == nil || c.Peer != occupant || !c.Occupant || len(c.Gone) > 0 {
+		t.Errorf("occupant presence changed the private conversation: %+v", c)
+	}
 	// Item 76: alice becomes alice2; the conversation follows.
 	alice.Presence(t, room+"/alice2", "", "")
 	waitState(t, j, `"`+room+`/alice2"`)

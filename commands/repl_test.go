@@ -309,6 +309,15 @@ func testReplRoom(t *testing.T) (*repl, *bytes.Buffer) {
 // control character are not offered; occupants who left are not either.
 func TestReplRoomCompletion(t *testing.T) {
 	r, _ := testReplRoom(t)
+	_, err := r.chat.Env().Store.Update(context.Background(), func(st *statefile.State) error {
+		a := st.Account("me@example.org")
+		a.RoomArchive = map[string]string{"archived@muc.example.org": "s1"}
+		a.Conversations["pm@muc.example.org/bob"] = &statefile.Conversation{Peer: "pm@muc.example.org/bob", Occupant: true}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &replCompleter{r: r}
 	for _, tc := range []struct {
 		name, line string
@@ -320,6 +329,7 @@ func TestReplRoomCompletion(t *testing.T) {
 		{"every nick on an empty line", "", []string{"alice: ", "carol: "}},
 		{"not after the first word", "hello a", nil},
 		{"/part rooms", "/part ", []string{"room@muc.example.org "}},
+		{"/join rooms the state knows", "/join ", []string{"archived@muc.example.org ", "pm@muc.example.org "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := completions(c, tc.line); !slices.Equal(got, tc.want) {
