@@ -218,12 +218,14 @@ func (r *Rooms) handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 		if lr == nil || lr.phase == roomGone {
 			return Event{}, false, false
 		}
-		if x.Type != "groupchat" && x.Type != "error" {
-			if x.MUCUser == nil && strings.Contains(x.From, "/") {
+		if x.Type != "groupchat" && x.Type != "error" && strings.Contains(x.From, "/") {
+			if x.MUCUser == nil {
 				x.MUCUser = &Empty{} // XEP-0045 §7.5: receivers must not rely on the <x/>
 			}
 			return Event{}, false, false
 		}
+		// From the room itself, whatever its type: the room's, never a
+		// one-to-one conversation with the room (item 73).
 		ev, show, handled := lr.message(x)
 		ev.Time = now
 		if x.Delay != nil {

@@ -194,6 +194,9 @@ func TestRoomsHandle(t *testing.T) {
 	if _, _, handled := r.Handle(context.Background(), nil, pm); handled || pm.MUCUser == nil {
 		t.Errorf("a chat from an occupant: handled %v, muc#user %v", handled, pm.MUCUser)
 	}
+	if _, _, handled := r.Handle(context.Background(), nil, &Message{From: tRoom, Type: "chat", Body: "from the room"}); !handled {
+		t.Error("a chat from the room's bare JID was left to the one-to-one rules (item 73)")
+	}
 	contact := &Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"}
 	if _, _, handled := r.Handle(context.Background(), nil, contact); handled || contact.MUCUser != nil {
 		t.Error("a contact's chat was taken for the room's")
