@@ -302,28 +302,28 @@ func (h *HandoffServer) serve(c *net.UnixConn) {
 	}
 	switch {
 	case req.V != handoffVersion:
-		answer(handoffAnswer{Refused: "version"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "version"}})
 		return
 	case req.Send.Account != h.o.Account.Bare():
 		h.o.Logf("hand-off: refused a request of pid %d for another account", pid)
-		answer(handoffAnswer{Refused: "account"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "account"}})
 		return
 	}
 	s := h.o.Live.Current()
 	if s == nil {
-		answer(handoffAnswer{Refused: "offline"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "offline"}})
 		return
 	}
 	if s.Backlogged() {
 		// Listen is not reading (its --exec workers are behind), so the
 		// answer to our confirming ping would wait behind the backlog;
 		// and a CMD that sends would wait for itself.
-		answer(handoffAnswer{Refused: "busy"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "busy"}})
 		return
 	}
 	sd, err := h.attachAny(s, req.Send) // muc_handoff.go
 	if errors.Is(err, errNotInRoom) {
-		answer(handoffAnswer{Refused: "room"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "room"}})
 		return
 	}
 	if err != nil {
@@ -331,7 +331,7 @@ func (h *HandoffServer) serve(c *net.UnixConn) {
 		return
 	}
 	defer sd.Close()
-	if err := answer(handoffAnswer{OK: true, PID: os.Getpid(), JID: s.JID().String(), Command: h.o.Command}); err != nil {
+	if err := answer(handoffAnswer{answerHead: answerHead{OK: true, PID: os.Getpid(), JID: s.JID().String(), Command: h.o.Command}}); err != nil {
 		return
 	}
 	h.requests(c, r, pid, sd, req.Send.Single, answer)
