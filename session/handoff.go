@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 // The hand-off: a running observer (jab listen, jab repl) sends the
@@ -399,6 +401,9 @@ func (h *HandoffServer) requests(c *net.UnixConn, r *bufio.Reader, pid int, sd h
 			}
 		}
 	}()
+	// What Flush and Finish record once the messages went out is made
+	// durable after the answer, not before (statefile.WithSyncLater).
+	late := statefile.WithSyncLater(ctx, h.syncLater)
 	finished := false
 loop:
 	for req := range reqs {
@@ -421,12 +426,12 @@ loop:
 			a.Err = encodeError(err)
 			if single && !finished && err == nil {
 				// The client's next call is Finish: run it now.
-				a.FinishErr, a.Finished, finished = encodeError(sd.Finish(ctx)), true, true
+				a.FinishErr, a.Finished, finished = encodeError(sd.Finish(late)), true, true
 			}
 		case "flush":
-			a.Err = encodeError(sd.Flush(ctx))
+			a.Err = encodeError(sd.Flush(late))
 		case "finish":
-			a.Err, finished = encodeError(sd.Finish(ctx)), true
+			a.Err, finished = encodeError(sd.Finish(late)), true
 		case "fail":
 			a.Err, finished = encodeError(sd.Fail(ctx, nil)), true
 		case "receipts":
@@ -458,6 +463,19 @@ loop:
 		defer stop()
 		sd.Fail(cctx, nil)
 	}
+}
+
+// syncLater runs a record's last fsync in the background; Close waits
+// for it. A failure there can no longer reach the client, which was told
+// that its messages were sent and recorded: it is logged.
+func (h *HandoffServer) syncLater(sync func() error) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := sync(); err != nil {
+			h.o.Logf("hand-off: %s", oneLine(err))
+		}
+	}()
 }
 
 // oneLine keeps a log line one line long.
