@@ -132,6 +132,11 @@ func (b *Bot) Eligible(ev Event) bool {
 	if ev.Kind != KindMessage || ev.Body == "" || ev.Error != "" {
 		return false
 	}
+	if ev.Encrypted && !ev.Verified {
+		// D-23: an encrypted message whose sender is not proven runs
+		// nothing; anyone could have written it.
+		return false
+	}
 	if ev.Type != "chat" && ev.Type != "normal" {
 		return false
 	}
