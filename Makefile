@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAppendRequest -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzUnwrapCarbon -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzAcceptResult -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./session/ox
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzHistoryScan -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./statefile
@@ -84,8 +85,9 @@ fuzz:
 # make fuzz-long FUZZTIME=1m. The execution counts are in the output.
 FUZZTIME ?= 10m
 fuzz-long:
-	@for t in $$($(GO) test -list '^Fuzz' ./session ./statefile | grep '^Fuzz'); do \
+	@for t in $$($(GO) test -list '^Fuzz' ./session ./session/ox ./statefile | grep '^Fuzz'); do \
 		pkg=./session; $(GO) test -list "^$$t$$" ./statefile | grep -q "^$$t$$" && pkg=./statefile; \
+		$(GO) test -list "^$$t$$" ./session/ox | grep -q "^$$t$$" && pkg=./session/ox; \
 		echo "== $$t ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

@@ -266,6 +266,9 @@ func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) erro
 	if err != nil {
 		return err
 	}
+	if err := readEncrypted(ctx, env, g, &senv); err != nil {
+		return err
+	}
 	dial, err := session.ObserverDialer(senv, g.account.Bare(), g.resource, func(resource string) session.Config {
 		cfg := g.sessionConfig(env, resource)
 		if o.receipts {

@@ -163,6 +163,9 @@ func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals 
 	if err != nil {
 		return err
 	}
+	if err := readEncrypted(ctx, env, g, &senv); err != nil {
+		return err
+	}
 	// The REPL is an observer on the stable resource, as listen is.
 	dial, err := session.ObserverDialer(senv, g.account.Bare(), g.resource, func(resource string) session.Config {
 		cfg := g.sessionConfig(env, resource)
