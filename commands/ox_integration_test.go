@@ -169,8 +169,12 @@ func pubsubSet(t *testing.T, p *peer.Peer, inner string) {
 
 // oxStanza is the <openpgp/> of an encrypted message, as received.
 type wireSigncrypt struct {
-	To      []struct{ JID string `xml:"jid,attr"` } `xml:"to"`
-	Time    []struct{ Stamp string `xml:"stamp,attr"` } `xml:"time"`
+	To []struct {
+		JID string `xml:"jid,attr"`
+	} `xml:"to"`
+	Time []struct {
+		Stamp string `xml:"stamp,attr"`
+	} `xml:"time"`
 	Rpad    []string `xml:"rpad"`
 	Payload []struct {
 		Body []struct {
@@ -393,7 +397,7 @@ func TestOXReceiveFromGPG(t *testing.T) {
 
 	cases := []struct {
 		name, sc, signer, want string
-		verified            any // nil: an error record
+		verified               any // nil: an error record
 	}{
 		{"wrong to", signcryptFrom("someone@"+oxServer(t).Domain, now, "not for you", "t"), c.aliceFP, "addressed to", nil},
 		{"old time", signcryptFrom(c.me.JID, now.Add(-48*time.Hour), "old news", "t"), c.aliceFP, "replayed", nil},
@@ -401,7 +405,7 @@ func TestOXReceiveFromGPG(t *testing.T) {
 	mallory := gpgKey(t, c.alice.JID) // a key that says it is alice's, never published
 	cases = append(cases, struct {
 		name, sc, signer, want string
-		verified            any
+		verified               any
 	}{"wrong signer", signcryptFrom(c.me.JID, now, "signed by mallory", "t"), mallory, "not a key of", false})
 	for _, tc := range cases {
 		sendOX(t, c.phone, c.me.JID, tc.sc, tc.signer, c.meFP)
