@@ -119,6 +119,7 @@ var manCommandNotes = map[string]string{
 	"jab threads":    `THREADS has an example session and the bounds of the history and the thread index.`,
 	"jab raw":        `Without --wait-iq, jab raw makes one round trip to the server after the last stanza, which confirms that the server handled them. EXAMPLES has a disco#info query.`,
 	"jab roster":     `The text lines are tab-separated and sanitised; the JSON objects have the fields jid, name, subscription and groups. The cache is roster-<hash>.json (mode 0600) in the state directory.`,
+	"jab keys":       `ENCRYPTION describes the key pair, the passphrase sources, publishing, trust on first use and the checks of received messages.`,
 	"jab config":     `CONFIGURATION describes the config file, its keys and accounts, the precedence and the password sources.`,
 	"jab completion": `Completion offers the subcommands, the flags, the JIDs of the conversations in the state file and of the contacts in the roster cache (written by jab roster, jab listen and jab repl), and thread ids for threads show, threads close and send --thread. It reads the state directory only: it never connects and never prompts.`,
 }
@@ -154,7 +155,7 @@ const manSeeAlsoRefs = `.BR sendxmpp (1),
 .BR go\-sendxmpp (1),
 .BR prosody (8)`
 
-const manSeeAlso = `XEP-0296: Best Practices for Resource Locking (v0.2); XEP-0201: Best Practices for Message Threads (v0.3, with the 1.0 parent attribute); XEP-0155: Stanza Session Negotiation (thread termination); XEP-0085: Chat State Notifications; XEP-0199: XMPP Ping; XEP-0131: Stanza Headers and Internet Metadata (In-Reply-To); XEP-0359: Unique and Stable Stanza IDs; XEP-0478: Stream Limits Advertisement; XEP-0184: Message Delivery Receipts; XEP-0368: SRV records for XMPP over TLS; XEP-0388: Extensible SASL Profile; XEP-0484: Fast Authentication Streamlining Tokens; RFC 6120 and RFC 6121 (XMPP Core and IM).`
+const manSeeAlso = `XEP-0296: Best Practices for Resource Locking (v0.2); XEP-0201: Best Practices for Message Threads (v0.3, with the 1.0 parent attribute); XEP-0155: Stanza Session Negotiation (thread termination); XEP-0085: Chat State Notifications; XEP-0199: XMPP Ping; XEP-0131: Stanza Headers and Internet Metadata (In-Reply-To); XEP-0359: Unique and Stable Stanza IDs; XEP-0478: Stream Limits Advertisement; XEP-0184: Message Delivery Receipts; XEP-0368: SRV records for XMPP over TLS; XEP-0388: Extensible SASL Profile; XEP-0484: Fast Authentication Streamlining Tokens; XEP-0373 and XEP-0374: OpenPGP for XMPP; XEP-0380: Explicit Message Encryption; RFC 6120 and RFC 6121 (XMPP Core and IM).`
 
 // manPage renders the app's manual page, section 1.
 func manPage(app *cli.App) string {

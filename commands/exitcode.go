@@ -36,7 +36,7 @@ var exitStatuses = []struct {
 }{
 	{ExitOK, "ExitOK", "success"},
 	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
-	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8; `send --encrypt` to a contact without a usable, trusted OpenPGP key, or a wrong key passphrase. Nothing was sent."},
+	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8, `send --encrypt` without a usable, trusted key. Nothing was sent."},
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
 	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced, or not echoed by the room within `--timeout`)"},
 	{ExitRoom, "ExitRoom", "a group chat room refused to let us in: nick in use (after one retry with a suffix), wrong or missing room password, members-only, banned, room full. Nothing was sent."},
