@@ -225,8 +225,8 @@ func (e *Engine) Seal(m *session.Message) error {
 	if err != nil {
 		return err
 	}
-	// Our own key too: our other devices (and the archive) can read what
-	// we sent (XEP-0374 §2.3 leaves it to us; issue 14 asks for it).
+	// Every key the recipient publishes (XEP-0374 §2.3.1), and our own:
+	// our other devices, and we from the archive, can read what we sent.
 	recipients := append(slices.Clip(to), e.self)
 	var out bytes.Buffer
 	w, err := openpgp.Encrypt(&out, recipients, e.self, nil, config(now))
