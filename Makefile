@@ -12,11 +12,16 @@ BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
 
 all: build
 
+# bin/jab-ox is jab with OpenPGP for XMPP (cmd/jab-ox): plain jab runs it
+# for jab keys, send --encrypt and an account's listen once it has a key,
+# and leaves the crypto out of every other run (docs/ARCHITECTURE.md).
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o bin/jab .
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o bin/jab-ox ./cmd/jab-ox
 
-# Installs the binary, the bash, zsh and fish completions and the man page
-# under $(PREFIX); packagers stage them with DESTDIR=/some/root.
+# Installs jab and its companion jab-ox, the bash, zsh and fish
+# completions and the man page under $(PREFIX); packagers stage them with
+# DESTDIR=/some/root.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 .PHONY: install docs
@@ -26,6 +31,7 @@ install: build
 		'$(DESTDIR)$(PREFIX)/share/zsh/site-functions' \
 		'$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d'
 	install -m 0755 bin/jab '$(DESTDIR)$(PREFIX)/bin/jab'
+	install -m 0755 bin/jab-ox '$(DESTDIR)$(PREFIX)/bin/jab-ox'
 	install -m 0644 completions/jab.bash '$(DESTDIR)$(PREFIX)/share/bash-completion/completions/jab'
 	install -m 0644 completions/_jab '$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_jab'
 	install -m 0644 completions/jab.fish '$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/jab.fish'

@@ -1,8 +1,10 @@
 package commands
 
 // jab keys: our OpenPGP key pair and the keys we trust of our contacts
-// (XEP-0373, session/ox); and what send, listen and the REPL need of
-// them: the key passphrase, the trust mode, whether to encrypt.
+// (XEP-0373); and what send, listen and the REPL need of them: the key
+// passphrase, the trust mode, whether to encrypt. The scheme itself is
+// behind oxImpl (openpgp.go), which only jab-ox has: every jab keys
+// subcommand starts with needOX.
 
 import (
 	"bufio"
@@ -21,7 +23,6 @@ import (
 
 	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
-	"github.com/jab-xmpp/jab/session/ox"
 	"github.com/jab-xmpp/jab/statefile"
 )
 
@@ -36,6 +37,10 @@ func keysCommand(env *Env) *cli.Command {
 	sub := func(name, args, usage string, flags []cli.Flag, run func(*cli.Context, *options) error) *cli.Command {
 		return &cli.Command{Name: name, ArgsUsage: args, Usage: usage, Flags: commandFlags(flags...), OnUsageError: onUsageError,
 			Action: func(c *cli.Context) error {
+				// jab-ox runs jab keys, before anything is read.
+				if err := needOX(env, false); err != nil {
+					return err
+				}
 				g, err := resolve(c.Context, c, env, false)
 				if err != nil {
 					return err
@@ -105,8 +110,7 @@ func keysGenerate(c *cli.Context, env *Env, g *options) error {
 		return err
 	}
 	return storeNewKey(c.Context, env, g, func(pass []byte) (*statefile.SecretKey, error) {
-		k, _, err := ox.Generate(g.account.Bare(), pass, env.Now())
-		return k, err
+		return oxImpl.Generate(g.account.Bare(), pass, env.Now())
 	})
 }
 
@@ -117,7 +121,7 @@ func keysImport(c *cli.Context, env *Env, g *options) error {
 	var data []byte
 	var err error
 	if name := c.Args().First(); name == "-" {
-		data, err = io.ReadAll(io.LimitReader(env.Stdin, ox.MaxKeySize+1))
+		data, err = io.ReadAll(io.LimitReader(env.Stdin, maxKeySize+1))
 	} else {
 		data, err = os.ReadFile(name)
 	}
@@ -125,8 +129,7 @@ func keysImport(c *cli.Context, env *Env, g *options) error {
 		return usagef("", "read the key to import: %w", err)
 	}
 	return storeNewKey(c.Context, env, g, func(pass []byte) (*statefile.SecretKey, error) {
-		k, _, err := ox.Import(g.account.Bare(), data, pass, env.Now())
-		return k, err
+		return oxImpl.Import(g.account.Bare(), data, pass, env.Now())
 	})
 }
 
@@ -171,11 +174,7 @@ func keysExport(c *cli.Context, env *Env, g *options) error {
 		_, err = io.WriteString(env.Stdout, k.Armored)
 		return err
 	}
-	e, err := ox.PublicEntity(k)
-	if err != nil {
-		return err
-	}
-	armored, err := ox.ArmoredPublicKey(e)
+	armored, err := oxImpl.ArmoredPublicKey(k)
 	if err != nil {
 		return err
 	}
@@ -208,7 +207,7 @@ func keysPublish(c *cli.Context, env *Env, g *options) error {
 		return err
 	}
 	defer s.Close()
-	if err := ox.PublishOwn(c.Context, s, k, env.Now()); err != nil {
+	if err := oxImpl.Publish(c.Context, s, k, env.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, k.Fingerprint)
@@ -293,7 +292,7 @@ func keysTrust(c *cli.Context, env *Env, g *options, trust bool) error {
 	if err != nil {
 		return usagef("", "%w", err)
 	}
-	fp, err := ox.NormalizeFingerprint(c.Args().Get(1))
+	fp, err := oxImpl.NormalizeFingerprint(c.Args().Get(1))
 	if err != nil {
 		return usagef("a fingerprint is 40 hex digits, as jab keys list and gpg --fingerprint print it", "%w", err)
 	}
@@ -302,9 +301,9 @@ func keysTrust(c *cli.Context, env *Env, g *options, trust bool) error {
 		return err
 	}
 	if trust {
-		return ox.Trust(c.Context, store, g.account.Bare(), j.Bare(), fp, env.Now())
+		return oxImpl.Trust(c.Context, store, g.account.Bare(), j.Bare(), fp, env.Now())
 	}
-	return ox.Untrust(c.Context, store, g.account.Bare(), j.Bare(), fp)
+	return oxImpl.Untrust(c.Context, store, g.account.Bare(), j.Bare(), fp)
 }
 
 func keysDelete(c *cli.Context, env *Env, g *options) error {
@@ -318,7 +317,7 @@ func keysDelete(c *cli.Context, env *Env, g *options) error {
 	if k == nil {
 		return noOwnKey(g)
 	}
-	fp, err := ox.NormalizeFingerprint(c.Args().First())
+	fp, err := oxImpl.NormalizeFingerprint(c.Args().First())
 	if err != nil || fp != k.Fingerprint {
 		return usagef("jab keys list shows our key's fingerprint", "%q is not the fingerprint of our key", c.Args().First())
 	}
@@ -386,21 +385,24 @@ func keyPassphrase(ctx context.Context, env *Env, g *options) ([]byte, error) {
 
 // trustMode is --trust: first-use (the default) or always.
 func trustMode(g *options) (string, error) {
-	mode, _ := settings.Get(g.settings, flagTrust, ox.TrustFirstUse)
+	mode, _ := settings.Get(g.settings, flagTrust, trustFirstUse)
 	switch mode {
-	case "", ox.TrustFirstUse:
-		return ox.TrustFirstUse, nil
-	case ox.TrustAlways:
-		return ox.TrustAlways, nil
+	case "", trustFirstUse:
+		return trustFirstUse, nil
+	case trustAlways:
+		return trustAlways, nil
 	}
 	return "", usagef("use --trust first-use or --trust always", "unknown --trust %q", mode)
 }
 
-// openPGP is the account's OX engine with our key unlocked, or nil when
+// oxEngine is the account's OX engine with our key unlocked, or nil when
 // the account has no key and need is false (listen, the REPL: an
 // encrypted message is then shown as unreadable). need (send --encrypt)
-// makes a missing key an error.
-func openPGP(ctx context.Context, env *Env, g *options, need bool) (*ox.Engine, error) {
+// makes a missing key an error. needOX came first: oxImpl is set.
+func oxEngine(ctx context.Context, env *Env, g *options, need bool) (session.E2E, error) {
+	if oxImpl == nil {
+		return nil, usagef(oxHint, "this jab has no OpenPGP")
+	}
 	mode, err := trustMode(g)
 	if err != nil {
 		return nil, err
@@ -419,11 +421,7 @@ func openPGP(ctx context.Context, env *Env, g *options, need bool) (*ox.Engine, 
 	if err != nil {
 		return nil, err
 	}
-	self, err := ox.Unlock(k, pass)
-	if err != nil {
-		return nil, err
-	}
-	return ox.New(store, g.account.Bare(), self, mode, env.Now), nil
+	return oxImpl.Engine(store, k, pass, mode, env.Now)
 }
 
 // wantEncryption says whether a send to the recipients to is
@@ -457,9 +455,13 @@ func wantEncryption(c *cli.Context, g *options, to []session.JID) (bool, error) 
 }
 
 // readEncrypted lets listen and the REPL read encrypted messages: when
-// the account has a key, it is unlocked now, before connecting.
+// the account has a key, it is unlocked now, before connecting. In
+// plain jab (no oxImpl) observerNeedsOX found no key file.
 func readEncrypted(ctx context.Context, env *Env, g *options, senv *session.Env) error {
-	e2e, err := openPGP(ctx, env, g, false)
+	if oxImpl == nil {
+		return nil
+	}
+	e2e, err := oxEngine(ctx, env, g, false)
 	if err != nil || e2e == nil {
 		return err
 	}

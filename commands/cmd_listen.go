@@ -244,6 +244,10 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 					return usagef("", "--format: %w", err)
 				}
 			}
+			// An account with an OpenPGP key listens in jab-ox.
+			if err := observerNeedsOX(env, g); err != nil {
+				return err
+			}
 			rooms := c.StringSlice("room")
 			if len(rooms) == 0 {
 				if rooms, err = settings.Get(g.settings, optRooms, []string(nil)); err != nil {

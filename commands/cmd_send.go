@@ -133,11 +133,8 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			}
 			// The flags and arguments first: a usage error must not
 			// run the password command.
-			opts, err := parseSend(c.Context, c, env)
+			opts, err := parseSend(c.Context, c, env, g)
 			if err != nil {
-				return err
-			}
-			if opts.encrypt, err = wantEncryption(c, g, opts.to); err != nil {
 				return err
 			}
 			// The password is looked up by runSend, and only when it
@@ -147,7 +144,7 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 	}
 }
 
-func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, error) {
+func parseSend(ctx context.Context, c *cli.Context, env *Env, g *options) (*sendOptions, error) {
 	o := &sendOptions{typ: c.String("type"), thread: c.String("thread"), newThread: c.Bool("new-thread"),
 		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json"), fork: c.Bool("fork"),
 		replyTo: c.String("reply-to"), recipFile: c.String("recipients-file")}
@@ -226,6 +223,16 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, err
 	}
 	if o.replyTo != "" && len(o.to) != 1 {
 		return nil, usagef("", "--reply-to answers one message: give exactly one JID")
+	}
+	// Encrypting needs jab-ox: plain jab runs it now, before stdin is
+	// read (openpgp.go).
+	if o.encrypt, err = wantEncryption(c, g, o.to); err != nil {
+		return nil, err
+	}
+	if o.encrypt {
+		if err := needOX(env, g.debug); err != nil {
+			return nil, err
+		}
 	}
 	text := split.textArgs
 	if o.lines {
@@ -383,7 +390,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		// Our key before anything is contacted; it signs what is sent
 		// and reads a --wait-reply answer. An encrypted send logs in
 		// itself (session.HandOff refuses it).
-		e2e, err := openPGP(ctx, env, g, true)
+		e2e, err := oxEngine(ctx, env, g, true)
 		if err != nil {
 			return err
 		}

@@ -930,6 +930,7 @@ func TestDocsMakeInstall(t *testing.T) {
 	dest := t.TempDir()
 	files := map[string]string{
 		"/usr/bin/jab": "",
+		"/usr/bin/jab-ox": "",
 		"/usr/share/bash-completion/completions/jab":    "../completions/jab.bash",
 		"/usr/share/zsh/site-functions/_jab":            "../completions/_jab",
 		"/usr/share/fish/vendor_completions.d/jab.fish": "../completions/jab.fish",
@@ -965,8 +966,10 @@ func TestDocsMakeInstall(t *testing.T) {
 			t.Errorf("%s is not %s (%v)", path, src, err)
 		}
 	}
-	out, err = exec.Command(filepath.Join(dest, "usr/bin/jab"), "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "jab version ") {
-		t.Errorf("installed jab --version: %v: %s", err, out)
+	for _, bin := range []string{"jab", "jab-ox"} {
+		out, err = exec.Command(filepath.Join(dest, "usr/bin", bin), "--version").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "jab version ") {
+			t.Errorf("installed %s --version: %v: %s", bin, err, out)
+		}
 	}
 }

@@ -41,6 +41,15 @@ func (s *Store) WriteSecretKey(k SecretKey) error {
 	return writeFileAtomic(path, data)
 }
 
+// HasSecretKey says whether the state directory dir holds a key pair
+// file for account: one stat, nothing read or parsed, nothing created
+// (plain jab asks it to decide whether listen needs jab-ox).
+func HasSecretKey(dir, account string) bool {
+	s := &Store{dir: filepath.Clean(dir)}
+	_, err := os.Stat(s.secretKeyPath(account))
+	return err == nil
+}
+
 // ReadSecretKey returns the key pair of account, or nil when there is
 // none. Unlike a cache, a damaged key file is an error naming it: it is
 // never replaced behind the user's back.
