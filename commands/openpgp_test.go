@@ -179,6 +179,7 @@ func TestOXNoLoop(t *testing.T) {
 		t.Errorf("re-executed binary without OpenPGP: exit %d, %d execs, stderr:\n%s", code, len(calls), errb)
 	}
 	// Another pid (a child of jab-ox: a bot's --exec): it may go to jab-ox.
+	calls = nil
 	vars[envOXExec] = strconv.Itoa(os.Getpid() + 1)
 	e, _ = oxEnv(t, vars, &calls)
 	Run(context.Background(), e, []string{"jab", "keys", "list"})

@@ -197,6 +197,10 @@ func TestOXSendToGPG(t *testing.T) {
 	if strings.Contains(r.Stderr, secret) || strings.Contains(r.Stderr, oxPassphrase) {
 		t.Fatalf("--debug shows the text or the passphrase:\n%s", r.Stderr)
 	}
+	// Plain jab handed the command to the jab-ox beside it.
+	if want := "jab: OpenPGP: running " + filepath.Join(filepath.Dir(jabBin), "jab-ox") + "\n"; !strings.HasPrefix(r.Stderr, want) {
+		t.Errorf("--debug does not start with %q:\n%s", want, r.Stderr)
+	}
 	m := c.phone.WaitMessage(t, 10*time.Second, func(m *session.Message) bool { return m.Body != "" })
 	w := wire(t, c.phone, m)
 	if strings.Contains(w.raw, secret) {

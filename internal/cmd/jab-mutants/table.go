@@ -139,6 +139,10 @@ var mutants = []mutant{
 	{"XEP-0380: an unreadable message shows its fallback body", `out.Body, out.Subject = "", ""`, `_ = out`, "TestOXReceiveFromGPG", "session/e2e.go"},
 	{"D-23: --exec runs for an unverified message", `if ev.Encrypted && !ev.Verified {`, `if false {`, "TestOXReceiveFromGPG", "session/bot.go"},
 	{"D-23: the bot answers an encrypted message in plaintext", `so.E2E = b.env.E2E`, `_ = b.env.E2E`, "TestOXReceiveFromGPG", "session/bot.go"},
+	// The companion jab-ox (commands/openpgp.go): plain jab hands over
+	// before it reads stdin, and a copy of jab named jab-ox does not loop.
+	{"jab-ox: a copy of jab named jab-ox runs itself again", `if env.Getenv(envOXExec) == strconv.Itoa(execedPid()) {`, `if false {`, "TestOXCompanionNoLoop|TestOXNoLoop", "commands/openpgp.go"},
+	{"jab-ox: send reads stdin before handing over", "\tif o.encrypt {\n\t\tif err := needOX(env, g.debug); err != nil {", "\tif false {\n\t\tif err := needOX(env, g.debug); err != nil {", "TestOXCompanionMissing|TestOXReexec", "commands/cmd_send.go"},
 }
 
 // sessionPackage is the package whose tests kill sessionMutants.
