@@ -929,7 +929,7 @@ func TestDocsMakeInstall(t *testing.T) {
 	}
 	dest := t.TempDir()
 	files := map[string]string{
-		"/usr/bin/jab": "",
+		"/usr/bin/jab":    "",
 		"/usr/bin/jab-ox": "",
 		"/usr/share/bash-completion/completions/jab":    "../completions/jab.bash",
 		"/usr/share/zsh/site-functions/_jab":            "../completions/_jab",
