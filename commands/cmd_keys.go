@@ -37,12 +37,12 @@ func keysCommand(env *Env) *cli.Command {
 	sub := func(name, args, usage string, flags []cli.Flag, run func(*cli.Context, *options) error) *cli.Command {
 		return &cli.Command{Name: name, ArgsUsage: args, Usage: usage, Flags: commandFlags(flags...), OnUsageError: onUsageError,
 			Action: func(c *cli.Context) error {
-				// jab-ox runs jab keys, before anything is read.
-				if err := needOX(env, false); err != nil {
-					return err
-				}
 				g, err := resolve(c.Context, c, env, false)
 				if err != nil {
+					return err
+				}
+				// jab-ox runs jab keys, before anything is read.
+				if err := needOX(env, g.debug); err != nil {
 					return err
 				}
 				return run(c, g)

@@ -79,11 +79,12 @@ var manFiles = []struct{ name, text string }{
 	{"observer-*.sock", "The hand-off socket of a running jab listen or repl (same name as its observer record): jab send of the same account hands its messages to it instead of logging in, and only processes of the same user are served. Made once the observer is online, removed when it ends (see SENDING)."},
 	{"roster-*.json", "The roster of one account as last fetched by jab roster, jab listen or jab repl; shell completion offers its contacts."},
 	{"fast-*.json", "The FAST login token (XEP-0484) of one account and the client id it is tied to, kept where the server offers SASL2 with FAST so that later logins need no password exchange; a password substitute, so mode 0600 and never printed. --no-fast neither uses nor stores one."},
+	{"openpgp-*.json", "The OpenPGP key pair of one account, its secret parts encrypted with the key passphrase (see ENCRYPTION). While it exists, listen and repl of that account run jab-ox. pubkeys/ caches contacts' public keys, one file per fingerprint."},
 	{"repl_history", "The line history of jab repl."},
 }
 
 // manFilesAfter follows the list of files.
-const manFilesAfter = `The * in observer-*.json, roster-*.json and fast-*.json is a hash of the account's bare JID. Every change to state.json is a read-modify-write under an exclusive flock(2) of state.json.lock; the new content goes to a temporary file in the same directory, which is fsynced and renamed over state.json, and then the directory is fsynced. Any number of sends and a listen can run at once without losing an update, and a crash leaves either the old or the new file. docs/STATE.md in jab's source tree describes every field of these files.`
+const manFilesAfter = `The * in observer-*.json, roster-*.json, fast-*.json and openpgp-*.json is a hash of the account's bare JID. Every change to state.json is a read-modify-write under an exclusive flock(2) of state.json.lock; the new content goes to a temporary file in the same directory, which is fsynced and renamed over state.json, and then the directory is fsynced. Any number of sends and a listen can run at once without losing an update, and a crash leaves either the old or the new file. docs/STATE.md in jab's source tree describes every field of these files.`
 
 // manExitAfter follows the exit statuses.
 const manExitAfter = `Every error is one line, "jab: error: ...", often followed by "jab: hint: ...". A mistake in the command line itself (an unknown command or flag, a flag without its value) is also followed by the command's usage line, "jab: usage: ...".`
