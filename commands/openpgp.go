@@ -3,7 +3,7 @@ package commands
 // OpenPGP for XMPP lives in the companion binary jab-ox (cmd/jab-ox),
 // not in jab. Its crypto (go-crypto, circl, x/crypto) makes the binary
 // 3 MB larger and adds two dozen package inits to every start, which
-// cost a cold `jab send` about 2 MiB of peak RSS (docs/ARCHITECTURE.md).
+// cost a cold `jab send` about 1.5 MiB of peak RSS (docs/ARCHITECTURE.md).
 // So commands defines the surface (jab keys, send --encrypt, the
 // encrypt and encrypt_to keys, the passphrase and trust flags: help, man
 // page and completions come from plain jab) and calls the scheme

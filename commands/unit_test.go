@@ -272,7 +272,7 @@ func TestImportDirection(t *testing.T) {
 		t.Error("jab depends on github.com/xmppo/go-xmpp")
 	}
 	// OpenPGP is in the companion jab-ox alone (commands/openpgp.go): the
-	// crypto would cost every cold send of plain jab 2 MiB of memory.
+	// crypto would cost every cold send of plain jab 1.5 MiB of memory.
 	for _, pkg := range []string{strings.TrimSuffix(mod, "/"), mod + "commands"} {
 		for _, line := range strings.Fields(deps(pkg)) {
 			if strings.Contains(line, "go-crypto") || strings.Contains(line, "circl") || line == mod+"session/ox" || line == mod+"commands/oxcli" {
