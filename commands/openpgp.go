@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jab-xmpp/jab/session"
@@ -96,8 +97,21 @@ func needOX(env *Env, debug bool) error {
 	if debug {
 		fmt.Fprintf(env.Stderr, "jab: OpenPGP: running %s\n", path)
 	}
-	err := env.Exec(path, env.args, append(env.environ(), envOXExec+"="+strconv.Itoa(os.Getpid())))
+	err := env.Exec(path, env.args, markedEnviron(env.environ()))
 	return usagef(oxHint, "run %s: %w", path, err)
+}
+
+// markedEnviron is environ with envOXExec set to our pid, replacing any
+// value inherited (from a jab-ox that ran us): a duplicate would leave
+// the first one in force.
+func markedEnviron(environ []string) []string {
+	out := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, envOXExec+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, envOXExec+"="+strconv.Itoa(os.Getpid()))
 }
 
 // findOX is jab-ox next to the running binary self, else on PATH.

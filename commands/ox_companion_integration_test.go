@@ -127,9 +127,18 @@ func TestOXCompanionNoLoop(t *testing.T) {
 	dir := t.TempDir()
 	jab := copyBin(t, jabBin, dir, "jab")
 	copyBin(t, jabBin, dir, "jab-ox")
-	r := runAs(t, c.j, jab, empty, "", "keys", "list")
-	if r.Code != 2 || !strings.Contains(r.Stderr, "it is a copy of jab, not jab-ox") || !strings.Contains(r.Stderr, oxHint) {
-		t.Fatalf("a copy of jab as jab-ox: %s", r)
+	// Also when jab itself inherited a marker (from a jab-ox that ran
+	// it): jab replaces it with its own pid.
+	for _, inherited := range []string{"", "JAB_OX_EXEC=1"} {
+		saved := c.j.extraEnv
+		if inherited != "" {
+			c.j.extraEnv = append(append([]string(nil), saved...), inherited)
+		}
+		r := runAs(t, c.j, jab, empty, "", "keys", "list")
+		c.j.extraEnv = saved
+		if r.Code != 2 || !strings.Contains(r.Stderr, "it is a copy of jab, not jab-ox") || !strings.Contains(r.Stderr, oxHint) {
+			t.Fatalf("a copy of jab as jab-ox (%q): %s", inherited, r)
+		}
 	}
 
 	// The real jab-ox under the name jab, and a "jab-ox" beside it
