@@ -96,3 +96,36 @@ func FuzzAppendRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestAnswerDecodesWhatWasEncoded(t *testing.T) {
+	// handoffAnswer decodes its reply and errors only where present
+	// (UnmarshalJSON): every field must still come back.
+	cases := map[string]handoffAnswer{
+		"hello":   {answerHead: answerHead{V: 1, OK: true, PID: 42, JID: "me@example.net/r", Command: "listen"}},
+		"refused": {answerHead: answerHead{V: 1, Refused: "busy"}},
+		"sent": {answerHead: answerHead{V: 1, OK: true, Finished: true,
+			Sent: []Sent{{To: "a@b/c", ID: "i", Thread: "t", Type: "chat"}}}},
+		"reply": {answerHead: answerHead{V: 1, OK: true},
+			Reply: &Event{Kind: "message", From: "a@b/c", Body: "yes", Thread: "t", Time: time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)}},
+		"errors": {answerHead: answerHead{V: 1, Finished: true},
+			Err:       &wireError{Message: "bounced", Delivery: &DeliveryError{Failed: []string{"a@b: x"}, Total: 2}},
+			FinishErr: &wireError{Message: "late", Timeout: true}},
+	}
+	for name, a := range cases {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got handoffAnswer
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("%s: decoded %+v\nwant %+v", name, got, a)
+		}
+	}
+	var a handoffAnswer
+	if err := json.Unmarshal([]byte(`{"v":1,"error":{"message":1}}`), &a); err == nil {
+		t.Error("a malformed error decoded without an error")
+	}
+}

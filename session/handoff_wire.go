@@ -3,6 +3,7 @@ package session
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -83,19 +84,53 @@ type handoffMsg struct {
 }
 
 type handoffAnswer struct {
-	V       int        `json:"v"`
-	OK      bool       `json:"ok,omitempty"`
-	Refused string     `json:"refused,omitempty"`
-	PID     int        `json:"pid,omitempty"`
-	JID     string     `json:"jid,omitempty"`
-	Command string     `json:"command,omitempty"`
-	Sent    []Sent     `json:"sent,omitempty"`
-	Reply   *Event     `json:"reply,omitempty"`
-	Err     *wireError `json:"error,omitempty"`
-	// Finished: the observer ran Finish after this message (Single);
-	// FinishErr is its error.
-	Finished  bool       `json:"finished,omitempty"`
-	FinishErr *wireError `json:"finish_error,omitempty"`
+	answerHead
+	Reply     *Event     `json:"reply,omitempty"`
+	Err       *wireError `json:"error,omitempty"`
+	FinishErr *wireError `json:"finish_error,omitempty"` // of the Finish that Finished says ran
+}
+
+// answerHead is what every answer may have; the rest is decoded only
+// where present (UnmarshalJSON).
+type answerHead struct {
+	V       int    `json:"v"`
+	OK      bool   `json:"ok,omitempty"`
+	Refused string `json:"refused,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	JID     string `json:"jid,omitempty"`
+	Command string `json:"command,omitempty"`
+	Sent    []Sent `json:"sent,omitempty"`
+	// Finished: the observer ran Finish after this message (Single).
+	Finished bool `json:"finished,omitempty"`
+}
+
+// UnmarshalJSON decodes an answer in two steps: what every answer has,
+// then the reply and the errors only where they are present. The first
+// decoding of a type makes encoding/json build the codecs of every type it
+// reaches, and Event and wireError reach many: decoding them all every
+// time would be most of a hand-off client's own work (callgrind, issue 11).
+func (a *handoffAnswer) UnmarshalJSON(b []byte) error {
+	var lean struct {
+		answerHead
+		Reply     json.RawMessage `json:"reply"`
+		Err       json.RawMessage `json:"error"`
+		FinishErr json.RawMessage `json:"finish_error"`
+	}
+	if err := json.Unmarshal(b, &lean); err != nil {
+		return err
+	}
+	*a = handoffAnswer{answerHead: lean.answerHead}
+	for _, f := range []struct {
+		raw json.RawMessage
+		dst any
+	}{{lean.Reply, &a.Reply}, {lean.Err, &a.Err}, {lean.FinishErr, &a.FinishErr}} {
+		if len(f.raw) > 0 {
+			if err := json.Unmarshal(f.raw, f.dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // wireError is an error on the wire: its text, and the typed errors and

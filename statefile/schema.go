@@ -40,6 +40,10 @@ type Account struct {
 	// from there. Only rooms with an archive have an entry; older files
 	// lack it.
 	RoomArchive map[string]string `json:"room_archive,omitempty"`
+	// OpenPGP holds the pinned OpenPGP keys of contacts (XEP-0373),
+	// keyed by bare JID: trust on first use, then only what the user
+	// trusts (D-21). Older files lack it.
+	OpenPGP map[string]*KeyPins `json:"openpgp,omitempty"`
 }
 
 // MaxSeen bounds Account.Seen.

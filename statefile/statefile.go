@@ -197,6 +197,11 @@ func (st *State) normalize() {
 				delete(a.Threads, id)
 			}
 		}
+		for peer, p := range a.OpenPGP {
+			if p == nil {
+				delete(a.OpenPGP, peer)
+			}
+		}
 	}
 }
 
@@ -273,7 +278,11 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) (_ *State, er
 	if err != nil {
 		return nil, fmt.Errorf("encode state file %q: %w", s.Path(), err)
 	}
-	if err := writeFileAtomic(s.Path(), data); err != nil {
+	durable, err := replaceFile(s.Path(), writeData(data))
+	if err != nil {
+		return nil, err
+	}
+	if err := syncNowOrLater(ctx, durable); err != nil {
 		return nil, err
 	}
 	return st, nil

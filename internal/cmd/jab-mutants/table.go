@@ -152,6 +152,19 @@ var mutants = []mutant{
 	{"muc#mam: a live room message does not move the room's position", "return changedIf(moveRoomArchive(st.Account(r.account), ev.Room, ev.roomSID))", "return errNoChange", "TestRoomCatchUp", "session/muc_catchup.go"},
 	{"muc#mam: the room's position is the account's", "return a.RoomArchive[c.room.jid]", "return a.ArchiveLast", "TestRoomCatchUp", "session/muc_catchup.go"},
 	{"muc#mam: the room bot answers delayed and archived messages", `!ev.Own && !ev.Delayed && !ev.Archived && ev.Error == ""`, `!ev.Own && ev.Error == ""`, "TestRoomCatchUp", "session/muc_bot.go"},
+	// OpenPGP for XMPP (XEP-0373/0374): trust, the recipient's checks,
+	// never the fallback body, never --exec for an unverified message.
+	{"D-21: a swapped key is used", `if len(unpinned) > 0 {`, `if false {`, "TestOXRefused", "session/ox/trust.go"},
+	{"D-21: --trust always pins the first key", `if mode == TrustAlways {`, `if false {`, "TestOXRefused", "session/ox/trust.go"},
+	{"XEP-0373 §3.2: the signed to is not checked", `if !addressed {`, `if !addressed && false {`, "TestOXReceiveFromGPG", "session/ox/signcrypt.go"},
+	{"D-22: the replay window is not checked", `if d := t.Sub(ref); d > ReplayWindow || d < -ReplayWindow {`, `if d := t.Sub(ref); false && d > 0 {`, "TestOXReceiveFromGPG", "session/ox/signcrypt.go"},
+	{"XEP-0380: an unreadable message shows its fallback body", `out.Body, out.Subject = "", ""`, `_ = out`, "TestOXReceiveFromGPG", "session/e2e.go"},
+	{"D-23: --exec runs for an unverified message", `if ev.Encrypted && !ev.Verified {`, `if false {`, "TestOXReceiveFromGPG", "session/bot.go"},
+	{"D-23: the bot answers an encrypted message in plaintext", `so.E2E = b.env.E2E`, `_ = b.env.E2E`, "TestOXReceiveFromGPG", "session/bot.go"},
+	// The companion jab-ox (commands/openpgp.go): plain jab hands over
+	// before it reads stdin, and a copy of jab named jab-ox does not loop.
+	{"jab-ox: a copy of jab named jab-ox runs itself again", `if env.Getenv(envOXExec) == strconv.Itoa(execedPid()) {`, `if false {`, "TestOXCompanionNoLoop|TestOXNoLoop", "commands/openpgp.go"},
+	{"jab-ox: send reads stdin before handing over", "\tif o.encrypt {\n\t\tif err := needOX(env, g.debug); err != nil {", "\tif false {\n\t\tif err := needOX(env, g.debug); err != nil {", "TestOXCompanionMissing|TestOXReexec", "commands/cmd_send.go"},
 }
 
 // sessionPackage is the package whose tests kill sessionMutants.
@@ -182,8 +195,14 @@ var sessionMutants = []mutant{
 	{"item 85: a MUC PM carbon of a room not joined accepted", `if in.MUCUser != nil && (joined == nil || !joined(peer.Bare())) {`, `if false {`, "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
 }
 
+// statefileMutants break the state directory's own rules, which its
+// unit tests check.
+var statefileMutants = []mutant{
+	{"durability: WithSyncLater ignored (a hand-off answer waits for every fsync)", "if later, ok := ctx.Value(syncLaterKey{}).(func(func() error)); ok && later != nil {", "if later, ok := ctx.Value(syncLaterKey{}).(func(func() error)); false && ok && later != nil {", "TestSyncLater", "statefile/durable.go"},
+}
+
 // suites pairs each table with the package whose tests run against it.
 var suites = []struct {
 	pkg     string
 	mutants []mutant
-}{{testPackage, mutants}, {sessionPackage, sessionMutants}}
+}{{testPackage, mutants}, {sessionPackage, sessionMutants}, {"./statefile/", statefileMutants}}
