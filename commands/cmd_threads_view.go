@@ -183,14 +183,14 @@ func runThreadsList(env *Env, g *options, o *threadsListOptions) error {
 	if !o.closed {
 		// Then the rooms' threads, room by room: they are in the
 		// history only (rooms keep no thread index), and never closed.
-		v, err := session.ScanThreads(store.History(0), g.account.Bare(), a, 1, func(string, *statefile.Record) bool { return false })
-		for _, w := range v.Warnings {
+		rooms, warnings, err := session.RoomThreads(store.History(0), g.account.Bare(), session.MaxThreadsPerPeer)
+		for _, w := range warnings {
 			fmt.Fprintf(env.Stderr, "jab: warning: %s\n", sanitize(w))
 		}
 		if err != nil {
 			return err
 		}
-		for _, t := range v.RoomThreads(session.MaxThreadsPerPeer) {
+		for _, t := range rooms {
 			if peer == "" || t.Peer == peer {
 				threads = append(threads, t)
 			}

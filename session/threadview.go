@@ -134,23 +134,7 @@ func ScanThreads(h *statefile.History, account string, a *statefile.Account, lim
 			// even an occupant we also talk to in private (D-12).
 			key = BareOf(rec.Peer)
 		}
-		if rec.Thread != "" {
-			m := v.meta[rec.Thread]
-			if m == nil {
-				m = &threadMeta{peer: key, typ: rec.Type, first: rec.Time, ours: rec.Dir == statefile.DirOut}
-				v.meta[rec.Thread] = m
-			}
-			m.count++
-			if rec.Time.After(m.last) {
-				m.last = rec.Time
-			}
-			if m.parent == "" && rec.Parent != rec.Thread {
-				m.parent = rec.Parent
-			}
-			if m.subject == "" && (rec.Subject != "" || rec.Body != "") {
-				m.subject = Headline(rec.Subject, rec.Body)
-			}
-		}
+		v.note(&rec, key)
 		if keep != nil && !keep(key, &rec) {
 			return nil
 		}
@@ -170,6 +154,28 @@ func ScanThreads(h *statefile.History, account string, a *statefile.Account, lim
 	})
 	v.Warnings = warnings
 	return v, err
+}
+
+// note adds what rec, of the conversation key, says about its thread.
+func (v *ThreadView) note(rec *statefile.Record, key string) {
+	if rec.Thread == "" {
+		return
+	}
+	m := v.meta[rec.Thread]
+	if m == nil {
+		m = &threadMeta{peer: key, typ: rec.Type, first: rec.Time, ours: rec.Dir == statefile.DirOut}
+		v.meta[rec.Thread] = m
+	}
+	m.count++
+	if rec.Time.After(m.last) {
+		m.last = rec.Time
+	}
+	if m.parent == "" && rec.Parent != rec.Thread {
+		m.parent = rec.Parent
+	}
+	if m.subject == "" && (rec.Subject != "" || rec.Body != "") {
+		m.subject = Headline(rec.Subject, rec.Body)
+	}
 }
 
 // Thread describes thread id, merging what the index and the history know
@@ -550,13 +556,29 @@ func LookupThreads(h *statefile.History, account string, a *statefile.Account, a
 	return Arrange(list, target), warnings, nil
 }
 
-// RoomThreads lists the group chat threads of the scanned history, room by
-// room (a room thread's peer is the room's bare JID), the room with the
+// RoomThreads reads account's group chat threads from the history h, room
+// by room (a room thread's peer is the room's bare JID), the room with the
 // latest message first, and in each room at most perRoom threads, the most
 // recently active first. Room traffic keeps no thread index (item 73: it
 // changes nothing in the state's threads), so the history is where their
-// counts and times come from.
-func (v *ThreadView) RoomThreads(perRoom int) []*statefile.Thread {
+// counts and times come from; only its group chat lines are decoded. The
+// warnings name the lines that were skipped.
+func RoomThreads(h *statefile.History, account string, perRoom int) ([]*statefile.Thread, []string, error) {
+	v := &ThreadView{meta: map[string]*threadMeta{}}
+	if h == nil {
+		return nil, nil, nil
+	}
+	warnings, err := h.ScanMatching([]byte(`groupchat"`), func(rec statefile.Record) error {
+		if rec.Account == account && rec.Type == "groupchat" {
+			v.note(&rec, BareOf(rec.Peer))
+		}
+		return nil
+	})
+	return v.roomThreads(perRoom), warnings, err
+}
+
+// roomThreads groups the group chat threads of v (RoomThreads).
+func (v *ThreadView) roomThreads(perRoom int) []*statefile.Thread {
 	byRoom := map[string][]*statefile.Thread{}
 	for id, m := range v.meta {
 		if m.typ != "groupchat" {

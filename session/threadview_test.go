@@ -400,8 +400,12 @@ func TestRoomThreads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rooms, warnings, err := RoomThreads(h, tvAccount, 2)
+	if err != nil || len(warnings) > 0 {
+		t.Fatal(err, warnings)
+	}
 	var got []string
-	for _, th := range v.RoomThreads(2) {
+	for _, th := range rooms {
 		got = append(got, fmt.Sprintf("%s %s %s %d ours=%v", th.ID, th.Peer, th.Type, th.Count, th.Ours))
 	}
 	want := []string{"r-new " + room + " groupchat 1 ours=false", "r-mine " + room + " groupchat 1 ours=true",

@@ -132,7 +132,7 @@ var mutants = []mutant{
 	{"item 73: an occupant's full JID becomes a lock on the room", "\tsd.recognizeRooms(ctx) // muc_send.go: item 73\n", "", "TestRoomOccupantByDisco", "session/sender.go"},
 	{"REPL: the occupants already in a room are not known", "if lr.phase == roomJoining && p.Type == \"\" {", "if false {", "TestReplRoomCompletion|TestRoomReplTerminal", "session/muc_listen.go"},
 	{"REPL: the prompt does not name the room and our nick", "if r.chat.IsRoom(peer) {\n\t\treturn r.roomPrompt(peer)", "if false {\n\t\treturn r.roomPrompt(peer)", "TestReplRoomPrompt|TestRoomReplTerminal", "commands/cmd_repl.go"},
-	{"threads list: no room threads", "for _, t := range v.RoomThreads(session.MaxThreadsPerPeer) {", "for _, t := range v.RoomThreads(session.MaxThreadsPerPeer)[:0] {", "TestRoomThreads", "commands/cmd_threads_view.go"},
+	{"threads list: no room threads", "\t\tfor _, t := range rooms {\n\t\t\tif peer == \"\" || t.Peer == peer {", "\t\tfor _, t := range rooms[:0] {\n\t\t\tif peer == \"\" || t.Peer == peer {", "TestRoomThreads", "commands/cmd_threads_view.go"},
 	{"threads: our room messages recorded without our nick", "\tif r.Type == \"groupchat\" {\n\t\tr.Nick = nick", "\tif false {\n\t\tr.Nick = nick", "TestRoomThreads", "session/send.go"},
 	{"threads: a room message of an occupant we talk to in private is hers", "if rec.Type == \"groupchat\" {\n\t\t\t// A room's message", "if false {\n\t\t\t// A room's message", "TestRoomThreads", "session/threadview.go"},
 	{"config: a room's nick is not used", "case rc.Nick != \"\":\n\t\t\tnick = rc.Nick", "case false:\n\t\t\tnick = rc.Nick", "TestRoomConfigPerRoom", "commands/cmd_send_room.go"},
