@@ -300,7 +300,7 @@ func TestCLISendTypes(t *testing.T) {
 	j.send(alice.JID, "normal 2", "--type", "normal")
 	n1, n2 := ap.WaitBody(t, "normal 1"), ap.WaitBody(t, "normal 2")
 	for _, m := range []*session.Message{n1, n2} {
-		if m.Type != "normal" {
+		if msgType(m) != "normal" {
 			t.Errorf("type %q, want normal", m.Type)
 		}
 		wire(t, ap, m).wantAttr(t, "--type normal (on the wire)", "type", "normal")

@@ -191,18 +191,20 @@ func bindingNext(err error, tlsMin uint16, capped bool) (first *ChannelBindingEr
 }
 
 // afterRetry is the error to report when the connection capped at TLS
-// 1.2 failed too (retryErr), after first. A not-authorized there, where
-// the first refusal did not name the binding, is the password's; a TLS
-// failure (no TLS 1.2) or a binding error (no tls-unique, or refused) is
-// the binding's, reported with the first refusal's details; anything
-// else (the network) is itself.
+// 1.2 failed too (retryErr), after first. The retry's own answer decides:
+// a not-authorized whose text does not name the binding is the password's
+// (ejabberd refuses an unknown account's tls-exporter login as "Invalid
+// channel binding", and its tls-unique login as "Invalid username or
+// password"); one that names it, a TLS failure (no TLS 1.2) or a binding
+// error (no tls-unique) is the binding's, reported with the first
+// refusal's details; anything else (the network) is itself.
 func afterRetry(first *ChannelBindingError, retryErr error) error {
 	var ce *ChannelBindingError
 	var ae *AuthError
 	var te *TLSError
 	switch {
 	case errors.As(retryErr, &ce), errors.As(retryErr, &te):
-	case errors.As(retryErr, &ae) && ae.Condition == "not-authorized" && !mentionsBinding(first.Text):
+	case errors.As(retryErr, &ae) && ae.Condition == "not-authorized" && !mentionsBinding(ae.Text):
 		return retryErr
 	case errors.As(retryErr, &ae) && ae.Condition == "not-authorized":
 	default:

@@ -129,7 +129,9 @@ func TestAfterRetry(t *testing.T) {
 		wantCB bool
 	}{
 		{name: "silent both times: the password", first: silent, retry: denied},
-		{name: "first blamed the binding: still the binding", first: blames, retry: denied, wantCB: true},
+		{name: "ejabberd, unknown account: the retry's text decides", first: blames,
+			retry: &AuthError{Condition: "not-authorized", Text: "Invalid username or password"}},
+		{name: "the retry blames the binding too", first: blames, retry: blames.auth, wantCB: true},
 		{name: "no TLS 1.2 at the server", first: silent, retry: &TLSError{Err: errors.New("protocol version not supported")}, wantCB: true},
 		{name: "no tls-unique on the capped connection", first: silent, retry: &ChannelBindingError{Type: cbUnique}, wantCB: true},
 		{name: "the network: itself", first: blames, retry: fmt.Errorf("%w: dial", ErrTimeout)},
