@@ -207,4 +207,3 @@ func Login(account string) []Step {
 		{Expect: "bind", Send: Header + BindFeatures + Bound(account+"/hostile")},
 	}
 }
-

@@ -156,4 +156,3 @@ func (s *Server) String() string { return string(s.Kind) + " at " + s.Addr }
 func (k Kind) Describe() string {
 	return map[Kind]string{Prosody: "Prosody 0.12", Prosody13: "Prosody 13", Ejabberd: "ejabberd 23.01"}[k]
 }
-
