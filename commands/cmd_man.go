@@ -79,6 +79,7 @@ var manFiles = []struct{ name, text string }{
 	{"observer-*.sock", "The hand-off socket of a running jab listen or repl (same name as its observer record): jab send of the same account hands its messages to it instead of logging in, and only processes of the same user are served. Made once the observer is online, removed when it ends (see SENDING)."},
 	{"roster-*.json", "The roster of one account as last fetched by jab roster, jab listen or jab repl; shell completion offers its contacts."},
 	{"fast-*.json", "The FAST login token (XEP-0484) of one account and the client id it is tied to, kept where the server offers SASL2 with FAST so that later logins need no password exchange; a password substitute, so mode 0600 and never printed. --no-fast neither uses nor stores one."},
+	{"binding-*.json", "That the account's server refused tls-exporter channel binding on TLS 1.3 and took tls-unique on TLS 1.2 (ejabberd before 23.10), so later logins go to TLS 1.2 at once; removed when the server lists its binding types (see CONNECTING AND LOGGING IN). Holds no secret."},
 	{"repl_history", "The line history of jab repl."},
 }
 

@@ -41,7 +41,7 @@ var exitStatuses = []struct {
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
 	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced, or not echoed by the room within `--timeout`)"},
 	{ExitRoom, "ExitRoom", "a group chat room refused to let us in: nick in use (after one retry with a suffix), wrong or missing room password, members-only, banned, room full. Nothing was sent."},
-	{ExitBinding, "ExitBinding", "channel binding failed: the server offers it (SCRAM -PLUS) but refused the binding jab sent, or shares no type with jab. A man in the middle is one cause; see `--channel-binding`. Nothing was sent."},
+	{ExitBinding, "ExitBinding", "channel binding refused, or no type in common with the server (see `--channel-binding`). Nothing was sent."},
 	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},
 	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
 }
