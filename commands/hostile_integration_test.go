@@ -18,9 +18,9 @@ import (
 	"github.com/jab-xmpp/jab/internal/testserver"
 )
 
-// hostileRun runs `jab --timeout timeout send` against a fake server
-// playing script, and returns the result and how long it took.
-func hostileRun(t *testing.T, script []hostile.Step, timeout time.Duration) (result, time.Duration) {
+// hostileJab starts a fake server playing script and returns it with a
+// jab of me@ its domain that connects to it.
+func hostileJab(t *testing.T, script []hostile.Step) (*hostile.Server, *jab) {
 	t.Helper()
 	onlyOn(t, "it talks to a scripted fake server, whatever the run's server", testserver.Prosody)
 	t.Parallel()
@@ -31,6 +31,14 @@ func hostileRun(t *testing.T, script []hostile.Step, timeout time.Duration) (res
 	t.Cleanup(h.Close)
 	j := newJab(t, account{User: "me", Password: "pw-me-secret", JID: "me@" + hostile.Domain})
 	j.extraEnv = []string{"JAB_SERVER=" + h.Addr, "JAB_CA_FILE=" + h.CAFile}
+	return h, j
+}
+
+// hostileRun runs `jab --timeout timeout send` against a fake server
+// playing script, and returns the result and how long it took.
+func hostileRun(t *testing.T, script []hostile.Step, timeout time.Duration) (result, time.Duration) {
+	t.Helper()
+	h, j := hostileJab(t, script)
 	start := time.Now()
 	r := j.run("", "--timeout", timeout.String(), "send", "alice@"+hostile.Domain, "hello")
 	took := time.Since(start)
@@ -73,13 +81,18 @@ func TestHostileGarbageAfterHeader(t *testing.T) {
 // the middle of a stanza, the connection open, holds jab no longer than
 // --timeout (exit 5); meanwhile jab's memory stays small.
 func TestHostileStallMidStanza(t *testing.T) {
-	script := append(hostile.Login("me@"+hostile.Domain),
-		hostile.Step{Expect: "<iq", Send: "<message from='alice@" + hostile.Domain + "/x' type='chat'><body>half a sta", Stall: true})
-	r, took := hostileRun(t, script, 3*time.Second)
+	r, took := hostileRun(t, stallScript(), 3*time.Second)
 	wantFailure(t, r, took, 3*time.Second+5*time.Second, 5, "timed out")
 	if took < 3*time.Second {
 		t.Errorf("gave up after %v, before --timeout 3s", took)
 	}
+}
+
+// stallScript logs jab in, then answers its first IQ with half a message
+// and stalls, the connection open.
+func stallScript() []hostile.Step {
+	return append(hostile.Login("me@"+hostile.Domain),
+		hostile.Step{Expect: "<iq", Send: "<message from='alice@" + hostile.Domain + "/x' type='chat'><body>half a sta", Stall: true})
 }
 
 // TestHostileCloseDuringSASL: a server that hangs up after <auth/> is a
@@ -95,17 +108,7 @@ func TestHostileCloseDuringSASL(t *testing.T) {
 // halfway through a stanza, its peak memory (VmHWM) stays small: nothing
 // accumulates while nothing arrives.
 func TestHostileStallMemory(t *testing.T) {
-	onlyOn(t, "it talks to a scripted fake server, whatever the run's server", testserver.Prosody)
-	t.Parallel()
-	script := append(hostile.Login("me@"+hostile.Domain),
-		hostile.Step{Expect: "<iq", Send: "<message from='alice@" + hostile.Domain + "/x' type='chat'><body>half a sta", Stall: true})
-	h, err := hostile.Start(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	j := newJab(t, account{User: "me", Password: "pw-me-secret", JID: "me@" + hostile.Domain})
-	j.extraEnv = []string{"JAB_SERVER=" + h.Addr, "JAB_CA_FILE=" + h.CAFile}
+	_, j := hostileJab(t, stallScript())
 	p := j.start("--timeout", "5s", "send", "alice@"+hostile.Domain, "hello")
 	time.Sleep(2 * time.Second)
 	hwm := vmHWM(t, p.Pid())

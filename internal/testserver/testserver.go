@@ -87,12 +87,15 @@ type Server struct {
 	Addr          string // 127.0.0.1:PORT, c2s with STARTTLS
 	DirectTLSAddr string // 127.0.0.1:PORT, c2s with direct TLS
 	CAFile        string // PEM of the CA that signed the server certificate
-	impl          interface {
-		Register(user, password string) error
-		Restart() error
-		Stop() error
-		LogTail(n int) string
-	}
+	impl          backend
+}
+
+// backend is what a server of each kind does.
+type backend interface {
+	Register(user, password string) error
+	Restart() error
+	Stop() error
+	LogTail(n int) string
 }
 
 // Start starts a server of kind k with opts.
@@ -113,8 +116,7 @@ func Start(k Kind, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Server{Kind: k, Domain: s.Domain, MUCDomain: s.MUCDomain, Addr: s.Addr,
-			DirectTLSAddr: s.DirectTLSAddr, CAFile: s.CAFile, impl: s}, nil
+		return wrap(k, s, s.Domain, s.MUCDomain, s.Addr, s.DirectTLSAddr, s.CAFile), nil
 	case Prosody, Prosody13:
 		o := prosody.Options{DirectTLS: true, Prosody13: k == Prosody13}
 		if opts.Archive {
@@ -130,10 +132,13 @@ func Start(k Kind, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Server{Kind: k, Domain: s.Domain, MUCDomain: s.MUCDomain, Addr: s.Addr,
-			DirectTLSAddr: s.DirectTLSAddr, CAFile: s.CAFile, impl: s}, nil
+		return wrap(k, s, s.Domain, s.MUCDomain, s.Addr, s.DirectTLSAddr, s.CAFile), nil
 	}
 	return nil, fmt.Errorf("testserver: unknown kind %q", k)
+}
+
+func wrap(k Kind, impl backend, domain, muc, addr, direct, ca string) *Server {
+	return &Server{Kind: k, Domain: domain, MUCDomain: muc, Addr: addr, DirectTLSAddr: direct, CAFile: ca, impl: impl}
 }
 
 // Register creates the account user@Domain (replacing one that exists).
