@@ -109,16 +109,25 @@ func Available() error {
 	return nil
 }
 
-// libDir is where Debian installs ejabberd's Erlang applications
-// (ejabberdctl's ERL_LIBS).
-const libDir = "/usr/lib/x86_64-linux-gnu"
-
+// ebinDir finds ejabberd's Erlang application where Debian installs it,
+// /usr/lib/<multiarch triplet>/ejabberd-<version>/ebin; its grandparent is
+// what ejabberdctl puts in ERL_LIBS.
 func ebinDir() (string, error) {
-	m, _ := filepath.Glob(filepath.Join(libDir, "ejabberd-*", "ebin", "ejabberd.app"))
+	m, _ := filepath.Glob("/usr/lib/*/ejabberd-*/ebin/ejabberd.app")
 	if len(m) == 0 {
-		return "", fmt.Errorf("no %s/ejabberd-*/ebin/ejabberd.app", libDir)
+		return "", errors.New("no /usr/lib/*/ejabberd-*/ebin/ejabberd.app")
 	}
 	return filepath.Dir(m[0]), nil
+}
+
+// libDir is ERL_LIBS for ejabberd: the directory that holds ejabberd's
+// and its dependencies' applications.
+func libDir() string {
+	ebin, err := ebinDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Dir(filepath.Dir(ebin))
 }
 
 // Start writes a config and certificates into a new temp dir, starts
@@ -202,7 +211,7 @@ func (s *Server) launch() error {
 		"EJABBERD_CONFIG_PATH="+s.conf,
 		"EJABBERD_LOG_PATH="+filepath.Join(s.log, logFileName),
 		"ERL_CRASH_DUMP="+filepath.Join(s.log, "erl_crash.dump"),
-		"ERL_LIBS="+libDir,
+		"ERL_LIBS="+libDir(),
 		"ERL_EPMD_ADDRESS=127.0.0.1",
 		"INET_DIST_INTERFACE=127.0.0.1",
 		"HOME="+s.Dir,
