@@ -20,6 +20,10 @@ func tlsConfig(cfg Config, directTLS bool) *tls.Config {
 	if cfg.TLSMin > tls.VersionTLS12 {
 		tc.MinVersion = cfg.TLSMin
 	}
+	if cfg.capTLS12 {
+		// tls-unique is defined up to TLS 1.2 (RFC 5929 §3, RFC 9266).
+		tc.MaxVersion = tls.VersionTLS12
+	}
 	if directTLS {
 		tc.NextProtos = []string{"xmpp-client"}
 	}
