@@ -29,12 +29,18 @@ import (
 //	client → {"v":1,"op":"finish"} or {"v":1,"op":"fail"} (Sender.Finish,
 //	           Sender.Fail), then optionally {"op":"receipts","wait":ns} and
 //	           {"op":"reply","wait":ns}; each answered {"ok":…} or {"error":…}
+//	client → {"v":2,"op":"upload_service"} before the first message (send
+//	           --file): {"ok":true,"service":{jid,max_size}}; then for each
+//	           file {"v":2,"op":"slot","service":{…},"slot":{filename,size,
+//	           content_type}}: {"ok":true,"slot":{put,get,headers}}. The
+//	           client PUTs the file itself and sends the message with
+//	           "oob_url" (upload.go)
 //
 // Errors travel as a message and the typed errors found in it (wireError),
 // so the client's exit status and hint are those of the direct path. A
 // newer client talking to an older observer is refused ("version") and
 // logs in itself.
-const handoffVersion = 1
+const handoffVersion = 2
 
 // Line limits: a request before the hello is accepted is bounded tightly
 // (a stranger's garbage), a message once it is accepted only generously: a
@@ -50,6 +56,9 @@ type handoffRequest struct {
 	Send *handoffSend  `json:"send,omitempty"`
 	Msg  *handoffMsg   `json:"msg,omitempty"`
 	Wait time.Duration `json:"wait,omitempty"`
+	// Service and Slot are the "slot" request (upload_run.go).
+	Service *UploadService `json:"service,omitempty"`
+	Slot    *SlotRequest   `json:"slot,omitempty"`
 
 	tooLong int // set by the observer's reader: the line was this long and was skipped
 }
@@ -80,6 +89,7 @@ type handoffMsg struct {
 	InReplyTo string `json:"in_reply_to,omitempty"`
 	Receipt   bool   `json:"receipt,omitempty"`
 	More      bool   `json:"more,omitempty"`
+	OOBURL    string `json:"oob_url,omitempty"`
 }
 
 type handoffAnswer struct {
@@ -91,6 +101,9 @@ type handoffAnswer struct {
 	Command string     `json:"command,omitempty"`
 	Sent    []Sent     `json:"sent,omitempty"`
 	Reply   *Event     `json:"reply,omitempty"`
+	// The answers of "upload_service" and "slot".
+	Service *UploadService `json:"service,omitempty"`
+	Slot    *Slot          `json:"slot,omitempty"`
 	Err     *wireError `json:"error,omitempty"`
 	// Finished: the observer ran Finish after this message (Single);
 	// FinishErr is its error.
@@ -115,6 +128,9 @@ type wireError struct {
 	NoParent    *NoParentError          `json:"no_parent,omitempty"`
 	IQ          *IQError                `json:"iq,omitempty"`
 	Original    *OriginalError          `json:"original,omitempty"`
+	FileSize    *FileTooLargeError      `json:"file_too_large,omitempty"`
+	SlotRefused *SlotRefusedError       `json:"slot_refused,omitempty"`
+	NoUpload    *NoUploadServiceError   `json:"no_upload_service,omitempty"`
 	Version     *statefile.VersionError `json:"state_version,omitempty"`
 	Corrupt     *wireCorrupt            `json:"state_corrupt,omitempty"`
 }
@@ -138,6 +154,9 @@ func encodeError(err error) *wireError {
 	typed(err, &w.NoParent)
 	typed(err, &w.IQ)
 	typed(err, &w.Original)
+	typed(err, &w.FileSize)
+	typed(err, &w.SlotRefused)
+	typed(err, &w.NoUpload)
 	typed(err, &w.Version)
 	var ce *statefile.CorruptError
 	if errors.As(err, &ce) {
@@ -186,6 +205,9 @@ func (w *wireError) decode() error {
 	add(w.NoParent != nil, w.NoParent)
 	add(w.IQ != nil, w.IQ)
 	add(w.Original != nil, w.Original)
+	add(w.FileSize != nil, w.FileSize)
+	add(w.SlotRefused != nil, w.SlotRefused)
+	add(w.NoUpload != nil, w.NoUpload)
 	add(w.Version != nil, w.Version)
 	if w.Corrupt != nil {
 		e.causes = append(e.causes, &statefile.CorruptError{Path: w.Corrupt.Path, Err: errors.New(w.Corrupt.Err)})

@@ -376,6 +376,7 @@ func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, err
 			// XEP-0184 §5.1: a request rides on the message it is for.
 			m.Request = &Empty{}
 		}
+		setOOB(m, out.OOBURL)
 		b, err := sd.enc.add(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode message: %w", err)
