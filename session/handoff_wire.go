@@ -93,18 +93,18 @@ type handoffMsg struct {
 }
 
 type handoffAnswer struct {
-	V       int        `json:"v"`
-	OK      bool       `json:"ok,omitempty"`
-	Refused string     `json:"refused,omitempty"`
-	PID     int        `json:"pid,omitempty"`
-	JID     string     `json:"jid,omitempty"`
-	Command string     `json:"command,omitempty"`
-	Sent    []Sent     `json:"sent,omitempty"`
-	Reply   *Event     `json:"reply,omitempty"`
+	V       int    `json:"v"`
+	OK      bool   `json:"ok,omitempty"`
+	Refused string `json:"refused,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	JID     string `json:"jid,omitempty"`
+	Command string `json:"command,omitempty"`
+	Sent    []Sent `json:"sent,omitempty"`
+	Reply   *Event `json:"reply,omitempty"`
 	// The answers of "upload_service" and "slot".
 	Service *UploadService `json:"service,omitempty"`
 	Slot    *Slot          `json:"slot,omitempty"`
-	Err     *wireError `json:"error,omitempty"`
+	Err     *wireError     `json:"error,omitempty"`
 	// Finished: the observer ran Finish after this message (Single);
 	// FinishErr is its error.
 	Finished  bool       `json:"finished,omitempty"`
