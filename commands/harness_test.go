@@ -59,6 +59,7 @@ func TestMain(m *testing.M) {
 		}
 		defer srv.Stop()
 		defer stopArchiveServer()
+		defer stopUploadServers()
 		code := m.Run()
 		if code != 0 {
 			fmt.Fprintln(os.Stderr, "--- prosody log tail:\n"+srv.LogTail(40))

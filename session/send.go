@@ -392,6 +392,7 @@ type Sent struct {
 	ID     string `json:"id"`
 	Thread string `json:"thread,omitempty"`
 	Type   string `json:"type"`
+	OOBURL string `json:"oob_url,omitempty"` // send --file: the file's GET URL
 }
 
 // BuildMessage makes the stanza for one body along one route. The id is

@@ -175,3 +175,34 @@ func Upload(ctx context.Context, slots Slots, files []*UploadFile, o UploadOptio
 	}
 	return out, nil
 }
+
+// UploadService and RequestSlot make the REPL's Chat the Slots of its
+// /file, on its current session.
+func (c *Chat) UploadService(ctx context.Context) (UploadService, error) {
+	s, err := c.Session()
+	if err != nil {
+		return UploadService{}, err
+	}
+	return FindUploadService(ctx, s)
+}
+
+func (c *Chat) RequestSlot(ctx context.Context, svc UploadService, r SlotRequest) (Slot, error) {
+	s, err := c.Session()
+	if err != nil {
+		return Slot{}, err
+	}
+	return RequestSlot(ctx, s, svc, r)
+}
+
+// SayFile sends the GET URL of an uploaded file to the conversee: the
+// body is the URL, with its XEP-0066 element, so clients show the file.
+func (c *Chat) SayFile(ctx context.Context, u string) error {
+	peer, err := c.needPeer()
+	if err != nil {
+		return err
+	}
+	if c.IsRoom(peer) {
+		return c.sayRoom(ctx, peer, u, u)
+	}
+	return c.send(ctx, peer, Outgoing{Body: u, OOBURL: u}, nil)
+}
