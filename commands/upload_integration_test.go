@@ -391,3 +391,124 @@ func TestSendFileCutHalfway(t *testing.T) {
 	}
 	phone.NoMessage(t, time.Second, func(*session.Message) bool { return true })
 }
+
+// TestSendFilePlainHTTP: a service whose slots are plain http:// is
+// refused (XEP-0363 §4: the host must provide TLS) unless
+// --insecure-skip-verify: exit 1, a hint, nothing sent.
+func TestSendFilePlainHTTP(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	s := uploadServerWith(t, "http", prosody.Upload{SizeLimit: uploadLimit, ExternalURL: "http://127.0.0.1:1/"})
+	_, alice, j, phone := uploadCastOn(t, s)
+	p, _ := randomFile(t, t.TempDir(), "small.bin", 100)
+	r := j.run("", "send", "--file", p, alice.JID, "over http")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "its PUT URL is plain http") || !strings.Contains(r.Stderr, "--insecure-skip-verify allows plain http") {
+		t.Fatalf("a plain http slot: want exit 1 and the refusal: %s", r)
+	}
+	phone.NoMessage(t, time.Second, func(*session.Message) bool { return true })
+}
+
+// TestSendFileHandoff: with a listen running, send --file asks the
+// listen for the service and the slot (no login of its own: a password
+// command that fails is never run), PUTs the file itself, and the
+// message with its OOB URL comes from the listen's full JID.
+func TestSendFileHandoff(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	s := uploadServer(t)
+	_, alice, j, phone := uploadCastOn(t, s)
+	l := hoListen(t, j)
+	from := hoFrom(t, j)
+	p, data := randomFile(t, t.TempDir(), "via listen.bin", 200<<10)
+	r := j.mustRun("", "--debug", "--password-cmd", "exit 3", "send", "--file", p, alice.JID)
+	if want := "jab: debug: sent through the running listen"; !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, "SEND <") {
+		t.Fatalf("the send with a file did not go through listen:\n%s", r.Stderr)
+	}
+	m := phone.WaitMessage(t, 15*time.Second, func(m *session.Message) bool { return len(m.OOB) > 0 })
+	hoWantFrom(t, "a file through listen", phone, m, from)
+	u := wantFileMessage(t, phone, m)
+	if !strings.HasSuffix(u, "/via_listen.bin") {
+		t.Fatalf("URL %q: name not sanitised", u)
+	}
+	if _, got := download(t, s, u); !bytes.Equal(got, data) {
+		t.Fatalf("GET %s: %d bytes, not the file's %d", u, len(got), len(data))
+	}
+	// A file over the limit is refused through listen as without it.
+	big, _ := randomFile(t, t.TempDir(), "big.bin", uploadLimit+1)
+	if r := j.run("", "send", "--file", big, alice.JID); r.Code != 2 || !strings.Contains(r.Stderr, "over the upload service's limit") {
+		t.Fatalf("over the limit through listen: %s", r)
+	}
+	l.stop()
+}
+
+// TestListenOOB: a received message with a XEP-0066 URL: listen --json
+// prints it as oob_url, and a bot's CMD gets it as JAB_OOB_URL.
+func TestListenOOB(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	me, _, j, phone := meAndAlice(t)
+	l := j.startListen("--json", "--exec", `printf 'got %s' "$JAB_OOB_URL"`)
+	const u = "https://files.example.test/abc/report.pdf"
+	phone.Send(t, &session.Message{To: me.JID, Type: "chat", ID: session.NewID(), Body: u, OOB: []session.OOB{{URL: u}}})
+	line := l.waitLine("report.pdf", 15*time.Second)
+	var rec struct {
+		Body   string `json:"body"`
+		OOBURL string `json:"oob_url"`
+	}
+	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.OOBURL != u || rec.Body != u {
+		t.Fatalf("listen --json %q: want oob_url %q (%v)", line, u, err)
+	}
+	phone.WaitBody(t, "got "+u)
+	l.stop()
+}
+
+// TestReplFile: the REPL's /file PATH uploads the file and sends its
+// URL, with the OOB element, to the conversee; a missing file is an
+// error that sends nothing, and the REPL goes on.
+func TestReplFile(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	s := uploadServer(t)
+	_, alice, j, phone := uploadCastOn(t, s)
+	p, data := randomFile(t, t.TempDir(), "shot 1.png", 50<<10)
+	r := j.startReplPipe(alice.JID)
+	r.line("/file " + filepath.Join(filepath.Dir(p), "missing.png"))
+	r.waitStderr("no such file or directory", 10*time.Second)
+	r.line(`/file "` + p + `"`)
+	m := phone.WaitMessage(t, 15*time.Second, func(m *session.Message) bool { return len(m.OOB) > 0 })
+	u := wantFileMessage(t, phone, m)
+	if !strings.HasSuffix(u, "/shot_1.png") || m.Type != "chat" || m.ThreadValue() == "" {
+		t.Fatalf("/file: URL %q, type %q, thread %q", u, m.Type, m.ThreadValue())
+	}
+	if _, got := download(t, s, u); !bytes.Equal(got, data) {
+		t.Fatalf("GET %s: not the file", u)
+	}
+	r.line("after the file")
+	phone.WaitBody(t, "after the file")
+	if n := len(phone.Messages()); n != 2 {
+		t.Fatalf("the peer got %d messages, want 2 (the missing file sent nothing)", n)
+	}
+	r.stop()
+}
+
+// TestRoomSendFile: send --room --file: the room gets the file's URL as
+// group chat with its OOB element.
+func TestRoomSendFile(t *testing.T) {
+	needServer(t)
+	t.Parallel()
+	s := uploadServer(t)
+	owner := newAccountOn(t, s, "owner")
+	alice := peer.Connect(t, peer.Server{Addr: s.Addr, Domain: s.Domain, CAFile: s.CAFile}, owner.User, owner.Password, "laptop")
+	room := "files" + session.RandomSuffix(6) + "@" + s.MUCDomain
+	alice.CreateRoom(t, room, "alice", nil)
+	me := newAccountOn(t, s, "me")
+	j := newJab(t, me)
+	j.extraEnv = append(j.extraEnv, "JAB_SERVER="+s.Addr, "JAB_CA_FILE="+s.CAFile)
+	p, data := randomFile(t, t.TempDir(), "graph.bin", 64<<10)
+	j.mustRun("", "send", "--room", room, "--file", p)
+	m := alice.WaitMessage(t, 15*time.Second, func(m *session.Message) bool { return m.Type == "groupchat" && len(m.OOB) > 0 })
+	u := wantFileMessage(t, alice, m)
+	if _, got := download(t, s, u); !bytes.Equal(got, data) {
+		t.Fatalf("GET %s: not the file", u)
+	}
+}
