@@ -169,6 +169,7 @@ func newApp(env *Env) *cli.App {
 		}
 	})
 	installCompletion(env, app)
+	cacheFlagNames(app)
 	return app
 }
 

@@ -166,7 +166,7 @@ func showValue(v settings.Value, kind settings.Kind) any {
 // builtinDefault is a flag's built-in default; for --state-dir the directory
 // it stands for.
 func builtinDefault(f cli.Flag, env *Env) any {
-	switch f := f.(type) {
+	switch f := unwrapFlag(f).(type) {
 	case *cli.StringFlag:
 		if f.Name == flagStateDir {
 			if d, err := statefile.DefaultDir(env.Getenv); err == nil {

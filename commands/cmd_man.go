@@ -356,7 +356,7 @@ func flagPlaceholder(f cli.Flag) string {
 			return usage[i+1 : i+1+j]
 		}
 	}
-	switch f.(type) {
+	switch unwrapFlag(f).(type) {
 	case *cli.DurationFlag:
 		return "DURATION"
 	case *cli.IntFlag:

@@ -26,7 +26,7 @@ var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir, flagRoomP
 
 // flagKind is the type of a flag's value, and of its config key.
 func flagKind(f cli.Flag) settings.Kind {
-	switch f.(type) {
+	switch unwrapFlag(f).(type) {
 	case *cli.BoolFlag:
 		return settings.Bool
 	case *cli.DurationFlag:

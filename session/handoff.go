@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 // The hand-off: a running observer (jab listen, jab repl) sends the
@@ -302,28 +304,28 @@ func (h *HandoffServer) serve(c *net.UnixConn) {
 	}
 	switch {
 	case req.V != handoffVersion:
-		answer(handoffAnswer{Refused: "version"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "version"}})
 		return
 	case req.Send.Account != h.o.Account.Bare():
 		h.o.Logf("hand-off: refused a request of pid %d for another account", pid)
-		answer(handoffAnswer{Refused: "account"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "account"}})
 		return
 	}
 	s := h.o.Live.Current()
 	if s == nil {
-		answer(handoffAnswer{Refused: "offline"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "offline"}})
 		return
 	}
 	if s.Backlogged() {
 		// Listen is not reading (its --exec workers are behind), so the
 		// answer to our confirming ping would wait behind the backlog;
 		// and a CMD that sends would wait for itself.
-		answer(handoffAnswer{Refused: "busy"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "busy"}})
 		return
 	}
 	sd, err := h.attachAny(s, req.Send) // muc_handoff.go
 	if errors.Is(err, errNotInRoom) {
-		answer(handoffAnswer{Refused: "room"})
+		answer(handoffAnswer{answerHead: answerHead{Refused: "room"}})
 		return
 	}
 	if err != nil {
@@ -331,7 +333,7 @@ func (h *HandoffServer) serve(c *net.UnixConn) {
 		return
 	}
 	defer sd.Close()
-	if err := answer(handoffAnswer{OK: true, PID: os.Getpid(), JID: s.JID().String(), Command: h.o.Command}); err != nil {
+	if err := answer(handoffAnswer{answerHead: answerHead{OK: true, PID: os.Getpid(), JID: s.JID().String(), Command: h.o.Command}}); err != nil {
 		return
 	}
 	h.requests(c, r, pid, sd, req.Send.Single, answer)
@@ -399,6 +401,9 @@ func (h *HandoffServer) requests(c *net.UnixConn, r *bufio.Reader, pid int, sd h
 			}
 		}
 	}()
+	// What Flush and Finish record once the messages went out is made
+	// durable after the answer, not before (statefile.WithSyncLater).
+	late := statefile.WithSyncLater(ctx, h.syncLater)
 	finished := false
 loop:
 	for req := range reqs {
@@ -422,7 +427,7 @@ loop:
 			a.Err = encodeError(err)
 			if single && !finished && err == nil {
 				// The client's next call is Finish: run it now.
-				a.FinishErr, a.Finished, finished = encodeError(sd.Finish(ctx)), true, true
+				a.FinishErr, a.Finished, finished = encodeError(sd.Finish(late)), true, true
 			}
 		case "upload_service":
 			svc, err := sd.UploadService(ctx)
@@ -441,9 +446,9 @@ loop:
 			}
 			a.Err = encodeError(err)
 		case "flush":
-			a.Err = encodeError(sd.Flush(ctx))
+			a.Err = encodeError(sd.Flush(late))
 		case "finish":
-			a.Err, finished = encodeError(sd.Finish(ctx)), true
+			a.Err, finished = encodeError(sd.Finish(late)), true
 		case "fail":
 			a.Err, finished = encodeError(sd.Fail(ctx, nil)), true
 		case "receipts":
@@ -475,6 +480,19 @@ loop:
 		defer stop()
 		sd.Fail(cctx, nil)
 	}
+}
+
+// syncLater runs a record's last fsync in the background; Close waits
+// for it. A failure there can no longer reach the client, which was told
+// that its messages were sent and recorded: it is logged.
+func (h *HandoffServer) syncLater(sync func() error) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := sync(); err != nil {
+			h.o.Logf("hand-off: %s", oneLine(err))
+		}
+	}()
 }
 
 // oneLine keeps a log line one line long.

@@ -35,6 +35,9 @@ func TestAppendRequestMatchesJSON(t *testing.T) {
 			InReplyTo: "id", Receipt: true, More: true}},
 		"wait":     {V: 1, Op: "reply", Wait: 3 * time.Second},
 		"reply to": {V: 1, Op: "send", Send: &handoffSend{Account: "me@x", ReplyTo: &statefile.Record{ID: "x", Body: "b"}}},
+		"file msg": {V: 2, Op: "msg", Msg: &handoffMsg{Body: "https://a/f", OOBURL: "https://a/f?x=<&>", More: true}},
+		"slot": {V: 2, Op: "slot", Service: &UploadService{JID: "up.x", MaxSize: 9},
+			Slot: &SlotRequest{Filename: "a b", Size: 3, ContentType: "text/plain"}},
 	}
 	for name, r := range cases {
 		if got, want := encodeRequest(t, r); got != want {
@@ -95,4 +98,43 @@ func FuzzAppendRequest(f *testing.F) {
 			t.Fatalf("got %s\nwant %s", got, want)
 		}
 	})
+}
+
+func TestAnswerDecodesWhatWasEncoded(t *testing.T) {
+	// handoffAnswer decodes its reply and errors only where present
+	// (UnmarshalJSON): every field must still come back.
+	cases := map[string]handoffAnswer{
+		"hello":   {answerHead: answerHead{V: 1, OK: true, PID: 42, JID: "me@example.net/r", Command: "listen"}},
+		"refused": {answerHead: answerHead{V: 1, Refused: "busy"}},
+		"sent": {answerHead: answerHead{V: 1, OK: true, Finished: true,
+			Sent: []Sent{{To: "a@b/c", ID: "i", Thread: "t", Type: "chat"}}}},
+		"reply": {answerHead: answerHead{V: 1, OK: true},
+			Reply: &Event{Kind: "message", From: "a@b/c", Body: "yes", Thread: "t", Time: time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)}},
+		"errors": {answerHead: answerHead{V: 1, Finished: true},
+			Err:       &wireError{Message: "bounced", Delivery: &DeliveryError{Failed: []string{"a@b: x"}, Total: 2}},
+			FinishErr: &wireError{Message: "late", Timeout: true}},
+		"upload": {answerHead: answerHead{V: 2, OK: true}, Service: &UploadService{JID: "up.x", MaxSize: 10},
+			Slot: &Slot{Put: "https://p/x", Get: "https://g/x", Headers: []SlotHeader{{"Authorization", "B t"}}}},
+		"upload errors": {answerHead: answerHead{V: 2}, Err: &wireError{Message: "m",
+			FileSize:    &FileTooLargeError{Name: "f", Size: 3, Max: 2, Server: true},
+			SlotRefused: &SlotRefusedError{Service: "up", File: "f", Condition: "resource-constraint", Text: "quota"},
+			NoUpload:    &NoUploadServiceError{Domain: "x"}}},
+	}
+	for name, a := range cases {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got handoffAnswer
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("%s: decoded %+v\nwant %+v", name, got, a)
+		}
+	}
+	var a handoffAnswer
+	if err := json.Unmarshal([]byte(`{"v":1,"error":{"message":1}}`), &a); err == nil {
+		t.Error("a malformed error decoded without an error")
+	}
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,22 +12,23 @@ import (
 	"github.com/jab-xmpp/jab/statefile"
 )
 
-// The hand-off protocol, version 1: JSON Lines over the observer's Unix
+// The hand-off protocol, version 2 (2 added the upload requests of send
+// --file and a message's "oob_url"): JSON Lines over the observer's Unix
 // socket (statefile's HandoffPath), one request and then one answer at a
 // time, so the client knows at every moment what the observer has taken.
 //
-//	client → {"v":1,"op":"send","send":{account, to, type, thread, …}}
-//	observer ← {"v":1,"ok":true,"pid":…,"jid":…,"command":"listen"}
-//	           or {"v":1,"refused":"offline"|"account"|"version"}: nothing
+//	client → {"v":2,"op":"send","send":{account, to, type, thread, …}}
+//	observer ← {"v":2,"ok":true,"pid":…,"jid":…,"command":"listen"}
+//	           or {"v":2,"refused":"offline"|"account"|"version"}: nothing
 //	           was done, the client logs in itself
-//	           or {"v":1,"error":{…}}: the request's own error (no parent
+//	           or {"v":2,"error":{…}}: the request's own error (no parent
 //	           to fork from, the state file), as StartSend returns it
-//	client → {"v":1,"op":"msg","msg":{body, subject, in_reply_to, receipt, more}}
-//	observer ← {"v":1,"ok":true,"sent":[{to,id,thread,type}…]} or with "error";
+//	client → {"v":2,"op":"msg","msg":{body, subject, in_reply_to, receipt, more}}
+//	observer ← {"v":2,"ok":true,"sent":[{to,id,thread,type}…]} or with "error";
 //	           with "single" in the send, the observer also ran Finish:
 //	           "finished":true and its "finish_error"
-//	client → {"v":1,"op":"flush"} (Sender.Flush: the input pauses)
-//	client → {"v":1,"op":"finish"} or {"v":1,"op":"fail"} (Sender.Finish,
+//	client → {"v":2,"op":"flush"} (Sender.Flush: the input pauses)
+//	client → {"v":2,"op":"finish"} or {"v":2,"op":"fail"} (Sender.Finish,
 //	           Sender.Fail), then optionally {"op":"receipts","wait":ns} and
 //	           {"op":"reply","wait":ns}; each answered {"ok":…} or {"error":…}
 //	client → {"v":2,"op":"upload_service"} before the first message (send
@@ -93,6 +95,18 @@ type handoffMsg struct {
 }
 
 type handoffAnswer struct {
+	answerHead
+	Reply *Event `json:"reply,omitempty"`
+	// The answers of "upload_service" and "slot" (upload_run.go).
+	Service   *UploadService `json:"service,omitempty"`
+	Slot      *Slot          `json:"slot,omitempty"`
+	Err       *wireError     `json:"error,omitempty"`
+	FinishErr *wireError     `json:"finish_error,omitempty"` // of the Finish that Finished says ran
+}
+
+// answerHead is what every answer may have; the rest is decoded only
+// where present (UnmarshalJSON).
+type answerHead struct {
 	V       int    `json:"v"`
 	OK      bool   `json:"ok,omitempty"`
 	Refused string `json:"refused,omitempty"`
@@ -100,15 +114,40 @@ type handoffAnswer struct {
 	JID     string `json:"jid,omitempty"`
 	Command string `json:"command,omitempty"`
 	Sent    []Sent `json:"sent,omitempty"`
-	Reply   *Event `json:"reply,omitempty"`
-	// The answers of "upload_service" and "slot".
-	Service *UploadService `json:"service,omitempty"`
-	Slot    *Slot          `json:"slot,omitempty"`
-	Err     *wireError     `json:"error,omitempty"`
-	// Finished: the observer ran Finish after this message (Single);
-	// FinishErr is its error.
-	Finished  bool       `json:"finished,omitempty"`
-	FinishErr *wireError `json:"finish_error,omitempty"`
+	// Finished: the observer ran Finish after this message (Single).
+	Finished bool `json:"finished,omitempty"`
+}
+
+// UnmarshalJSON decodes an answer in two steps: what every answer has,
+// then the reply and the errors only where they are present. The first
+// decoding of a type makes encoding/json build the codecs of every type it
+// reaches, and Event and wireError reach many: decoding them all every
+// time would be most of a hand-off client's own work (callgrind, issue 11).
+func (a *handoffAnswer) UnmarshalJSON(b []byte) error {
+	var lean struct {
+		answerHead
+		Reply     json.RawMessage `json:"reply"`
+		Service   json.RawMessage `json:"service"`
+		Slot      json.RawMessage `json:"slot"`
+		Err       json.RawMessage `json:"error"`
+		FinishErr json.RawMessage `json:"finish_error"`
+	}
+	if err := json.Unmarshal(b, &lean); err != nil {
+		return err
+	}
+	*a = handoffAnswer{answerHead: lean.answerHead}
+	for _, f := range []struct {
+		raw json.RawMessage
+		dst any
+	}{{lean.Reply, &a.Reply}, {lean.Service, &a.Service}, {lean.Slot, &a.Slot}, {lean.Err, &a.Err},
+		{lean.FinishErr, &a.FinishErr}} {
+		if len(f.raw) > 0 {
+			if err := json.Unmarshal(f.raw, f.dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // wireError is an error on the wire: its text, and the typed errors and

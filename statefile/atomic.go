@@ -81,20 +81,37 @@ func lockFile(ctx context.Context, path string) (func() error, error) {
 // The temp file is named ".<base>-*.tmp" (".state-*.tmp" for state.json) so
 // that removeStaleTemps can recognise leftovers.
 func writeFileAtomic(path string, data []byte) error {
-	return writeFileAtomicFunc(path, func(w io.Writer) error {
+	return writeFileAtomicFunc(path, writeData(data))
+}
+
+// writeData is the write of replaceFile and writeFileAtomicFunc for
+// content held in memory.
+func writeData(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
-	})
+	}
 }
 
 // writeFileAtomicFunc is writeFileAtomic for content too large to hold in
 // memory at once: write streams it to the temp file. If write fails, the temp
 // file is removed, path is left untouched and the error is returned as it is.
-func writeFileAtomicFunc(path string, write func(io.Writer) error) (err error) {
+func writeFileAtomicFunc(path string, write func(io.Writer) error) error {
+	durable, err := replaceFile(path, write)
+	if err != nil {
+		return err
+	}
+	return durable()
+}
+
+// replaceFile is writeFileAtomicFunc up to the rename: the new content is
+// in place, whole and synced, and what is left is the directory's fsync
+// that makes the rename durable, which it returns.
+func replaceFile(path string, write func(io.Writer) error) (durable func() error, err error) {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+strings.TrimSuffix(base, ".json")+"-*.tmp")
 	if err != nil {
-		return fmt.Errorf("create temp file for %q: %w", path, err)
+		return nil, fmt.Errorf("create temp file for %q: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -106,25 +123,25 @@ func writeFileAtomicFunc(path string, write func(io.Writer) error) (err error) {
 	// CreateTemp already uses 0600; set it explicitly so the mode never
 	// depends on that detail.
 	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("chmod temp file %q: %w", tmp, err)
+		return nil, fmt.Errorf("chmod temp file %q: %w", tmp, err)
 	}
 	bw := bufio.NewWriterSize(tempWriter{f}, 256<<10)
 	if err := write(bw); err != nil {
-		return err
+		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync temp file %q: %w", tmp, err)
+		return nil, fmt.Errorf("sync temp file %q: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("close temp file %q: %w", tmp, err)
+		return nil, fmt.Errorf("close temp file %q: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replace %q: %w", path, err)
+		return nil, fmt.Errorf("replace %q: %w", path, err)
 	}
-	return syncDir(filepath.Clean(dir))
+	return func() error { return syncDir(filepath.Clean(dir)) }, nil
 }
 
 // tempWriter names the temp file in its write errors, which reach the caller

@@ -125,4 +125,12 @@
 // records are intact. A crash during a rewrite leaves the old history and a
 // .history.jsonl-*.tmp file, which the next rewrite (a prune or Rewrite), or
 // the next Append that has to recount, removes under the history lock.
+//
+// Under a context from WithSyncLater (durable.go), Update and Append leave
+// their last fsync (the directory's after the rename, the history file's
+// after the append) to the caller's background, so they return once the
+// change is in place: visible to readers and safe from a crash of the
+// process, and durable against a power failure a moment later. The
+// observer uses it only for what it records after a handed-off message
+// went out.
 package statefile

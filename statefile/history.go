@@ -203,19 +203,27 @@ func (h *History) Append(ctx context.Context, recs ...Record) (err error) {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("append to history %q: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync history %q: %w", path, err)
-	}
-	if fi.Size() == 0 {
-		// The file may be new: make its directory entry durable too.
-		if err := syncDir(h.s.dir); err != nil {
-			return err
+	file, isNew := f, fi.Size() == 0
+	f = nil // durable closes it
+	durable := func() error {
+		if err := file.Sync(); err != nil {
+			file.Close()
+			return fmt.Errorf("sync history %q: %w", path, err)
 		}
+		if isNew {
+			// The file may be new: make its directory entry durable too.
+			if err := syncDir(h.s.dir); err != nil {
+				file.Close()
+				return err
+			}
+		}
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("close history %q: %w", path, err)
+		}
+		return nil
 	}
-	err = f.Close()
-	f = nil
-	if err != nil {
-		return fmt.Errorf("close history %q: %w", path, err)
+	if err := syncNowOrLater(ctx, durable); err != nil {
+		return err
 	}
 	count += len(recs)
 	if fi, err := os.Stat(path); err == nil {

@@ -273,7 +273,11 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) (_ *State, er
 	if err != nil {
 		return nil, fmt.Errorf("encode state file %q: %w", s.Path(), err)
 	}
-	if err := writeFileAtomic(s.Path(), data); err != nil {
+	durable, err := replaceFile(s.Path(), writeData(data))
+	if err != nil {
+		return nil, err
+	}
+	if err := syncNowOrLater(ctx, durable); err != nil {
 		return nil, err
 	}
 	return st, nil

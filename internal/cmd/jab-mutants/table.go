@@ -178,8 +178,14 @@ var sessionMutants = []mutant{
 	{"upload: a redirect of the PUT is followed", `CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }`, `CheckRedirect: nil`, "TestUploadPut", "session/upload_http.go"},
 }
 
+// statefileMutants break the state directory's own rules, which its
+// unit tests check.
+var statefileMutants = []mutant{
+	{"durability: WithSyncLater ignored (a hand-off answer waits for every fsync)", "if later, ok := ctx.Value(syncLaterKey{}).(func(func() error)); ok && later != nil {", "if later, ok := ctx.Value(syncLaterKey{}).(func(func() error)); false && ok && later != nil {", "TestSyncLater", "statefile/durable.go"},
+}
+
 // suites pairs each table with the package whose tests run against it.
 var suites = []struct {
 	pkg     string
 	mutants []mutant
-}{{testPackage, mutants}, {sessionPackage, sessionMutants}}
+}{{testPackage, mutants}, {sessionPackage, sessionMutants}, {"./statefile/", statefileMutants}}
