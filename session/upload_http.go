@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -316,12 +315,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.f(c.n)
 	}
 	return n, err
-}
-
-// hostOf is the host of a URL, for messages.
-func hostOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return strings.SplitN(raw, "/", 2)[0]
 }

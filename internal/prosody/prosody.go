@@ -151,7 +151,10 @@ type Server struct {
 	// unless Options.DirectTLS.
 	DirectTLSAddr string
 	CAFile        string // PEM of the throwaway CA that signed the server certificate
-	Dir           string // temp dir with config, data, logs
+	// CertFile and KeyFile are the server's certificate (chain) and key,
+	// for a test service that must pass for one of the server's names.
+	CertFile, KeyFile string
+	Dir               string // temp dir with config, data, logs
 
 	// MUCDomain is the domain of the multi-user chat component
 	// ("conference." + Domain).
@@ -303,7 +306,7 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("prosody: generating certificates: %w", err)
 	}
-	s.CAFile = caFile
+	s.CAFile, s.CertFile, s.KeyFile = caFile, certFile, keyFile
 
 	port, err := pickPort()
 	if err != nil {

@@ -142,6 +142,8 @@ var mutants = []mutant{
 		return nil, err
 	}`, `	urls, _ := uploadAll(ctx, env, g, o.files, slots)`, "TestSendFileQuota|TestSendFileCutHalfway", "commands/cmd_send_file.go"},
 	{"XEP-0066: a file's message carries no OOB URL", `		m.OOB = []OOB{{URL: u}}`, `		_ = u`, "TestSendFile$|TestSendFileHandoff", "session/upload.go"},
+	{"upload: the file is held in memory", `	var body io.Reader = io.NewSectionReader(u.f, 0, u.Size)`, `	all, _ := io.ReadAll(io.NewSectionReader(u.f, 0, u.Size))
+	var body io.Reader = io.NewSectionReader(u.f, int64(len(all))-u.Size, u.Size)`, "TestSendFile1GiB", "session/upload_http.go"},
 	{"upload: the file name is not sanitised", `u := &UploadFile{Given: path, Name: SafeFilename(name)}`, `u := &UploadFile{Given: path, Name: name}`, "TestSendFile$|TestSendFileStdin", "session/upload_http.go"},
 }
 
