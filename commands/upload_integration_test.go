@@ -149,6 +149,9 @@ func TestSendFile(t *testing.T) {
 	}
 
 	r := j.mustRun("", "send", "--json", "--file", binPath, "--file", txtPath, alice.JID, "the logs")
+	if r.Stderr != "" {
+		t.Fatalf("stderr is not a terminal: nothing (no progress bar) belongs there: %q", r.Stderr)
+	}
 	text := phone.WaitBody(t, "the logs")
 	if len(text.OOB) != 0 {
 		t.Fatalf("the text message carries an OOB element: %+v", text.OOB)

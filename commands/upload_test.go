@@ -49,3 +49,33 @@ func TestOOBRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressBar: drawn for a file of 1 MiB or more, at most five times
+// a second plus the end, on one line that end clears; nothing for a
+// smaller file. (send draws it only when stderr is a terminal.)
+func TestProgressBar(t *testing.T) {
+	var b strings.Builder
+	now := time.Unix(0, 0)
+	p := &progressBar{w: &b, now: func() time.Time { return now }}
+	small := &session.UploadFile{Name: "s", Size: progressMin - 1}
+	p.update(small, 10)
+	p.end()
+	if b.Len() != 0 {
+		t.Fatalf("a small file drew %q", b.String())
+	}
+	big := &session.UploadFile{Name: "big\x1b.bin", Size: 4 << 20}
+	p.update(big, 1<<20)
+	p.update(big, 2<<20) // within 200 ms: not drawn
+	now = now.Add(250 * time.Millisecond)
+	p.update(big, 3<<20)
+	p.update(big, 4<<20) // the end is always drawn
+	p.end()
+	out := b.String()
+	if n := strings.Count(out, "jab: uploading"); n != 3 {
+		t.Fatalf("%d draws, want 3: %q", n, out)
+	}
+	if !strings.Contains(out, ` 25% 1.0 MiB`) || !strings.Contains(out, `100% 4.0 MiB`) || !strings.Contains(out, `big\u{1b}.bin`) ||
+		!strings.HasSuffix(out, "\r\x1b[K") || strings.Contains(out, "\n") {
+		t.Fatalf("progress output %q", out)
+	}
+}

@@ -192,8 +192,8 @@ func (e *UploadError) Unwrap() error { return e.Err }
 // NewUploader makes the HTTP client of cfg's TLS settings: verified
 // against the system roots plus cfg.ExtraCAs, unless
 // cfg.InsecureSkipVerify. cfg.Timeout bounds connecting, the TLS
-// handshake, the wait for the answer, and any stall while the file is
-// written: a whole upload may take longer.
+// handshake and any stall while the file is written, not the whole
+// upload; the answer is awaited up to answerWait after the last byte.
 func NewUploader(cfg Config) *Uploader {
 	idle := cfg.Timeout
 	if idle <= 0 {
@@ -222,13 +222,15 @@ func NewUploader(cfg Config) *Uploader {
 			tc := tlsFor(host, cfg)
 			tc.NextProtos = []string{"http/1.1"}
 			c := tls.Client(raw, tc)
+			raw.SetDeadline(time.Now().Add(idle))
 			if err := c.HandshakeContext(ctx); err != nil {
 				raw.Close()
 				return nil, &TLSError{Err: err}
 			}
+			raw.SetDeadline(time.Time{})
 			return c, nil
 		},
-		ResponseHeaderTimeout: idle,
+		ResponseHeaderTimeout: answerWait(idle),
 		DisableCompression:    true,
 		MaxIdleConnsPerHost:   1,
 	}
@@ -236,20 +238,25 @@ func NewUploader(cfg Config) *Uploader {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// idleConn fails a read or write that makes no progress for idle.
+// idleConn fails a write that makes no progress for idle: the service
+// stopped taking the file. Reads have no deadline here: the transport
+// waits for the answer all along, and the answer comes only once the
+// whole file is in (answerWait bounds that wait).
 type idleConn struct {
 	net.Conn
 	idle time.Duration
 }
 
-func (c *idleConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	return c.Conn.Read(p)
-}
-
 func (c *idleConn) Write(p []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.idle))
 	return c.Conn.Write(p)
+}
+
+// answerWait is how long the answer to a PUT is awaited once the last
+// byte is handed to the kernel: the last megabytes of the file may still
+// be in the socket's buffers, on their way over a slow link.
+func answerWait(idle time.Duration) time.Duration {
+	return max(4*idle, 2*time.Minute)
 }
 
 // Put uploads u to the slot (one CheckSlot returned): the slot's
@@ -293,8 +300,10 @@ func (up *Uploader) Put(ctx context.Context, s Slot, u *UploadFile, progress fun
 		}
 		return fail("", err)
 	}
-	defer res.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	// The answer's body is not read: nothing in it matters, and a service
+	// that never ends it cannot hold the send. The connection is not
+	// reused.
+	res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return fail(plainText(res.Status, 80), nil)
 	}

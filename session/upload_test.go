@@ -493,3 +493,41 @@ func TestUploadStream(t *testing.T) {
 		t.Fatalf("a missing file: %v", err)
 	}
 }
+
+// TestUploadSlowAndStalled: --timeout bounds a stall, not the upload: a
+// service that takes the file slowly, for longer than the timeout in all,
+// gets it; one that stops reading fails the upload after the timeout.
+func TestUploadSlowAndStalled(t *testing.T) {
+	var stall sync.WaitGroup
+	stall.Add(1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall" {
+			stall.Wait() // reads nothing until the client gave up
+			return
+		}
+		buf := make([]byte, 64<<10)
+		for {
+			time.Sleep(40 * time.Millisecond)
+			if _, err := r.Body.Read(buf); err != nil {
+				break
+			}
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	defer stall.Done()
+	f := uploadFile(t, "slow.bin", bytes.Repeat([]byte("s"), 1<<20))
+	up := NewUploader(Config{Timeout: 300 * time.Millisecond})
+	start := time.Now()
+	if err := up.Put(context.Background(), Slot{Put: srv.URL + "/slow"}, f, nil); err != nil {
+		t.Fatalf("a slow but steady upload of %s: %v", time.Since(start), err)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Fatalf("the slow upload took %s: the test tests nothing", took)
+	}
+	big := uploadFile(t, "stalled.bin", bytes.Repeat([]byte("s"), 32<<20))
+	var ue *UploadError
+	if err := up.Put(context.Background(), Slot{Put: srv.URL + "/stall"}, big, nil); !errors.As(err, &ue) {
+		t.Fatalf("a stalled upload: %v", err)
+	}
+}

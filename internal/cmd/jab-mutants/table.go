@@ -177,6 +177,7 @@ var sessionMutants = []mutant{
 	{"upload: a slot URL's user info is used", `	case u.User != nil:
 		return "carries user info"`, `	case false:
 		return "carries user info"`, "TestCheckSlot", "session/upload.go"},
+	{"upload: --timeout bounds the whole upload, not a stall", `ResponseHeaderTimeout: answerWait(idle),`, `ResponseHeaderTimeout: idle,`, "TestUploadSlowAndStalled", "session/upload_http.go"},
 	{"upload: a redirect of the PUT is followed", `CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }`, `CheckRedirect: nil`, "TestUploadPut", "session/upload_http.go"},
 }
 
