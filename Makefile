@@ -12,11 +12,16 @@ BUILDFLAGS := -trimpath -tags urfave_cli_no_docs
 
 all: build
 
+# bin/jab-ox is jab with OpenPGP for XMPP (cmd/jab-ox): plain jab runs it
+# for jab keys, send --encrypt and an account's listen once it has a key,
+# and leaves the crypto out of every other run (docs/ARCHITECTURE.md).
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o bin/jab .
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o bin/jab-ox ./cmd/jab-ox
 
-# Installs the binary, the bash, zsh and fish completions and the man page
-# under $(PREFIX); packagers stage them with DESTDIR=/some/root.
+# Installs jab and its companion jab-ox, the bash, zsh and fish
+# completions and the man page under $(PREFIX); packagers stage them with
+# DESTDIR=/some/root.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 .PHONY: install docs
@@ -26,6 +31,7 @@ install: build
 		'$(DESTDIR)$(PREFIX)/share/zsh/site-functions' \
 		'$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d'
 	install -m 0755 bin/jab '$(DESTDIR)$(PREFIX)/bin/jab'
+	install -m 0755 bin/jab-ox '$(DESTDIR)$(PREFIX)/bin/jab-ox'
 	install -m 0644 completions/jab.bash '$(DESTDIR)$(PREFIX)/share/bash-completion/completions/jab'
 	install -m 0644 completions/_jab '$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_jab'
 	install -m 0644 completions/jab.fish '$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/jab.fish'
@@ -76,6 +82,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAppendRequest -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzUnwrapCarbon -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzAcceptResult -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./session/ox
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzHistoryScan -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./statefile
@@ -84,8 +91,9 @@ fuzz:
 # make fuzz-long FUZZTIME=1m. The execution counts are in the output.
 FUZZTIME ?= 10m
 fuzz-long:
-	@for t in $$($(GO) test -list '^Fuzz' ./session ./statefile | grep '^Fuzz'); do \
+	@for t in $$($(GO) test -list '^Fuzz' ./session ./session/ox ./statefile | grep '^Fuzz'); do \
 		pkg=./session; $(GO) test -list "^$$t$$" ./statefile | grep -q "^$$t$$" && pkg=./statefile; \
+		$(GO) test -list "^$$t$$" ./session/ox | grep -q "^$$t$$" && pkg=./session/ox; \
 		echo "== $$t ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done

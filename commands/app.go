@@ -47,6 +47,9 @@ const (
 	flagNick         = "nick"
 	flagRoomPwFile   = "room-password-file"
 	flagRoomPwCmd    = "room-password-cmd"
+	flagKeyPassFile  = "key-passphrase-file"
+	flagKeyPassCmd   = "key-passphrase-cmd"
+	flagTrust        = "trust"
 )
 
 var envOf = map[string]string{
@@ -73,6 +76,9 @@ var envOf = map[string]string{
 	flagNick:         "JAB_NICK",
 	flagRoomPwFile:   "JAB_ROOM_PASSWORD_FILE",
 	flagRoomPwCmd:    "JAB_ROOM_PASSWORD_CMD",
+	flagKeyPassFile:  "JAB_KEY_PASSPHRASE_FILE",
+	flagKeyPassCmd:   "JAB_KEY_PASSPHRASE_CMD",
+	flagTrust:        "JAB_TRUST",
 }
 
 const (
@@ -108,6 +114,9 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagNick, Usage: "nick `NAME` in group chat rooms (default: the JID's local part)" + e(flagNick)},
 		&cli.StringFlag{Name: flagRoomPwFile, Usage: "read the room password from the first line of `FILE` (send --room)" + e(flagRoomPwFile)},
 		&cli.StringFlag{Name: flagRoomPwCmd, Usage: "run `CMD` with sh -c; the first line of its output is the room password (send --room)" + e(flagRoomPwCmd)},
+		&cli.StringFlag{Name: flagKeyPassFile, Usage: "read the OpenPGP key passphrase from the first line of `FILE` (jab keys, send --encrypt, listen)" + e(flagKeyPassFile)},
+		&cli.StringFlag{Name: flagKeyPassCmd, Usage: "run `CMD` with sh -c; the first line of its output is the OpenPGP key passphrase" + e(flagKeyPassCmd)},
+		&cli.StringFlag{Name: flagTrust, Usage: "OpenPGP trust `MODE`: first-use (pin a contact's first keys, the default) or always (trust only keys given to jab keys trust)" + e(flagTrust)},
 		&cli.BoolFlag{Name: flagDebug, Usage: "print the XML stream on stderr (SEND/RECV; SASL and passwords redacted)" + e(flagDebug)},
 	}
 }
@@ -137,6 +146,7 @@ func newApp(env *Env) *cli.App {
 			configCommand(env),
 			completionCommand(env),
 			manCommand(env),
+			keysCommand(env),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		// urfave/cli runs the command, not the completion, when "--" is

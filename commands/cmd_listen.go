@@ -244,6 +244,10 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 					return usagef("", "--format: %w", err)
 				}
 			}
+			// An account with an OpenPGP key listens in jab-ox.
+			if err := observerNeedsOX(env, g); err != nil {
+				return err
+			}
 			rooms := c.StringSlice("room")
 			if len(rooms) == 0 {
 				if rooms, err = settings.Get(g.settings, optRooms, []string(nil)); err != nil {
@@ -264,6 +268,9 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 func runListen(ctx context.Context, env *Env, g *options, o *listenOptions) error {
 	senv, err := g.sessionEnv(env)
 	if err != nil {
+		return err
+	}
+	if err := readEncrypted(ctx, env, g, &senv); err != nil {
 		return err
 	}
 	dial, err := session.ObserverDialer(senv, g.account.Bare(), g.resource, func(resource string) session.Config {

@@ -79,11 +79,12 @@ var manFiles = []struct{ name, text string }{
 	{"observer-*.sock", "The hand-off socket of a running jab listen or repl (same name as its observer record): jab send of the same account hands its messages to it instead of logging in, and only processes of the same user are served. Made once the observer is online, removed when it ends (see SENDING)."},
 	{"roster-*.json", "The roster of one account as last fetched by jab roster, jab listen or jab repl; shell completion offers its contacts."},
 	{"fast-*.json", "The FAST login token (XEP-0484) of one account and the client id it is tied to, kept where the server offers SASL2 with FAST so that later logins need no password exchange; a password substitute, so mode 0600 and never printed. --no-fast neither uses nor stores one."},
+	{"openpgp-*.json", "The OpenPGP key pair of one account, its secret parts encrypted with the key passphrase (see ENCRYPTION). While it exists, listen and repl of that account run jab-ox. pubkeys/ caches contacts' public keys, one file per fingerprint."},
 	{"repl_history", "The line history of jab repl."},
 }
 
 // manFilesAfter follows the list of files.
-const manFilesAfter = `The * in observer-*.json, roster-*.json and fast-*.json is a hash of the account's bare JID. Every change to state.json is a read-modify-write under an exclusive flock(2) of state.json.lock; the new content goes to a temporary file in the same directory, which is fsynced and renamed over state.json, and then the directory is fsynced. Any number of sends and a listen can run at once without losing an update, and a crash leaves either the old or the new file. docs/STATE.md in jab's source tree describes every field of these files.`
+const manFilesAfter = `The * in observer-*.json, roster-*.json, fast-*.json and openpgp-*.json is a hash of the account's bare JID. Every change to state.json is a read-modify-write under an exclusive flock(2) of state.json.lock; the new content goes to a temporary file in the same directory, which is fsynced and renamed over state.json, and then the directory is fsynced. Any number of sends and a listen can run at once without losing an update, and a crash leaves either the old or the new file. docs/STATE.md in jab's source tree describes every field of these files.`
 
 // manExitAfter follows the exit statuses.
 const manExitAfter = `Every error is one line, "jab: error: ...", often followed by "jab: hint: ...". A mistake in the command line itself (an unknown command or flag, a flag without its value) is also followed by the command's usage line, "jab: usage: ...".`
@@ -119,6 +120,7 @@ var manCommandNotes = map[string]string{
 	"jab threads":    `THREADS has an example session and the bounds of the history and the thread index.`,
 	"jab raw":        `Without --wait-iq, jab raw makes one round trip to the server after the last stanza, which confirms that the server handled them. EXAMPLES has a disco#info query.`,
 	"jab roster":     `The text lines are tab-separated and sanitised; the JSON objects have the fields jid, name, subscription and groups. The cache is roster-<hash>.json (mode 0600) in the state directory.`,
+	"jab keys":       `ENCRYPTION describes the key pair, the passphrase sources, publishing, trust on first use and the checks of received messages.`,
 	"jab config":     `CONFIGURATION describes the config file, its keys and accounts, the precedence and the password sources.`,
 	"jab completion": `Completion offers the subcommands, the flags, the JIDs of the conversations in the state file and of the contacts in the roster cache (written by jab roster, jab listen and jab repl), and thread ids for threads show, threads close and send --thread. It reads the state directory only: it never connects and never prompts.`,
 }
@@ -154,7 +156,7 @@ const manSeeAlsoRefs = `.BR sendxmpp (1),
 .BR go\-sendxmpp (1),
 .BR prosody (8)`
 
-const manSeeAlso = `XEP-0296: Best Practices for Resource Locking (v0.2); XEP-0201: Best Practices for Message Threads (v0.3, with the 1.0 parent attribute); XEP-0155: Stanza Session Negotiation (thread termination); XEP-0085: Chat State Notifications; XEP-0199: XMPP Ping; XEP-0131: Stanza Headers and Internet Metadata (In-Reply-To); XEP-0359: Unique and Stable Stanza IDs; XEP-0478: Stream Limits Advertisement; XEP-0184: Message Delivery Receipts; XEP-0368: SRV records for XMPP over TLS; XEP-0388: Extensible SASL Profile; XEP-0484: Fast Authentication Streamlining Tokens; RFC 6120 and RFC 6121 (XMPP Core and IM).`
+const manSeeAlso = `XEP-0296: Best Practices for Resource Locking (v0.2); XEP-0201: Best Practices for Message Threads (v0.3, with the 1.0 parent attribute); XEP-0155: Stanza Session Negotiation (thread termination); XEP-0085: Chat State Notifications; XEP-0199: XMPP Ping; XEP-0131: Stanza Headers and Internet Metadata (In-Reply-To); XEP-0359: Unique and Stable Stanza IDs; XEP-0478: Stream Limits Advertisement; XEP-0184: Message Delivery Receipts; XEP-0368: SRV records for XMPP over TLS; XEP-0388: Extensible SASL Profile; XEP-0484: Fast Authentication Streamlining Tokens; XEP-0373 and XEP-0374: OpenPGP for XMPP; XEP-0380: Explicit Message Encryption; RFC 6120 and RFC 6121 (XMPP Core and IM).`
 
 // manPage renders the app's manual page, section 1.
 func manPage(app *cli.App) string {

@@ -109,8 +109,16 @@ the line and Ctrl-D on an empty line quits.`,
 					return err
 				}
 			}
-			g, err := resolve(c.Context, c, env, true)
+			g, err := resolve(c.Context, c, env, false)
 			if err != nil {
+				return err
+			}
+			// An account with an OpenPGP key runs the REPL in jab-ox,
+			// which then asks for the password.
+			if err := observerNeedsOX(env, g); err != nil {
+				return err
+			}
+			if err := g.readyToConnect(c.Context, c, env); err != nil {
 				return err
 			}
 			return runRepl(c.Context, env, g, o, forwardedGlobals(c))
@@ -161,6 +169,9 @@ var errQuit = errors.New("quit")
 func runRepl(ctx context.Context, env *Env, g *options, o *replOptions, globals []string) error {
 	senv, err := g.sessionEnv(env)
 	if err != nil {
+		return err
+	}
+	if err := readEncrypted(ctx, env, g, &senv); err != nil {
 		return err
 	}
 	// The REPL is an observer on the stable resource, as listen is.

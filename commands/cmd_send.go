@@ -36,6 +36,7 @@ type sendOptions struct {
 	original  *statefile.Record     // the message answered
 	receipt   bool                  // --receipt: ask for XEP-0184 receipts and wait for them
 	waitReply time.Duration         // --wait-reply: wait this long for a reply (0: do not wait)
+	encrypt   bool                  // end to end (OpenPGP, cmd_keys.go): --encrypt or the config
 	files     []*session.UploadFile // --file: uploaded, then sent as one message each (cmd_send_file.go)
 }
 
@@ -116,6 +117,7 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			&cli.GenericFlag{Name: "wait-reply", Value: &waitFlag{}, Usage: "then wait up to `DURATION` (default --timeout) for the reply and print its body; exit 5 without one"},
 			&cli.StringFlag{Name: "pm", Usage: "send a private message to the occupant `ROOM@SERVICE/NICK`: join the room, send, leave; the arguments are all TEXT"},
 			&cli.StringSliceFlag{Name: "room", Usage: "send to the group chat `ROOM`@service (repeatable): join, send, wait for the room's echo, leave; the arguments are all TEXT"},
+			&cli.BoolFlag{Name: "encrypt", Usage: "encrypt end to end with OpenPGP (XEP-0373/0374) to each recipient's published, trusted keys and our own; never falls back to plaintext (see jab keys)"},
 			&cli.BoolFlag{Name: "receipt", Usage: "ask for delivery receipts (XEP-0184) and wait up to --timeout until the recipient's client confirmed every message; exit 5 otherwise"},
 			&cli.StringSliceFlag{Name: "file", Usage: "upload `PATH` (XEP-0363; repeatable; - is stdin) and send its URL, one message per file, after TEXT if any"},
 			&cli.StringFlag{Name: "filename", Usage: "the file's `NAME` in its URL (one --file; needed with --file -)"},
@@ -127,11 +129,14 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 				return err
 			}
 			if c.IsSet("room") || c.IsSet("pm") {
+				if c.Bool("encrypt") {
+					return usagef("jab encrypts one-to-one messages only", "--encrypt does not apply to --room or --pm")
+				}
 				return sendRoom(c, env, g) // cmd_send_room.go
 			}
 			// The flags and arguments first: a usage error must not
 			// run the password command.
-			opts, err := parseSend(c.Context, c, env)
+			opts, err := parseSend(c.Context, c, env, g)
 			if err != nil {
 				return err
 			}
@@ -142,7 +147,7 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 	}
 }
 
-func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, error) {
+func parseSend(ctx context.Context, c *cli.Context, env *Env, g *options) (*sendOptions, error) {
 	o := &sendOptions{typ: c.String("type"), thread: c.String("thread"), newThread: c.Bool("new-thread"),
 		subject: c.String("subject"), lines: c.Bool("lines"), json: c.Bool("json"), fork: c.Bool("fork"),
 		replyTo: c.String("reply-to"), recipFile: c.String("recipients-file")}
@@ -222,8 +227,24 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env) (*sendOptions, err
 	if o.replyTo != "" && len(o.to) != 1 {
 		return nil, usagef("", "--reply-to answers one message: give exactly one JID")
 	}
+	// Encrypting needs jab-ox: plain jab runs it now, before stdin is
+	// read (openpgp.go).
+	if o.encrypt, err = wantEncryption(c, g, o.to); err != nil {
+		return nil, err
+	}
+	if o.encrypt {
+		if err := needOX(env, g.debug); err != nil {
+			return nil, err
+		}
+	}
 	if o.files, err = openFiles(c, env); err != nil {
 		return nil, err
+	}
+	if o.encrypt && len(o.files) > 0 {
+		// An uploaded file is stored in clear on the upload service, and
+		// its URL would travel outside the encrypted payload.
+		return nil, usagef("send the file without encryption, or encrypt it yourself first",
+			"--file and encryption conflict: the file would be stored in clear on the upload service")
 	}
 	text := split.textArgs
 	if o.lines {
@@ -380,6 +401,16 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 	if !o.lines && len(o.files) == 0 {
 		m := msg(o.text)
 		first = &m
+	}
+	if o.encrypt {
+		// Our key before anything is contacted; it signs what is sent
+		// and reads a --wait-reply answer. An encrypted send logs in
+		// itself (session.HandOff refuses it).
+		e2e, err := oxEngine(ctx, env, g, true)
+		if err != nil {
+			return err
+		}
+		so.E2E, senv.E2E = e2e, e2e
 	}
 	sd, err := handOff(ctx, env, g, senv, so, waiting, first)
 	if err == nil && sd == nil {

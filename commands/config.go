@@ -22,7 +22,7 @@ import (
 // pathOptions name files or directories: in the config file a leading
 // "~/" is the home directory and a relative path is relative to the
 // file's directory, not to wherever jab runs.
-var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir, flagRoomPwFile}
+var pathOptions = []string{flagCAFile, flagPasswordFile, flagStateDir, flagRoomPwFile, flagKeyPassFile}
 
 // flagKind is the type of a flag's value, and of its config key.
 func flagKind(f cli.Flag) settings.Kind {
@@ -49,7 +49,11 @@ func globalOptions() []settings.Option {
 	}
 	// listen's rooms: a config key (per account too) without a global
 	// flag; listen --room replaces them.
-	return append(opts, settings.Option{Name: optRooms, Env: "JAB_ROOMS", Kind: settings.List})
+	return append(opts, settings.Option{Name: optRooms, Env: "JAB_ROOMS", Kind: settings.List},
+		// send's encryption (cmd_keys.go): every message of the account,
+		// or those to the contacts listed.
+		settings.Option{Name: optEncrypt, Env: "JAB_ENCRYPT", Kind: settings.Bool},
+		settings.Option{Name: optEncryptTo, Env: "JAB_ENCRYPT_TO", Kind: settings.List})
 }
 
 // optRooms is the rooms listen joins when no --room is given.

@@ -158,7 +158,7 @@ func candidates(out string) []string {
 func TestCompletionCandidates(t *testing.T) {
 	dir := tvFixture(t)
 	env := map[string]string{"JAB_JID": tvAccount, "JAB_STATE_DIR": dir}
-	commands := []string{"send", "listen", "repl", "threads", "raw", "roster", "config", "completion", "man"}
+	commands := []string{"send", "listen", "repl", "threads", "raw", "roster", "config", "completion", "man", "keys"}
 	jids := []string{"alice@example.org", "bob@example.com"}
 	openThreads := []string{tvT1, tvT2, tvFoo, tvBar}
 	allThreads := append(slices.Clone(openThreads), tvT3)
@@ -335,7 +335,7 @@ var shellCases = []struct {
 	line string
 	want []string
 }{
-	{"jab ", []string{"completion", "config", "listen", "man", "raw", "repl", "roster", "send", "threads"}},
+	{"jab ", []string{"completion", "config", "keys", "listen", "man", "raw", "repl", "roster", "send", "threads"}},
 	{"jab th", []string{"threads"}},
 	{"jab threads ", []string{"close", "list", "prune", "show"}},
 	{"jab send al", []string{"alice@example.org"}},
@@ -494,7 +494,7 @@ func TestManContents(t *testing.T) {
 		t.Error("not a section 1 page")
 	}
 	sections := []string{"NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "GLOBAL OPTIONS",
-		"SENDING", "LISTENING", "BOT MODE", "THREADS", "INTERACTIVE USE", "STORED LOCKS", "CONNECTING AND LOGGING IN", "CONFIGURATION",
+		"SENDING", "LISTENING", "BOT MODE", "THREADS", "INTERACTIVE USE", "STORED LOCKS", "CONNECTING AND LOGGING IN", "CONFIGURATION", "ENCRYPTION",
 		"ENVIRONMENT", "FILES", "EXIT STATUS", "SECURITY", "STANDARDS", "EXAMPLES", "SEE ALSO"}
 	for _, s := range sections {
 		if !strings.Contains(page, "\n.SH "+s+"\n") {
@@ -830,7 +830,7 @@ func TestDocsStateFields(t *testing.T) {
 			walk(f.Type)
 		}
 	}
-	for _, v := range []any{statefile.State{}, statefile.Record{}, statefile.Observer{}, statefile.FAST{}, statefile.Roster{}} {
+	for _, v := range []any{statefile.State{}, statefile.Record{}, statefile.Observer{}, statefile.FAST{}, statefile.Roster{}, statefile.SecretKey{}} {
 		walk(reflect.TypeOf(v))
 	}
 	if len(seen) < 8 {
@@ -929,7 +929,8 @@ func TestDocsMakeInstall(t *testing.T) {
 	}
 	dest := t.TempDir()
 	files := map[string]string{
-		"/usr/bin/jab": "",
+		"/usr/bin/jab":    "",
+		"/usr/bin/jab-ox": "",
 		"/usr/share/bash-completion/completions/jab":    "../completions/jab.bash",
 		"/usr/share/zsh/site-functions/_jab":            "../completions/_jab",
 		"/usr/share/fish/vendor_completions.d/jab.fish": "../completions/jab.fish",
@@ -965,8 +966,10 @@ func TestDocsMakeInstall(t *testing.T) {
 			t.Errorf("%s is not %s (%v)", path, src, err)
 		}
 	}
-	out, err = exec.Command(filepath.Join(dest, "usr/bin/jab"), "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "jab version ") {
-		t.Errorf("installed jab --version: %v: %s", err, out)
+	for _, bin := range []string{"jab", "jab-ox"} {
+		out, err = exec.Command(filepath.Join(dest, "usr/bin", bin), "--version").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "jab version ") {
+			t.Errorf("installed %s --version: %v: %s", bin, err, out)
+		}
 	}
 }

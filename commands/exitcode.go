@@ -36,7 +36,7 @@ var exitStatuses = []struct {
 }{
 	{ExitOK, "ExitOK", "success"},
 	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit, a failed or refused upload"},
-	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8, a `--file` unreadable, a directory or over the upload limit. Nothing was sent."},
+	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8, `send --encrypt` without a usable, trusted key, a `--file` unreadable, a directory or over the upload limit. Nothing was sent."},
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
 	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced, or not echoed by the room within `--timeout`)"},
 	{ExitRoom, "ExitRoom", "a group chat room refused to let us in: nick in use (after one retry with a suffix), wrong or missing room password, members-only, banned, room full. Nothing was sent."},
@@ -86,9 +86,13 @@ func exitCode(err error) int {
 	var se *signalError
 	var re *session.RoomError
 	var big *session.FileTooLargeError
+	var e2e *session.E2EError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &e2e):
+		// No usable or trusted key: nothing was sent.
+		return ExitUsage
 	case errors.As(err, &se):
 		return se.code
 	case errors.As(err, &re) && re.Missing():
@@ -126,7 +130,10 @@ func hintFor(err error) string {
 	if h := fileHint(err); h != "" {
 		return h // cmd_send_file.go
 	}
+	var e2e *session.E2EError
 	switch {
+	case errors.As(err, &e2e):
+		return e2e.Hint
 	case errors.As(err, &rm):
 		return roomHint(rm)
 	case errors.As(err, &rec) || strings.Contains(err.Error(), "sent, but not recorded"):

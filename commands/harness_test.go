@@ -1,8 +1,8 @@
 package commands_test
 
 // The integration harness: one real Prosody for the package (started in
-// TestMain), the real jab binary built once, and fresh accounts per test so
-// tests never see each other's state. `go test -short` skips everything
+// TestMain), the real jab binary (and jab-ox next to it) built once, and
+// fresh accounts per test so tests never see each other's state. `go test -short` skips everything
 // that needs the server; nothing else may skip.
 
 import (
@@ -52,6 +52,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build jab:", err)
 			return 1
 		}
+		// jab-ox next to jab, as make install puts it: the OX tests run
+		// jabBin, which re-executes it (ox_integration_test.go).
+		if err := jabrun.BuildOX(context.Background(), jabBin, "-race"); err != nil {
+			fmt.Fprintln(os.Stderr, "build jab-ox:", err)
+			return 1
+		}
 		srv, err = prosody.Start(prosody.Options{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "start prosody:", err)
@@ -60,6 +66,7 @@ func TestMain(m *testing.M) {
 		defer srv.Stop()
 		defer stopArchiveServer()
 		defer stopUploadServers()
+		defer stopOXServer()
 		code := m.Run()
 		if code != 0 {
 			fmt.Fprintln(os.Stderr, "--- prosody log tail:\n"+srv.LogTail(40))

@@ -39,6 +39,22 @@ type Env struct {
 	// reads from Stdin with golang.org/x/term. Tests drive the prompt
 	// through it.
 	ReadPassword func(ctx context.Context) (string, error)
+	// Exec replaces the process with the program path, run with argv and
+	// environ, and returns only on failure; nil: this Env cannot. Plain
+	// jab runs jab-ox with it (openpgp.go).
+	Exec func(path string, argv, environ []string) error
+	// Environ is the whole environment, passed on by Exec; nil:
+	// os.Environ.
+	Environ func() []string
+
+	args []string // the command line, set by Run: what Exec runs again
+}
+
+func (env *Env) environ() []string {
+	if env.Environ != nil {
+		return env.Environ()
+	}
+	return os.Environ()
 }
 
 // Main runs jab and returns the exit status.
@@ -55,6 +71,7 @@ func Main(args []string, stdin, stdout, stderr *os.File) int {
 		Getenv:    os.Getenv,
 		Now:       time.Now,
 		Host:      host,
+		Exec:      execProcess,
 	}
 	// SIGINT and SIGTERM cancel the context, so deferred cleanup runs (the
 	// observer record is removed, the stream closed) before we exit.
@@ -77,6 +94,7 @@ func Main(args []string, stdin, stdout, stderr *os.File) int {
 
 // Run runs the app with an injected environment.
 func Run(ctx context.Context, env *Env, args []string) int {
+	env.args = args
 	app := newApp(env)
 	err := app.RunContext(ctx, args)
 	if cause := context.Cause(ctx); cause != nil && err != nil {

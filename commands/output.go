@@ -79,6 +79,7 @@ func textRecord(ev session.Event) string {
 	if ev.Error != "" {
 		line += " error=" + sanitize(ev.Error)
 	}
+	line += encryptionNote(ev)
 	if ev.InReplyTo != "" {
 		line += " (re: " + sanitize(ev.InReplyTo) + ")"
 	}
@@ -95,6 +96,21 @@ func textRecord(ev session.Event) string {
 		line += " " + sanitize(ev.Body)
 	}
 	return line
+}
+
+// encryptionNote marks an end-to-end encrypted message: [encrypted,
+// verified], [encrypted, NOT verified: why], or [encrypted, unreadable:
+// why] for one whose content (never the fallback body) is not shown.
+func encryptionNote(ev session.Event) string {
+	switch {
+	case !ev.Encrypted:
+		return ""
+	case ev.Verified:
+		return " [encrypted, verified]"
+	case ev.Body == "" && ev.Subject == "":
+		return " [encrypted, unreadable: " + sanitize(ev.EncryptionError) + "]"
+	}
+	return " [encrypted, NOT verified: " + sanitize(ev.EncryptionError) + "]"
 }
 
 // originNote marks a message that did not simply arrive live: delayed,
@@ -144,6 +160,10 @@ func jsonRecord(ev session.Event) []byte {
 		Nick      string `json:"nick,omitempty"`
 		Own       bool   `json:"own,omitempty"`     // the room's echo of our message
 		OOBURL    string `json:"oob_url,omitempty"` // XEP-0066: a shared file's URL
+		// End to end: verified is present whenever encrypted is.
+		Encrypted       bool   `json:"encrypted,omitempty"`
+		Verified        *bool  `json:"verified,omitempty"`
+		EncryptionError string `json:"encryption_error,omitempty"`
 	}
 	type presence struct {
 		Kind   string `json:"kind"`
@@ -170,10 +190,15 @@ func jsonRecord(ev session.Event) []byte {
 		if ev.Room != "" {
 			kind = "groupchat"
 		}
-		v = message{Kind: kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
+		msg := message{Kind: kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
 			Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject, ChatState: ev.ChatState, Delayed: ev.Delayed,
 			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo, Carbon: ev.Carbon, Sent: ev.Sent, Archived: ev.Archived,
-			Room: ev.Room, Nick: ev.Nick, Own: ev.Own, OOBURL: ev.OOBURL}
+			Room: ev.Room, Nick: ev.Nick, Own: ev.Own, OOBURL: ev.OOBURL, Encrypted: ev.Encrypted, EncryptionError: ev.EncryptionError}
+		if ev.Encrypted {
+			verified := ev.Verified
+			msg.Verified = &verified
+		}
+		v = msg
 	}
 	data, _ := json.Marshal(v)
 	return safeJSON(data)

@@ -238,7 +238,7 @@ func TestParseRecipients(t *testing.T) {
 
 // TestImportDirection keeps the tiers: main → commands → session →
 // statefile, with readline only in commands and statefile on the standard
-// library alone.
+// library alone; and OpenPGP out of plain jab.
 func TestImportDirection(t *testing.T) {
 	deps := func(pkg string) string {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
@@ -270,5 +270,22 @@ func TestImportDirection(t *testing.T) {
 	// session speaks XMPP itself (session/doc.go says why).
 	if strings.Contains(deps(mod+"commands"), "github.com/xmppo/go-xmpp") {
 		t.Error("jab depends on github.com/xmppo/go-xmpp")
+	}
+	// OpenPGP is in the companion jab-ox alone (commands/openpgp.go): the
+	// crypto would cost every cold send of plain jab 1.5 MiB of memory.
+	for _, pkg := range []string{strings.TrimSuffix(mod, "/"), mod + "commands"} {
+		for _, line := range strings.Fields(deps(pkg)) {
+			if strings.Contains(line, "go-crypto") || strings.Contains(line, "circl") || line == mod+"session/ox" || line == mod+"commands/oxcli" {
+				t.Errorf("%s depends on %s: OpenPGP belongs in jab-ox", pkg, line)
+			}
+		}
+	}
+	if ox := deps(mod + "cmd/jab-ox"); !strings.Contains(ox, mod+"session/ox\n") || !strings.Contains(ox, mod+"commands\n") {
+		t.Error("jab-ox does not link commands and session/ox")
+	}
+	// oxcli is a leaf of the commands tier: session/ox below it, commands
+	// beside it; nothing imports it but jab-ox.
+	if strings.Contains(deps(mod+"session/ox"), mod+"commands") {
+		t.Error("session/ox depends on commands")
 	}
 }

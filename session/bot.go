@@ -132,6 +132,11 @@ func (b *Bot) Eligible(ev Event) bool {
 	if ev.Kind != KindMessage || ev.Body == "" || ev.Error != "" {
 		return false
 	}
+	if ev.Encrypted && !ev.Verified {
+		// D-23: an encrypted message whose sender is not proven runs
+		// nothing; anyone could have written it.
+		return false
+	}
 	if ev.Type != "chat" && ev.Type != "normal" {
 		return false
 	}
@@ -255,6 +260,14 @@ func (b *Bot) Reply(ctx context.Context, arrived *Session, ev Event, body string
 		// after a reconnect, or for an old message, D-9 applies as usual.
 		so := SendOptions{Account: b.o.Account, To: []JID{to}, Type: ev.Type,
 			Thread: ev.Thread, LockIdle: b.o.LockIdle, Trust: s == arrived && !ev.Delayed}
+		if ev.Encrypted {
+			// D-23: what answers an encrypted message is encrypted
+			// too; without a way to, the answer is not sent.
+			if b.env.E2E == nil {
+				return &E2EError{Peer: to.Bare(), Problem: "the message was encrypted, and there is no key to encrypt the answer"}
+			}
+			so.E2E = b.env.E2E
+		}
 		_, err = SendOne(ctx, b.env, s, so, Outgoing{Body: body, InReplyTo: ev.ID})
 		if err == nil || attempt > 0 || s.Err() == nil {
 			return err

@@ -192,6 +192,9 @@ func EnableCarbons(req Requester, serverFeatures map[string]bool) (bool, error) 
 // the Event is Sent, which neither the bot nor receipts take).
 func applyOwn(ctx context.Context, env Env, account string, m *Message, carbon string, o applyOpts) (Event, bool, error) {
 	now := env.Now()
+	if encrypted(m) {
+		m, o.e2e = env.openE2E(ctx, o.S, m, refTime(m, o.Stamp, now))
+	}
 	thread, parent := m.ThreadValue(), m.ThreadParent()
 	if !ValidThread(thread) {
 		thread = ""
@@ -203,6 +206,7 @@ func applyOwn(ctx context.Context, env Env, account string, m *Message, carbon s
 		Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject, ChatState: m.ChatState(), Time: now,
 		InReplyTo: m.Header("In-Reply-To"), Occupant: m.MUCUser != nil, Carbon: carbon, Sent: true,
 		Archived: o.Archived, Delayed: o.Archived || m.Delayed(), OOBURL: OOBURLOf(m)}
+	o.e2e.set(&ev)
 	if !ValidThread(ev.InReplyTo) {
 		ev.InReplyTo = ""
 	}
@@ -216,7 +220,7 @@ func applyOwn(ctx context.Context, env Env, account string, m *Message, carbon s
 		return ev, false, nil
 	}
 	content := m.Body != "" || m.Subject != ""
-	show := content && !m.IsTerminate()
+	show := (content || ev.EncryptionError != "") && !m.IsTerminate()
 	key := ConversationKey(to, ev.Occupant)
 	dup := false
 	_, err = env.Store.Update(ctx, func(st *statefile.State) error {

@@ -157,7 +157,7 @@ func (c *catchUp) result(ctx context.Context, m *Message, qid string, p *Paging,
 		c.seen.add(keys)
 		return c.position(ctx, id)
 	}
-	ev, show, err := apply(ctx, c.env, c.account, inner, applyOpts{Archived: true, ArchiveID: id, Stamp: stamp})
+	ev, show, err := apply(ctx, c.env, c.account, inner, applyOpts{Archived: true, ArchiveID: id, Stamp: stamp, S: c.s})
 	if err != nil {
 		return err
 	}

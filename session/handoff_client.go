@@ -104,6 +104,12 @@ func HandOff(ctx context.Context, env Env, o HandoffRequest) (*Handoff, error) {
 	if !handoffSupported {
 		return nil, &HandoffUnavailable{Reason: "not offered on this system"}
 	}
+	if o.Send.E2E != nil {
+		// The observer would need our secret key: an encrypted send
+		// signs and encrypts in its own process, never in plaintext
+		// through another.
+		return nil, &HandoffUnavailable{Reason: "an encrypted send logs in itself"}
+	}
 	account := o.Send.Account.Bare()
 	path := env.Store.HandoffPath(account)
 	fi, err := os.Lstat(path)

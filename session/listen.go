@@ -51,6 +51,14 @@ type Event struct {
 	// is our own (an echo of our message, our own presence).
 	Room, Nick string
 	Own        bool
+	// Encrypted marks an end-to-end encrypted message (e2e.go): Body is
+	// what it decrypted to, never the fallback body. Verified says the
+	// signature was checked against the sender's pinned key (a message
+	// that is not verified runs no --exec). EncryptionError says why
+	// it could not be read (Body is then empty) or why it is not
+	// verified.
+	Encrypted, Verified bool
+	EncryptionError     string
 }
 
 // ConflictError: another session took over listen's full JID.
@@ -315,7 +323,7 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 		if m, ok := v.(*Message); ok && trustSID {
 			sid = liveStanzaID(m, account)
 		}
-		ev, show, err := apply(ctx, env, account, v, applyOpts{ArchiveID: sid, Own: s.JID().Resource})
+		ev, show, err := apply(ctx, env, account, v, applyOpts{ArchiveID: sid, Own: s.JID().Resource, S: s})
 		if err != nil {
 			return err
 		}
@@ -486,6 +494,11 @@ type applyOpts struct {
 	// Own is the observer's stable resource: copies of what this jab sent
 	// are not applied again (UnwrapCarbon, catchUp).
 	Own string
+	// S is the session the message came on, for fetching a sender's
+	// keys (E2E.Open); nil when there is none to use.
+	S *Session
+	// e2e is what opening an encrypted message found (apply sets it).
+	e2e e2eResult
 }
 
 func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Event, bool, error) {
@@ -510,6 +523,9 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 		carbon = u.Dir
 		v = u.Msg
 	}
+	if m, ok := v.(*Message); ok && encrypted(m) {
+		v, o.e2e = env.openE2E(ctx, o.S, m, refTime(m, o.Stamp, now))
+	}
 	if m, ok := v.(*Message); ok && o.Archived && m.From != "" && BareOf(m.From) == account && m.To != "" && BareOf(m.To) != account {
 		// Our own message, archived: sent by us or another of our devices.
 		return applyOwn(ctx, env, account, m, "", o)
@@ -528,6 +544,7 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 			OriginID: originID(m), Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject,
 			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To"),
 			Occupant: m.MUCUser != nil, Carbon: carbon, Archived: o.Archived, OOBURL: OOBURLOf(m)}
+		o.e2e.set(&ev)
 		if m.Error != nil || ev.Type == "error" {
 			ev.Error = m.Error.Cond()
 		}
@@ -756,14 +773,15 @@ func (ev Event) record(account, dir string) statefile.Record {
 	}
 	return statefile.Record{Account: account, Dir: dir, Time: ev.Time, Peer: peer, Type: ev.Type, ID: ev.ID,
 		OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Subject: ev.Subject, Body: ev.Body,
-		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error, Carbon: ev.Carbon, Archived: ev.Archived}
+		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error, Carbon: ev.Carbon, Archived: ev.Archived,
+		Encrypted: ev.Encrypted, Verified: ev.Verified, EncryptionError: ev.EncryptionError}
 }
 
 func printable(ev Event, in Inbound) bool {
 	if in.Terminate {
 		return false // XEP-0201 0.3 §5: never shown as a message
 	}
-	return ev.Body != "" || ev.Subject != "" || ev.Type == "error"
+	return ev.Body != "" || ev.Subject != "" || ev.Type == "error" || ev.EncryptionError != ""
 }
 
 // dedup remembers recent message identities (messageKeys) so a message

@@ -32,6 +32,10 @@ type Env struct {
 	// without a trace elsewhere: a forged carbon, an unsolicited archive
 	// result.
 	Debug io.Writer
+	// E2E opens end-to-end encrypted messages received (e2e.go); nil
+	// when the account has no key: such a message is then shown as
+	// one that cannot be read, never by its fallback body.
+	E2E E2E
 }
 
 func (e Env) debugf(format string, args ...any) {
@@ -81,6 +85,10 @@ type SendOptions struct {
 	// to its sender's full JID unless that resource has gone, in its
 	// thread and type.
 	ReplyTo *statefile.Record
+	// E2E, when set, encrypts every message end to end (e2e.go): each
+	// recipient's keys are checked before anything is sent, and no
+	// message ever goes in plaintext instead.
+	E2E E2E
 }
 
 // Planner decides where each recipient's messages go. It reads the state

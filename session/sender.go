@@ -234,6 +234,16 @@ func (sd *Sender) waitAttached(ctx context.Context, wait time.Duration) (Event, 
 // recorded (D-9): such a lock is used only if the resource answers.
 func (sd *Sender) check(ctx context.Context) error {
 	sd.recognizeRooms(ctx) // muc_send.go: item 73
+	if sd.o.E2E != nil {
+		// Every recipient's keys before the first message: a contact
+		// without a usable, trusted key gets nothing, and neither does
+		// anyone else in the same send.
+		for _, to := range sd.o.To {
+			if err := sd.o.E2E.Prepare(ctx, sd.s, to.Bare()); err != nil {
+				return err
+			}
+		}
+	}
 	for _, c := range sd.planner.Checks() {
 		sd.planner.Verified(c.JID, sd.s.PingThread(ctx, c.JID, c.Thread) == nil)
 	}
@@ -253,7 +263,9 @@ func (sd *Sender) check(ctx context.Context) error {
 func (sd *Sender) inbound(ctx context.Context, v any, received func(Event), warn func(error)) {
 	sd.bounces.Handle(v)
 	sd.receipts.Handle(v)
-	ev, show, err := Apply(ctx, sd.env, sd.account, v)
+	// No S: this runs in the reader goroutine, which must not wait
+	// for an answer it would have to read itself (no key is fetched).
+	ev, show, err := apply(ctx, sd.env, sd.account, v, applyOpts{})
 	switch {
 	case err != nil:
 		if warn != nil {
@@ -325,7 +337,9 @@ func (sd *Sender) Send(ctx context.Context, out Outgoing, more bool) ([]*Message
 		}
 		sd.sent++
 		if sd.env.History != nil {
-			sd.history = append(sd.history, SentRecord(sd.account, m, sd.env.Now()))
+			rec := SentRecord(sd.account, m, sd.env.Now())
+			rec.Encrypted = sd.o.E2E != nil
+			sd.history = append(sd.history, rec)
 		}
 	}
 	if !committed {
@@ -377,7 +391,17 @@ func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, err
 			m.Request = &Empty{}
 		}
 		setOOB(m, out.OOBURL)
-		b, err := sd.enc.add(m)
+		wire := m
+		if sd.o.E2E != nil {
+			// m keeps the plaintext for the history; the wire copy is
+			// sealed, and a failure sends nothing.
+			sealed := *m
+			if err := sd.o.E2E.Seal(&sealed); err != nil {
+				return nil, nil, err
+			}
+			wire = &sealed
+		}
+		b, err := sd.enc.add(wire)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode message: %w", err)
 		}

@@ -167,7 +167,13 @@ type Message struct {
 	Received *ReceiptElem   `xml:"urn:xmpp:receipts received,omitempty"`
 	Delay    *Delay         `xml:"urn:xmpp:delay delay,omitempty"`
 	OldDelay *Delay         `xml:"jabber:x:delay x,omitempty"`
-	Error    *StanzaError   `xml:"error,omitempty"`
+	// End-to-end encryption (e2e.go): the XEP-0380 hint that says how
+	// the message is encrypted, the XEP-0334 store hint XEP-0374 §3.2
+	// asks for, and the XEP-0373 <openpgp/> element.
+	EME     *EME         `xml:"urn:xmpp:eme:0 encryption,omitempty"`
+	Store   *Empty       `xml:"urn:xmpp:hints store,omitempty"`
+	OpenPGP *OpenPGP     `xml:"urn:xmpp:openpgp:0 openpgp,omitempty"`
+	Error   *StanzaError `xml:"error,omitempty"`
 	// XEP-0280 carbon copies and XEP-0313 archive results: each wraps a
 	// forwarded message (carbons.go, mam.go unwrap and check them).
 	CarbonReceived *Wrapper   `xml:"urn:xmpp:carbons:2 received,omitempty"`

@@ -71,6 +71,13 @@ type Record struct {
 	Carbon string `json:"carbon,omitempty"`
 	// Archived marks a message caught up from the archive (XEP-0313).
 	Archived bool `json:"archived,omitempty"`
+	// Encrypted marks a message sent or received end-to-end encrypted
+	// (XEP-0373/0374); Body is then the plaintext. Verified says the
+	// signature was checked against the sender's pinned key;
+	// EncryptionError why a received one could not be read or verified.
+	Encrypted       bool   `json:"encrypted,omitempty"`
+	Verified        bool   `json:"verified,omitempty"`
+	EncryptionError string `json:"encryption_error,omitempty"`
 }
 
 // History is the message history of a store: history.jsonl, append-only,

@@ -34,6 +34,10 @@ type Account struct {
 	// the next catch-up asks the archive for what came after it
 	// (XEP-0313). Empty until one is seen; older files lack it.
 	ArchiveLast string `json:"archive_last,omitempty"`
+	// OpenPGP holds the pinned OpenPGP keys of contacts (XEP-0373),
+	// keyed by bare JID: trust on first use, then only what the user
+	// trusts (D-21). Older files lack it.
+	OpenPGP map[string]*KeyPins `json:"openpgp,omitempty"`
 }
 
 // MaxSeen bounds Account.Seen.

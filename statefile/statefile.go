@@ -197,6 +197,11 @@ func (st *State) normalize() {
 				delete(a.Threads, id)
 			}
 		}
+		for peer, p := range a.OpenPGP {
+			if p == nil {
+				delete(a.OpenPGP, peer)
+			}
+		}
 	}
 }
 

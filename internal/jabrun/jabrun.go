@@ -1,6 +1,6 @@
 // Package jabrun runs the real jab binary the way the integration tests
 // (commands/harness_test.go) and `make demo` (internal/cmd/jab-demo) both
-// need: build it, run a command to completion, start one in the background
+// need: build it (and its companion jab-ox), run a command to completion, start one in the background
 // with its output collected, wait until a listen or repl is online as its
 // account's observer, and stop it.
 //
@@ -33,10 +33,21 @@ var ErrExited = errors.New("jab exited")
 
 // Build compiles jab into bin, with extra go build flags (e.g. "-race").
 func Build(ctx context.Context, bin string, flags ...string) error {
-	args := append(append([]string{"build"}, flags...), "-o", bin, "github.com/jab-xmpp/jab")
+	return build(ctx, bin, "github.com/jab-xmpp/jab", flags)
+}
+
+// BuildOX compiles the companion jab-ox (cmd/jab-ox) next to bin, where
+// the jab in bin finds it (installed as make install does) when a
+// command needs OpenPGP.
+func BuildOX(ctx context.Context, bin string, flags ...string) error {
+	return build(ctx, filepath.Join(filepath.Dir(bin), "jab-ox"), "github.com/jab-xmpp/jab/cmd/jab-ox", flags)
+}
+
+func build(ctx context.Context, bin, pkg string, flags []string) error {
+	args := append(append([]string{"build"}, flags...), "-o", bin, pkg)
 	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, out)
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return nil
 }

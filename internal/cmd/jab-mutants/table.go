@@ -145,6 +145,19 @@ var mutants = []mutant{
 	{"upload: the file is held in memory", `	var body io.Reader = io.NewSectionReader(u.f, 0, u.Size)`, `	all, _ := io.ReadAll(io.NewSectionReader(u.f, 0, u.Size))
 	var body io.Reader = io.NewSectionReader(u.f, int64(len(all))-u.Size, u.Size)`, "TestSendFile1GiB", "session/upload_http.go"},
 	{"upload: the file name is not sanitised", `u := &UploadFile{Given: path, Name: SafeFilename(name)}`, `u := &UploadFile{Given: path, Name: name}`, "TestSendFile$|TestSendFileStdin", "session/upload_http.go"},
+	// OpenPGP for XMPP (XEP-0373/0374): trust, the recipient's checks,
+	// never the fallback body, never --exec for an unverified message.
+	{"D-21: a swapped key is used", `if len(unpinned) > 0 {`, `if false {`, "TestOXRefused", "session/ox/trust.go"},
+	{"D-21: --trust always pins the first key", `if mode == TrustAlways {`, `if false {`, "TestOXRefused", "session/ox/trust.go"},
+	{"XEP-0373 §3.2: the signed to is not checked", `if !addressed {`, `if !addressed && false {`, "TestOXReceiveFromGPG", "session/ox/signcrypt.go"},
+	{"D-22: the replay window is not checked", `if d := t.Sub(ref); d > ReplayWindow || d < -ReplayWindow {`, `if d := t.Sub(ref); false && d > 0 {`, "TestOXReceiveFromGPG", "session/ox/signcrypt.go"},
+	{"XEP-0380: an unreadable message shows its fallback body", `out.Body, out.Subject = "", ""`, `_ = out`, "TestOXReceiveFromGPG", "session/e2e.go"},
+	{"D-23: --exec runs for an unverified message", `if ev.Encrypted && !ev.Verified {`, `if false {`, "TestOXReceiveFromGPG", "session/bot.go"},
+	{"D-23: the bot answers an encrypted message in plaintext", `so.E2E = b.env.E2E`, `_ = b.env.E2E`, "TestOXReceiveFromGPG", "session/bot.go"},
+	// The companion jab-ox (commands/openpgp.go): plain jab hands over
+	// before it reads stdin, and a copy of jab named jab-ox does not loop.
+	{"jab-ox: a copy of jab named jab-ox runs itself again", `if env.Getenv(envOXExec) == strconv.Itoa(execedPid()) {`, `if false {`, "TestOXCompanionNoLoop|TestOXNoLoop", "commands/openpgp.go"},
+	{"jab-ox: send reads stdin before handing over", "\tif o.encrypt {\n\t\tif err := needOX(env, g.debug); err != nil {", "\tif false {\n\t\tif err := needOX(env, g.debug); err != nil {", "TestOXCompanionMissing|TestOXReexec", "commands/cmd_send.go"},
 }
 
 // sessionPackage is the package whose tests kill sessionMutants.
