@@ -232,6 +232,12 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env, g *options) (*send
 	if o.encrypt, err = wantEncryption(c, g, o.to); err != nil {
 		return nil, err
 	}
+	if o.encrypt && c.IsSet("file") {
+		// An uploaded file is stored in clear on the upload service, and
+		// its URL would travel outside the encrypted payload.
+		return nil, usagef("send the file without encryption, or encrypt it yourself first",
+			"--file and encryption conflict: the file would be stored in clear on the upload service")
+	}
 	if o.encrypt {
 		if err := needOX(env, g.debug); err != nil {
 			return nil, err
@@ -239,12 +245,6 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env, g *options) (*send
 	}
 	if o.files, err = openFiles(c, env); err != nil {
 		return nil, err
-	}
-	if o.encrypt && len(o.files) > 0 {
-		// An uploaded file is stored in clear on the upload service, and
-		// its URL would travel outside the encrypted payload.
-		return nil, usagef("send the file without encryption, or encrypt it yourself first",
-			"--file and encryption conflict: the file would be stored in clear on the upload service")
 	}
 	text := split.textArgs
 	if o.lines {

@@ -292,6 +292,7 @@ func TestSendFileBadInput(t *testing.T) {
 		{"stdin without a name", []string{"--file", "-"}, "--file - needs --filename"},
 		{"filename for two", []string{"--file", locked, "--file", locked, "--filename", "x"}, "--filename applies to one --file"},
 		{"with --lines", []string{"--lines", "--file", locked}, "--file and --lines conflict"},
+		{"with --encrypt", []string{"--encrypt", "--file", locked}, "--file and encryption conflict"},
 	}
 	if os.Geteuid() != 0 {
 		cases = append(cases, struct {
