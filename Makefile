@@ -42,11 +42,17 @@ install: build
 docs:
 	$(GO) test -short -count=1 -run '^TestDocsGolden$$' ./commands -update-docs
 
-# Installs Prosody and lua-sec when missing (apt-get, as root), then runs
-# every test, integration against a real Prosody included, with -race.
+# Installs Prosody, lua-sec and ejabberd when missing (apt-get, as root),
+# then runs every test, integration against a real Prosody 0.12 included,
+# with -race; then the integration tests of ./commands again against
+# Prosody 13 and against ejabberd 23.01 (in a network namespace of its
+# own), the server matrix (internal/testserver; tests that depend on one
+# server's behaviour skip on the others and say why).
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	JAB_TEST_SERVER=prosody13 $(GO) test -race -count=1 -timeout 20m ./commands
+	JAB_TEST_SERVER=ejabberd $(GO) test -race -count=1 -timeout 20m ./commands
 
 # The quick loop: unit tests only, no Prosody.
 test-short:

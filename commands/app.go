@@ -42,6 +42,7 @@ const (
 	flagTLSMin       = "tls-min"
 	flagNoPlain      = "no-plain"
 	flagNoFAST       = "no-fast"
+	flagBinding      = "channel-binding"
 	flagNoHandoff    = "no-handoff"
 	flagInsecure     = "insecure-skip-verify"
 	flagNick         = "nick"
@@ -71,6 +72,7 @@ var envOf = map[string]string{
 	flagTLSMin:       "JAB_TLS_MIN",
 	flagNoPlain:      "JAB_NO_PLAIN",
 	flagNoFAST:       "JAB_NO_FAST",
+	flagBinding:      "JAB_CHANNEL_BINDING",
 	flagNoHandoff:    "JAB_NO_HANDOFF",
 	flagInsecure:     "JAB_INSECURE_SKIP_VERIFY",
 	flagNick:         "JAB_NICK",
@@ -102,6 +104,7 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: flagDirectTLS, Usage: "TLS from the first byte (XEP-0368; port 5223, SRV _xmpps-client) instead of STARTTLS" + e(flagDirectTLS)},
 		&cli.StringFlag{Name: flagTLSMin, Usage: "lowest TLS `VERSION` accepted: 1.2 (default) or 1.3" + e(flagTLSMin)},
 		&cli.BoolFlag{Name: flagNoPlain, Usage: "refuse SASL PLAIN even inside TLS (SCRAM only)" + e(flagNoPlain)},
+		&cli.StringFlag{Name: flagBinding, Usage: "TLS channel binding of SCRAM logins: `MODE` auto (default), tls-exporter, tls-unique (TLS 1.2) or none (warns)" + e(flagBinding)},
 		&cli.BoolFlag{Name: flagNoFAST, Usage: "neither use nor store a FAST login token (XEP-0484), even where the server offers it" + e(flagNoFAST)},
 		&cli.BoolFlag{Name: flagNoHandoff, Usage: "send always logs in itself, even when a jab listen or repl of the account runs on this machine (no hand-off to it)" + e(flagNoHandoff)},
 		&cli.BoolFlag{Name: flagInsecure, Usage: "DANGEROUS: do not verify the server's certificate (warns on every run)" + e(flagInsecure)},

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/jab-xmpp/jab/internal/peer"
-	"github.com/jab-xmpp/jab/internal/prosody"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/session"
 	"github.com/jab-xmpp/jab/statefile"
 )
@@ -322,7 +322,7 @@ func TestCarbonOwnResourceDirect(t *testing.T) {
 func TestCarbonsNotOffered(t *testing.T) {
 	needServer(t)
 	t.Parallel()
-	s, err := prosody.Start(prosody.Options{Without: []string{"carbons"}})
+	s, err := testserver.Start(serverKind, testserver.Options{NoCarbons: true})
 	if err != nil {
 		t.Fatal(err)
 	}

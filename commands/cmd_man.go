@@ -80,6 +80,7 @@ var manFiles = []struct{ name, text string }{
 	{"roster-*.json", "The roster of one account as last fetched by jab roster, jab listen or jab repl; shell completion offers its contacts."},
 	{"fast-*.json", "The FAST login token (XEP-0484) of one account and the client id it is tied to, kept where the server offers SASL2 with FAST so that later logins need no password exchange; a password substitute, so mode 0600 and never printed. --no-fast neither uses nor stores one."},
 	{"openpgp-*.json", "The OpenPGP key pair of one account, its secret parts encrypted with the key passphrase (see ENCRYPTION). While it exists, listen and repl of that account run jab-ox. pubkeys/ caches contacts' public keys, one file per fingerprint."},
+	{"binding-*.json", "That the account's server refused tls-exporter channel binding on TLS 1.3 and took tls-unique on TLS 1.2 (ejabberd before 23.10), so later logins go to TLS 1.2 at once; removed when the server lists its binding types (see CONNECTING AND LOGGING IN). Holds no secret."},
 	{"repl_history", "The line history of jab repl."},
 }
 

@@ -213,6 +213,10 @@ func (o *options) sessionConfig(env *Env, resource string) session.Config {
 		cfg.Debug = env.Stderr
 	}
 	cfg.Now = env.Now
+	if store, err := statefile.Open(o.stateDir); err == nil {
+		// The server's channel binding record (session.BindingMemo).
+		cfg.Bindings = store
+	}
 	if !o.login.noFAST {
 		// The token file lives in the state directory. If it cannot be
 		// opened the command itself reports that when it opens its

@@ -21,6 +21,7 @@ const (
 	ExitAuth        = 4   // authentication failed (wrong password, unknown account)
 	ExitTimeout     = 5   // timed out, server unreachable, or a message was not delivered (bounced)
 	ExitRoom        = 6   // a group chat room refused to let us in
+	ExitBinding     = 7   // the server refused jab's TLS channel binding, or shares none with it
 	ExitInterrupted = 130 // SIGINT (128+2)
 	ExitTerminated  = 143 // SIGTERM (128+15)
 )
@@ -40,6 +41,7 @@ var exitStatuses = []struct {
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
 	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced, or not echoed by the room within `--timeout`)"},
 	{ExitRoom, "ExitRoom", "a group chat room refused to let us in: nick in use (after one retry with a suffix), wrong or missing room password, members-only, banned, room full. Nothing was sent."},
+	{ExitBinding, "ExitBinding", "channel binding refused, or no type in common with the server (see `--channel-binding`). Nothing was sent."},
 	{ExitInterrupted, "ExitInterrupted", "interrupted (SIGINT)"},
 	{ExitTerminated, "ExitTerminated", "terminated (SIGTERM)"},
 }
@@ -87,6 +89,7 @@ func exitCode(err error) int {
 	var re *session.RoomError
 	var big *session.FileTooLargeError
 	var e2e *session.E2EError
+	var cb *session.ChannelBindingError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -101,6 +104,8 @@ func exitCode(err error) int {
 		return ExitRoom
 	case errors.As(err, &ue), errors.As(err, &big):
 		return ExitUsage
+	case errors.As(err, &cb):
+		return ExitBinding
 	case errors.As(err, &ae):
 		return ExitAuth
 	case errors.As(err, &de), errors.As(err, &hl), errors.Is(err, session.ErrTimeout), errors.Is(err, session.ErrUnreachable),
@@ -131,6 +136,7 @@ func hintFor(err error) string {
 		return h // cmd_send_file.go
 	}
 	var e2e *session.E2EError
+	var cb *session.ChannelBindingError
 	switch {
 	case errors.As(err, &e2e):
 		return e2e.Hint
@@ -155,6 +161,8 @@ func hintFor(err error) string {
 		return "jab never resets a state file: fix it or move it aside (jab then starts with no locks or threads)"
 	case errors.As(err, &ve):
 		return "this state file was written by a newer jab; use that version or move the file aside"
+	case errors.As(err, &cb):
+		return "the password was not checked; if nothing intercepts the connection, the server binds differently: try --channel-binding tls-unique (TLS 1.2), and --channel-binding none only if you trust the network path ('man jab', CONNECTING AND LOGGING IN)"
 	case errors.As(err, &ae) && ae.Condition == "no-usable-mechanism":
 		return "jab uses SCRAM, or PLAIN inside TLS unless --no-plain; the server offers nothing else it accepts"
 	case errors.As(err, &ae):

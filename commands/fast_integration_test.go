@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jab-xmpp/jab/internal/prosody"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/statefile"
 )
 
@@ -346,7 +347,7 @@ func TestFastOff(t *testing.T) {
 // TestFastNoSASL2: against Prosody 0.12 (no SASL2) jab logs in with RFC
 // 6120 SASL as before and writes no token file.
 func TestFastNoSASL2(t *testing.T) {
-	needServer(t)
+	onlyOn(t, "the package's server must be Prosody 0.12, which has no SASL2 and offers SCRAM-SHA-1 on TLS 1.3", testserver.Prosody)
 	t.Parallel()
 	_, alice, j, phone := meAndAlice(t)
 	r := j.mustRun("", "send", "--debug", alice.JID, "old server")

@@ -1,9 +1,13 @@
 package commands_test
 
-// The integration harness: one real Prosody for the package (started in
+// The integration harness: one real server for the package (started in
 // TestMain), the real jab binary (and jab-ox next to it) built once, and
 // fresh accounts per test so tests never see each other's state. `go test -short` skips everything
-// that needs the server; nothing else may skip.
+// that needs the server. JAB_TEST_SERVER chooses the server
+// (internal/testserver): prosody (0.12, the default), prosody13 or
+// ejabberd, for which the test binary runs in a network namespace of its
+// own. A test that depends on one server's behaviour says so with
+// onlyOn or notOn, and skips with the reason on the others.
 
 import (
 	"context"
@@ -14,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,13 +27,15 @@ import (
 
 	"github.com/jab-xmpp/jab/internal/jabrun"
 	"github.com/jab-xmpp/jab/internal/peer"
-	"github.com/jab-xmpp/jab/internal/prosody"
+	"github.com/jab-xmpp/jab/internal/testserver"
+	"github.com/jab-xmpp/jab/session"
 )
 
 var (
-	srv    *prosody.Server
-	jabBin string
-	userN  atomic.Int64
+	srv        *testserver.Server
+	serverKind testserver.Kind
+	jabBin     string
+	userN      atomic.Int64
 )
 
 func TestMain(m *testing.M) {
@@ -37,8 +44,20 @@ func TestMain(m *testing.M) {
 		if testing.Short() {
 			return m.Run()
 		}
-		if err := prosody.Available(); err != nil {
-			fmt.Fprintln(os.Stderr, "integration tests need Prosody:", err)
+		var err error
+		if serverKind, err = testserver.FromEnv(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if code, done, err := serverKind.Isolate(); err != nil || done {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "isolate the test run:", err)
+				return 1
+			}
+			return code
+		}
+		if err := serverKind.Available(); err != nil {
+			fmt.Fprintln(os.Stderr, "integration tests need their server:", err)
 			return 1
 		}
 		dir, err := os.MkdirTemp("", "jab-test-bin-")
@@ -58,9 +77,9 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build jab-ox:", err)
 			return 1
 		}
-		srv, err = prosody.Start(prosody.Options{})
+		srv, err = testserver.Start(serverKind, testserver.Options{})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "start prosody:", err)
+			fmt.Fprintf(os.Stderr, "start %s: %v\n", serverKind.Describe(), err)
 			return 1
 		}
 		defer srv.Stop()
@@ -69,7 +88,7 @@ func TestMain(m *testing.M) {
 		defer stopOXServer()
 		code := m.Run()
 		if code != 0 {
-			fmt.Fprintln(os.Stderr, "--- prosody log tail:\n"+srv.LogTail(40))
+			fmt.Fprintf(os.Stderr, "--- %s log tail:\n%s", serverKind.Describe(), srv.LogTail(40))
 		}
 		return code
 	}()
@@ -80,7 +99,27 @@ func TestMain(m *testing.M) {
 func needServer(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("integration test: needs Prosody (skipped with -short)")
+		t.Skip("integration test: needs a server (skipped with -short)")
+	}
+}
+
+// onlyOn skips the test unless the run's server is one of kinds: the
+// test checks a behaviour of those servers (why says which), or needs
+// their configuration.
+func onlyOn(t *testing.T, why string, kinds ...testserver.Kind) {
+	t.Helper()
+	needServer(t)
+	if !slices.Contains(kinds, serverKind) {
+		t.Skipf("only against %v: %s (this run: %s)", kinds, why, serverKind.Describe())
+	}
+}
+
+// notOn skips the test when the run's server is one of kinds, saying why.
+func notOn(t *testing.T, why string, kinds ...testserver.Kind) {
+	t.Helper()
+	needServer(t)
+	if slices.Contains(kinds, serverKind) {
+		t.Skipf("not against %s: %s", serverKind.Describe(), why)
 	}
 }
 
@@ -101,7 +140,7 @@ func newAccount(t *testing.T, prefix string) account {
 }
 
 // newAccountOn registers a fresh user on server s.
-func newAccountOn(t *testing.T, s *prosody.Server, prefix string) account {
+func newAccountOn(t *testing.T, s *testserver.Server, prefix string) account {
 	t.Helper()
 	n := userN.Add(1)
 	a := account{User: fmt.Sprintf("%s%d", prefix, n), Password: fmt.Sprintf("pw-%d-secret", n)}
@@ -395,12 +434,26 @@ func (e *wireElem) one(t *testing.T, what, path string) *wireElem {
 	return found[0]
 }
 
-// wantAttr fails unless e has the attribute name with the value want.
+// wantAttr fails unless e has the attribute name with the value want. A
+// message without a type is normal (RFC 6121 §5.2.2), and ejabberd drops
+// type='normal' when it delivers one: for type normal, absent will do.
 func (e *wireElem) wantAttr(t *testing.T, what, name, want string) {
 	t.Helper()
+	if _, ok := e.attr(name); !ok && name == "type" && want == "normal" && e.XMLName.Local == "message" {
+		return
+	}
 	if got, ok := e.attr(name); !ok || got != want {
 		t.Fatalf("%s: <%s> has %s=%q (present %v) as received, want %q:\n%s", what, e.XMLName.Local, name, got, ok, want, e.raw)
 	}
+}
+
+// msgType is a received message's type, "normal" when it has none (RFC
+// 6121 §5.2.2): ejabberd drops type='normal' when it delivers a message.
+func msgType(m *session.Message) string {
+	if m.Type == "" {
+		return "normal"
+	}
+	return m.Type
 }
 
 // wireNSChatStates is the XEP-0085 namespace, spelled here rather than

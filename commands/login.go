@@ -29,7 +29,8 @@ type loginOptions struct {
 	tlsMin    uint16 // 0: session's default (TLS 1.2)
 	noPlain   bool
 	insecure  bool
-	noFAST    bool // no XEP-0484 token is used or stored
+	noFAST    bool   // no XEP-0484 token is used or stored
+	binding   string // --channel-binding, one of session.BindingModes or ""
 }
 
 // newLoginOptions reads --direct-tls, --tls-min, --no-plain, --no-fast
@@ -47,8 +48,15 @@ func newLoginOptions(s *settings.Settings) (loginOptions, error) {
 		}
 	}
 	tlsMin, _ := settings.Get(s, flagTLSMin, "")
-	l.tlsMin, err = parseTLSMin(tlsMin)
-	return l, err
+	if l.tlsMin, err = parseTLSMin(tlsMin); err != nil {
+		return l, err
+	}
+	l.binding, _ = settings.Get(s, flagBinding, "")
+	if !session.ValidBindingMode(l.binding) {
+		return l, usagef("use --"+flagBinding+" "+strings.Join(session.BindingModes, ", "),
+			"--%s %q is not a channel binding mode", flagBinding, l.binding)
+	}
+	return l, nil
 }
 
 func (l loginOptions) apply(cfg *session.Config) {
@@ -56,12 +64,18 @@ func (l loginOptions) apply(cfg *session.Config) {
 	cfg.TLSMin = l.tlsMin
 	cfg.NoPlain = l.noPlain
 	cfg.InsecureSkipVerify = l.insecure
+	cfg.ChannelBinding = l.binding
 }
 
 // insecureWarning is printed on every run that connects with
 // --insecure-skip-verify, so it never goes unnoticed in a script's log.
 const insecureWarning = "jab: warning: --insecure-skip-verify: the server's certificate is not checked; " +
 	"anyone on the network path can impersonate the server and read the session (and, with PLAIN, the password)"
+
+// noBindingWarning is printed on every run that connects with
+// --channel-binding none.
+const noBindingWarning = "jab: warning: --channel-binding none: the login is not bound to the TLS connection; " +
+	"a man in the middle holding a certificate for the server's name can log in as you"
 
 // parseTLSMin maps "1.2" and "1.3" ("" is the default, 1.2) to a
 // crypto/tls version. Older versions are not offered: RFC 9325 §3.1.1
@@ -85,6 +99,9 @@ func parseTLSMin(v string) (uint16, error) {
 func (o *options) readyToConnect(ctx context.Context, _ *cli.Context, env *Env) error {
 	if err := o.readyForTLS(env); err != nil {
 		return err
+	}
+	if o.login.binding == session.BindingNone {
+		fmt.Fprintln(env.Stderr, noBindingWarning)
 	}
 	var err error
 	o.password, err = findPassword(ctx, env, o.settings, o.account, o.timeout)

@@ -17,12 +17,14 @@ import (
 
 	"github.com/jab-xmpp/jab/internal/peer"
 	"github.com/jab-xmpp/jab/internal/prosody"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/session"
 )
 
 // loginServer starts a Prosody for one test and stops it afterwards.
 func loginServer(t *testing.T, opts prosody.Options) *prosody.Server {
 	t.Helper()
+	onlyOn(t, "it starts a Prosody configured for it", testserver.Prosody)
 	s, err := prosody.Start(opts)
 	if err != nil {
 		t.Fatalf("start prosody %+v: %v", opts, err)
@@ -80,7 +82,7 @@ func noBody(t *testing.T, phone *peer.Peer, body string) {
 // offer: jab picks the strongest, a -PLUS variant whenever Prosody offers
 // one (TLS 1.2: tls-unique), and the message arrives.
 func TestLoginMechanisms(t *testing.T) {
-	needServer(t)
+	onlyOn(t, "Prosody's mechanisms and TLS versions; ejabberd's login is TestEjabberdLogin", testserver.Prosody)
 	t.Parallel()
 	tests := []struct {
 		name     string
@@ -218,7 +220,7 @@ func cliWantErrorDebug(t *testing.T, r result, code int, want ...string) {
 // TestLoginTLSMin: --tls-min 1.3 logs in to a server that speaks TLS 1.3
 // and refuses one that offers only TLS 1.2, before anything is sent.
 func TestLoginTLSMin(t *testing.T) {
-	needServer(t)
+	onlyOn(t, "Prosody's mechanisms and TLS versions; ejabberd's login is TestEjabberdLogin", testserver.Prosody)
 	t.Parallel()
 	me, alice, j, phone := meAndAlice(t)
 	_ = me

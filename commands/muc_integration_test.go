@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jab-xmpp/jab/internal/peer"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -212,7 +213,13 @@ func TestRoomSendBadInput(t *testing.T) {
 // moderated room may not speak, §8.5) is exit 5, not 0 as go-sendxmpp.
 func TestRoomSendBounced(t *testing.T) {
 	needServer(t)
-	room, alice := teamRoom(t, map[string]string{"muc#roomconfig_moderatedroom": "1"})
+	fields := map[string]string{"muc#roomconfig_moderatedroom": "1"}
+	if serverKind == testserver.Ejabberd {
+		// ejabberd gives newcomers voice in a moderated room unless
+		// members_by_default is off; Prosody makes them visitors.
+		fields["members_by_default"] = "0"
+	}
+	room, alice := teamRoom(t, fields)
 	j := newJab(t, newAccount(t, "me"))
 	r := j.run("", "send", "--room", room, "can anyone hear me")
 	if r.Code != 5 || !strings.Contains(r.Stderr, "not delivered") || !strings.Contains(r.Stderr, "forbidden") {

@@ -18,13 +18,13 @@ import (
 	"time"
 
 	"github.com/jab-xmpp/jab/internal/peer"
-	"github.com/jab-xmpp/jab/internal/prosody"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/session"
 )
 
 var (
 	oxOnce sync.Once
-	oxSrv  *prosody.Server
+	oxSrv  *testserver.Server
 	oxErr  error
 	gpgDir string // GNUPGHOME shared by the package's tests
 )
@@ -41,11 +41,14 @@ func stopOXServer() {
 	}
 }
 
-// oxServer is the Prosody with mod_pep (XEP-0163), started on first use.
-func oxServer(t *testing.T) *prosody.Server {
+// oxServer is a Prosody of the run's kind with mod_pep (XEP-0163),
+// started on first use. The OX tests run against Prosody only: the
+// publish-options handling they check is Prosody's.
+func oxServer(t *testing.T) *testserver.Server {
 	t.Helper()
+	onlyOn(t, "the OX tests use Prosody's PEP", testserver.Prosody, testserver.Prosody13)
 	oxOnce.Do(func() {
-		oxSrv, oxErr = prosody.Start(prosody.Options{Modules: []string{"pep"}})
+		oxSrv, oxErr = testserver.Start(serverKind, testserver.Options{PEP: true})
 		if oxErr == nil {
 			// A short path: gpg-agent's socket lives in it.
 			gpgDir, oxErr = os.MkdirTemp("", "jgpg")

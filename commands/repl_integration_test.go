@@ -798,7 +798,7 @@ func TestReplPipeConversation(t *testing.T) {
 	r.waitLine("a normal question", 10*time.Second)
 	r.line("/reply " + memo.ID[:8] + " a normal answer")
 	ans := phone.WaitBody(t, "a normal answer")
-	if ans.Type != "normal" || ans.ChatState() != "" {
+	if msgType(ans) != "normal" || ans.ChatState() != "" {
 		t.Fatalf("a reply to a normal message should be normal with no chat state: %+v", ans)
 	}
 

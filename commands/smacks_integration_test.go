@@ -10,8 +10,8 @@ import (
 
 	"github.com/jab-xmpp/jab/internal/faultproxy"
 	"github.com/jab-xmpp/jab/internal/peer"
-	"github.com/jab-xmpp/jab/internal/prosody"
 	"github.com/jab-xmpp/jab/internal/reliability"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -23,6 +23,7 @@ import (
 
 func runScenario(t *testing.T, sc reliability.Scenario) {
 	t.Helper()
+	onlyOn(t, "the reliability scenarios run their own Prosody (internal/reliability)", testserver.Prosody)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res, err := reliability.Run(ctx, jabBin, sc, t.Logf)
@@ -91,7 +92,7 @@ func jabrunHelp() (string, error) {
 // smacksRig is a Prosody of its own with stream management, and a jab
 // listen that reaches it through a fault proxy.
 type smacksRig struct {
-	srv    *prosody.Server
+	srv    *testserver.Server
 	proxy  *faultproxy.Proxy
 	me     *jab
 	alice  account
@@ -106,7 +107,7 @@ func newSmacksRig(t *testing.T) *smacksRig {
 // newSmacksRigWith is newSmacksRig with another observer than listen.
 func newSmacksRigWith(t *testing.T, start func(j *jab, alice account) *proc) *smacksRig {
 	t.Helper()
-	s, err := prosody.Start(prosody.Options{Modules: []string{"smacks"}})
+	s, err := testserver.Start(serverKind, testserver.Options{StreamManagement: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +207,11 @@ func TestSmacksResumeResendsHandoff(t *testing.T) {
 			}
 		}
 		return n
+	}
+	// Prosody sends it before the phone's own presence comes back,
+	// ejabberd just after.
+	for deadline := time.Now().Add(5 * time.Second); fromListen() == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if fromListen() != 1 {
 		t.Fatalf("our phone saw listen's presence %d times before the black hole, want once:\n%s", fromListen(), phone.Dump())

@@ -216,7 +216,7 @@ func checkTerminate(t *testing.T, p *peer.Peer, m *session.Message, thread strin
 	if m.Body != "" || m.Subject != "" {
 		t.Errorf("%s: terminate has body %q / subject %q; XEP-0155 §7 forbids a body", item, m.Body, m.Subject)
 	}
-	if m.Type != "normal" {
+	if msgType(m) != "normal" {
 		t.Errorf("%s: terminate has type %q, want normal (XEP-0155 examples, D-10)", item, m.Type)
 	}
 	if m.Feature == nil || m.Feature.Form.Type != "submit" {
@@ -560,7 +560,7 @@ func TestThreadsReplyNormal(t *testing.T) {
 	l.waitLine("normal original", thrWait)
 	j.send(alice.JID, "normal-reply", "--reply-to", id)
 	m := thrWaitBody(t, "item 68 (a reply to a normal message from /laptop goes to /laptop)", laptop, "normal-reply")
-	if m.Type != "normal" {
+	if msgType(m) != "normal" {
 		t.Errorf("item 67 (a reply to normal is normal): type %q", m.Type)
 	}
 	rulesTo(t, "item 68 (/reply to a normal message from /laptop goes to /laptop)", m, laptop.JID)
@@ -575,7 +575,7 @@ func TestThreadsReplyNormal(t *testing.T) {
 	l.waitLine("untyped original", thrWait)
 	j.send(alice.JID, "untyped-reply", "--reply-to", id2)
 	m = thrWaitBody(t, "items 66/68 (a reply to an untyped message from /laptop)", laptop, "untyped-reply")
-	if m.Type != "normal" {
+	if msgType(m) != "normal" {
 		t.Errorf("items 66/67 (a message with no type is normal; the reply mirrors it): type %q", m.Type)
 	}
 	rulesThread(t, "item 68", m, thread+"-2")
@@ -585,7 +585,7 @@ func TestThreadsReplyNormal(t *testing.T) {
 		j.send(alice.JID, body, "--type", "normal")
 		f := thrWaitBody(t, "items 56/68 (a fresh normal message reaches the contact)", laptop, body)
 		rulesTo(t, "items 68/69 (a fresh normal message goes to the bare JID)", f, alice.JID)
-		if f.Type != "normal" {
+		if msgType(f) != "normal" {
 			t.Errorf("%s: type %q", body, f.Type)
 		}
 		if seen[f.ThreadValue()] {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/jab-xmpp/jab/internal/peer"
 	"github.com/jab-xmpp/jab/internal/prosody"
+	"github.com/jab-xmpp/jab/internal/testserver"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -73,7 +74,7 @@ func uploadServer(t *testing.T) *prosody.Server {
 // "phone".
 func uploadCastOn(t *testing.T, s *prosody.Server) (me, alice account, j *jab, phone *peer.Peer) {
 	t.Helper()
-	me, alice = newAccountOn(t, s, "me"), newAccountOn(t, s, "alice")
+	me, alice = newAccountOn(t, testserver.FromProsody(s), "me"), newAccountOn(t, testserver.FromProsody(s), "alice")
 	j = newJab(t, me)
 	j.extraEnv = append(j.extraEnv, "JAB_SERVER="+s.Addr, "JAB_CA_FILE="+s.CAFile)
 	phone = peer.Connect(t, peer.Server{Addr: s.Addr, Domain: s.Domain, CAFile: s.CAFile}, alice.User, alice.Password, "phone")
@@ -501,11 +502,11 @@ func TestRoomSendFile(t *testing.T) {
 	needServer(t)
 	t.Parallel()
 	s := uploadServer(t)
-	owner := newAccountOn(t, s, "owner")
+	owner := newAccountOn(t, testserver.FromProsody(s), "owner")
 	alice := peer.Connect(t, peer.Server{Addr: s.Addr, Domain: s.Domain, CAFile: s.CAFile}, owner.User, owner.Password, "laptop")
 	room := "files" + session.RandomSuffix(6) + "@" + s.MUCDomain
 	alice.CreateRoom(t, room, "alice", nil)
-	me := newAccountOn(t, s, "me")
+	me := newAccountOn(t, testserver.FromProsody(s), "me")
 	j := newJab(t, me)
 	j.extraEnv = append(j.extraEnv, "JAB_SERVER="+s.Addr, "JAB_CA_FILE="+s.CAFile)
 	p, data := randomFile(t, t.TempDir(), "graph.bin", 64<<10)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jab-xmpp/jab/statefile"
 )
 
 // DefaultMaxStanza is the stanza size limit assumed when the server does not
@@ -107,8 +109,17 @@ type Config struct {
 	SM *StreamManagement
 	// Now is the clock for token expiry; nil means time.Now.
 	Now func() time.Time
+	// ChannelBinding is the channel binding mode of SCRAM logins (one of
+	// BindingModes; "" is auto): see binding.go and docs/PROTOCOL.md,
+	// "Login: channel binding".
+	ChannelBinding string
+	// Bindings remembers per account that its server needed tls-unique
+	// on TLS 1.2 (auto mode); nil: nothing is remembered.
+	Bindings BindingMemo
 
-	noFASTUse bool // the server refused the stored token on this Dial
+	noFASTUse   bool // the server refused the stored token on this Dial
+	capTLS12    bool // this connection offers TLS 1.2 at most (tls-unique)
+	bindRetried bool // capTLS12 because tls-exporter was refused on this Dial
 }
 
 // Conn is one authenticated XMPP client stream. Writes are safe from
@@ -150,6 +161,7 @@ type Conn struct {
 	askTimer   *time.Timer // a scheduled <r/> (askSoon)
 	smOffered  bool
 	resumption Resumption
+	cbNamed    bool // the server advertised its channel binding types (XEP-0440)
 	now        func() time.Time
 }
 
@@ -246,6 +258,13 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
+	account := cfg.JID.Bare()
+	var memo *statefile.Binding
+	if cfg.Bindings != nil {
+		// A record that cannot be read counts as none: it is a cache.
+		memo, _ = cfg.Bindings.ReadBinding(account)
+	}
+	cfg.capTLS12 = capTLS12(cfg.ChannelBinding, cfg.TLSMin, memo)
 	c, err := dialOnce(ctx, cfg, ts)
 	var refused *fastRefusedError
 	if errors.As(err, &refused) {
@@ -255,6 +274,27 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		// channel binding data when it does).
 		cfg.noFASTUse = true
 		c, err = dialOnce(ctx, cfg, ts)
+	}
+	first, retry, err := bindingNext(err, cfg.TLSMin, cfg.capTLS12)
+	if retry {
+		if cfg.Debug != nil {
+			fmt.Fprintf(cfg.Debug, "jab: debug: %v; connecting again with TLS 1.2 for tls-unique\n", first)
+		}
+		cfg.capTLS12, cfg.bindRetried = true, true
+		if c, err = dialOnce(ctx, cfg, ts); err != nil {
+			err = afterRetry(first, err)
+		}
+	}
+	if err == nil && cfg.capTLS12 && cfg.ChannelBinding != BindingUnique {
+		now := time.Now
+		if cfg.Now != nil {
+			now = cfg.Now
+		}
+		// The record is a cache: failing to write it costs the next
+		// login the retry, not this one its session.
+		if merr := rememberBinding(cfg.Bindings, account, cfg.bindRetried, c.cbNamed, now()); merr != nil && cfg.Debug != nil {
+			fmt.Fprintf(cfg.Debug, "jab: debug: %v\n", merr)
+		}
 	}
 	return c, err
 }
@@ -478,6 +518,7 @@ func (c *Conn) negotiate(ctx context.Context, cfg Config, directTLS bool) error 
 	}
 	var cbOffered []string
 	if f.ChannelBinding != nil {
+		c.cbNamed = true
 		cbOffered = []string{}
 		for _, t := range f.ChannelBinding.Types {
 			cbOffered = append(cbOffered, t.Type)
@@ -532,13 +573,14 @@ func (c *Conn) restartFeatures() error {
 // the SASL profile w. The caller sets c.redact around it.
 func (c *Conn) authenticate(cfg Config, mechs, cbOffered []string, cs tls.ConnectionState, w saslWire) error {
 	have := channelBindings(cs)
-	choice, err := chooseMechanism(mechs, cbOffered, have, cs.Version, cfg.NoPlain)
+	choice, err := chooseMechanism(mechs, cbOffered, have, cs.Version, cfg.NoPlain, cfg.ChannelBinding)
 	if err != nil {
 		return err
 	}
 	user := cfg.JID.Local
 	if choice.mech != "PLAIN" {
-		return c.scram(w, choice, user, cfg.Password, have[choice.cbType])
+		err := c.scram(w, choice, user, cfg.Password, have[choice.cbType])
+		return refusedBinding(cfg.ChannelBinding, choice, cbOffered, cs.Version, err)
 	}
 	// PLAIN only inside TLS, which negotiate has already required.
 	msg := "\x00" + user + "\x00" + cfg.Password

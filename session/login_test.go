@@ -181,8 +181,10 @@ func TestChooseMechanism(t *testing.T) {
 		have      map[string][]byte
 		version   uint16
 		noPlain   bool
+		mode      string
 		want      saslChoice
 		wantErr   string
+		wantCB    bool // a *ChannelBindingError
 	}{
 		{name: "strongest SCRAM; binding possible, none offered: y", offered: []string{"PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512"},
 			have: both, version: tls.VersionTLS13, want: saslChoice{mech: "SCRAM-SHA-512", gs2: "y,,"}},
@@ -196,11 +198,18 @@ func TestChooseMechanism(t *testing.T) {
 			want: saslChoice{mech: "SCRAM-SHA-256-PLUS", gs2: "p=tls-exporter,,", cbType: cbExporter}},
 		{name: "XEP-0440 list: our preference among the common types", offered: prosody, have: tls12, version: tls.VersionTLS12,
 			cbOffered: []string{cbUnique, cbEndPoint}, want: saslChoice{mech: "SCRAM-SHA-256-PLUS", gs2: "p=tls-server-end-point,,", cbType: cbEndPoint}},
-		{name: "PLUS offered, no common type: n, not y", offered: prosody, have: both, version: tls.VersionTLS13,
-			cbOffered: []string{cbUnique}, want: saslChoice{mech: "SCRAM-SHA-256", gs2: "n,,"}},
-		{name: "PLUS offered, TLS 1.3 and only tls-unique by default: n", offered: prosody,
-			have: map[string][]byte{cbEndPoint: []byte("p")}, version: tls.VersionTLS13,
-			want: saslChoice{mech: "SCRAM-SHA-256", gs2: "n,,"}},
+		{name: "PLUS offered, no common type: a binding error, never n", offered: prosody, have: both, version: tls.VersionTLS13,
+			cbOffered: []string{"tls-foo"}, wantCB: true},
+		{name: "PLUS offered, TLS 1.3 without the default type: a binding error", offered: prosody,
+			have: map[string][]byte{cbEndPoint: []byte("p")}, version: tls.VersionTLS13, wantCB: true},
+		{name: "mode none: no binding although PLUS is offered, n", offered: prosody, have: both, version: tls.VersionTLS13,
+			mode: BindingNone, want: saslChoice{mech: "SCRAM-SHA-256", gs2: "n,,"}},
+		{name: "mode none, no PLUS offered: still y", offered: []string{"SCRAM-SHA-1"}, have: both, version: tls.VersionTLS13,
+			mode: BindingNone, want: saslChoice{mech: "SCRAM-SHA-1", gs2: "y,,"}},
+		{name: "mode tls-unique on TLS 1.2", offered: prosody, have: tls12, version: tls.VersionTLS12, mode: BindingUnique,
+			want: saslChoice{mech: "SCRAM-SHA-256-PLUS", gs2: "p=tls-unique,,", cbType: cbUnique}},
+		{name: "mode tls-exporter where the server names only tls-unique: a binding error", offered: prosody, have: tls12,
+			version: tls.VersionTLS12, cbOffered: []string{cbUnique}, mode: BindingExporter, wantCB: true},
 		{name: "PLAIN when nothing else", offered: []string{"PLAIN", "X-OAUTH2"}, have: both, version: tls.VersionTLS13,
 			want: saslChoice{mech: "PLAIN"}},
 		{name: "no-plain refuses PLAIN and names the offer", offered: []string{"PLAIN", "X-OAUTH2"}, noPlain: true,
@@ -212,7 +221,14 @@ func TestChooseMechanism(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := chooseMechanism(tt.offered, tt.cbOffered, tt.have, tt.version, tt.noPlain)
+			got, err := chooseMechanism(tt.offered, tt.cbOffered, tt.have, tt.version, tt.noPlain, tt.mode)
+			if tt.wantCB {
+				var ce *ChannelBindingError
+				if !errors.As(err, &ce) {
+					t.Fatalf("got %+v, %v; want a ChannelBindingError", got, err)
+				}
+				return
+			}
 			if tt.wantErr != "" {
 				var ae *AuthError
 				if !errors.As(err, &ae) || ae.Condition != "no-usable-mechanism" || !strings.Contains(err.Error(), tt.wantErr) {

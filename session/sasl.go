@@ -1,7 +1,6 @@
 package session
 
 import (
-	"crypto/tls"
 	"slices"
 	"strings"
 )
@@ -25,22 +24,22 @@ var scramPreference = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1"}
 //
 // cbOffered is the server's list of channel binding types (XEP-0440), nil
 // when it advertised none; have is what this TLS connection can provide
-// (channelBindings) and version its TLS version. Without XEP-0440 the
-// type is the one each specification makes the default: tls-unique for
-// TLS 1.2 (RFC 5802 §6.1, which Prosody 0.12 implements) and tls-exporter
-// for TLS 1.3 (RFC 9266 §3).
+// (channelBindings) and version its TLS version; mode is
+// Config.ChannelBinding. pickBinding chooses the type.
 //
 // The GS2 flag follows RFC 5802 §6: "p" when a -PLUS mechanism is used;
 // "y" when jab could bind this connection but the server offered no
 // -PLUS mechanism (so a server that does support binding, its -PLUS
 // offer stripped by an attacker, refuses the login); "n" when jab cannot
-// bind (no type in common with the server).
+// bind, or mode is none. A server that offers -PLUS when jab could bind
+// but shares no type with it is a ChannelBindingError (noCommonBinding),
+// never a login without binding.
 //
 // PLAIN (only ever inside TLS, which Dial has required) is the last
 // resort, and refused with noPlain.
-func chooseMechanism(offered, cbOffered []string, have map[string][]byte, version uint16, noPlain bool) (saslChoice, error) {
+func chooseMechanism(offered, cbOffered []string, have map[string][]byte, version uint16, noPlain bool, mode string) (saslChoice, error) {
 	has := func(m string) bool { return slices.Contains(offered, m) }
-	cbType := pickBinding(cbOffered, have, version)
+	cbType := pickBinding(mode, cbOffered, have, version)
 	anyPlus := false
 	for _, m := range offered {
 		if strings.HasPrefix(m, "SCRAM-") && strings.HasSuffix(m, "-PLUS") {
@@ -53,6 +52,9 @@ func chooseMechanism(offered, cbOffered []string, have map[string][]byte, versio
 				return saslChoice{mech: m + "-PLUS", gs2: "p=" + cbType + ",,", cbType: cbType}, nil
 			}
 		}
+	}
+	if anyPlus && len(have) > 0 && mode != BindingNone {
+		return saslChoice{}, noCommonBinding(mode, cbOffered, version)
 	}
 	gs2 := "n,,"
 	if len(have) > 0 && !anyPlus {
@@ -71,26 +73,6 @@ func chooseMechanism(offered, cbOffered []string, have map[string][]byte, versio
 		return saslChoice{mech: "PLAIN"}, nil
 	}
 	return saslChoice{}, &AuthError{Condition: "no-usable-mechanism", Text: "the server offers " + orNone(offered)}
-}
-
-// pickBinding returns the channel binding type to use, or "".
-func pickBinding(cbOffered []string, have map[string][]byte, version uint16) string {
-	if cbOffered != nil {
-		for _, t := range cbPreference {
-			if _, ok := have[t]; ok && slices.Contains(cbOffered, t) {
-				return t
-			}
-		}
-		return ""
-	}
-	def := cbUnique
-	if version >= tls.VersionTLS13 {
-		def = cbExporter
-	}
-	if _, ok := have[def]; ok {
-		return def
-	}
-	return ""
 }
 
 func orNone(list []string) string {

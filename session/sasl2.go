@@ -298,6 +298,12 @@ func (c *Conn) loginSASL2(cfg Config, f *streamFeatures, cbOffered []string, cs 
 	if err != nil {
 		return err
 	}
+	if c.sm != nil && c.smOffered {
+		if id, h, ok := c.sm.canResume(smNow(cfg)); ok {
+			// XEP-0198 §5 after XEP-0388: no restart, <resume/> now.
+			return c.resumeSASL2(cfg, f2, id, h)
+		}
+	}
 	if f2.Limits != nil && f2.Limits.MaxBytes > 0 {
 		c.maxBytes.Store(int64(f2.Limits.MaxBytes))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -478,11 +479,51 @@ func (sd *Sender) Finish(ctx context.Context) error {
 	}
 	state := make(chan error, 1)
 	go func() { state <- sd.flushPlanner(ctx) }()
-	err := confirm(ctx, sd.s)
+	err := sd.confirmRooms(ctx)
+	if err == nil {
+		err = confirm(ctx, sd.s)
+	}
 	if err == nil {
 		err = sd.flushHistory(ctx)
 	}
 	return errors.Join(err, <-state)
+}
+
+// confirmRooms pings the room of every occupant the messages went to
+// (roomsToConfirm), so that a room's bounce has arrived before Finish
+// decides. A room that answers the ping with an error has still answered
+// in order.
+func (sd *Sender) confirmRooms(ctx context.Context) error {
+	for _, room := range roomsToConfirm(sd.routes) {
+		if err := sd.s.Ping(ctx, room); err != nil {
+			var iqe *IQError
+			if !errors.As(err, &iqe) {
+				return fmt.Errorf("confirm delivery through %s: %w", room, err)
+			}
+		}
+	}
+	return nil
+}
+
+// roomsToConfirm lists, once each, the rooms (bare JIDs) of the occupants
+// among routes. The server answers the confirming ping itself, but a room
+// bounces a private message in its own time: on ejabberd each room is a
+// process of its own, and its error can arrive after the server's answer.
+// A ping to the room passes the server and the room after the messages,
+// so its answer comes after the room's bounce (XEP-0045 §7.5).
+func roomsToConfirm(routes []Route) []string {
+	var rooms []string
+	for _, r := range routes {
+		if !r.Conv.Occupant {
+			continue
+		}
+		j, err := ParseJID(r.To)
+		if err != nil || slices.Contains(rooms, j.Bare()) {
+			continue
+		}
+		rooms = append(rooms, j.Bare())
+	}
+	return rooms
 }
 
 // Fail ends a send that failed part way (bad input in the middle of a

@@ -56,6 +56,9 @@ type Session struct {
 	pending map[string]chan *IQ
 
 	stalls atomic.Int64 // times the reader found Events full and waited
+	// closedLast: PingClose closed the stream after the last answer;
+	// Close does not wait for the server's closing tag.
+	closedLast atomic.Bool
 
 	// Watchers (Watch, WatchApplied); watching counts them so the reader
 	// takes no lock while nobody watches.
@@ -285,9 +288,12 @@ func (s *Session) Request(ctx context.Context, iq *IQ) (*IQ, error) {
 	return s.request(ctx, iq, false)
 }
 
-// request is Request; with last, the stream's closing tag goes in the same
-// write as the IQ, and no stanza may follow.
+// request is Request; with last, the stream's closing tag follows the
+// answer (or the failure to get one), and no stanza may follow.
 func (s *Session) request(ctx context.Context, iq *IQ, last bool) (*IQ, error) {
+	if last {
+		defer s.closeAfter()
+	}
 	if iq.ID == "" {
 		iq.ID = NewID()
 	}
@@ -300,24 +306,13 @@ func (s *Session) request(ctx context.Context, iq *IQ, last bool) (*IQ, error) {
 		delete(s.pending, iq.ID)
 		s.mu.Unlock()
 	}()
-	if last {
-		s.conn.Hold()
-	}
 	if err := s.conn.Send(iq); err != nil {
 		return nil, err
 	}
-	if !last {
-		// The request must go out now to be answered: stanzas held
-		// for it (Conn.Hold) go in the same write.
-		if err := s.conn.Release(); err != nil {
-			return nil, fmt.Errorf("write stanza: %w", err)
-		}
-	}
-	if last {
-		// CloseStream writes what Hold kept, the IQ, with the tag.
-		if err := s.conn.CloseStream(); err != nil {
-			return nil, err
-		}
+	// The request must go out now to be answered: stanzas held for it
+	// (Conn.Hold) go in the same write.
+	if err := s.conn.Release(); err != nil {
+		return nil, fmt.Errorf("write stanza: %w", err)
 	}
 	var timer <-chan time.Time
 	if s.timeout > 0 {
@@ -355,6 +350,14 @@ func (s *Session) request(ctx context.Context, iq *IQ, last bool) (*IQ, error) {
 	}
 }
 
+// closeAfter ends a one-shot session after its last answer: it writes
+// the closing tag, and Close then ends the connection without waiting
+// for the server's (see PingClose).
+func (s *Session) closeAfter() {
+	s.conn.CloseStream()
+	s.closedLast.Store(true)
+}
+
 func orServer(to string) string {
 	if to == "" {
 		return "the server"
@@ -375,11 +378,16 @@ func (s *Session) Ping(ctx context.Context, to string) error {
 // PingThread pings on behalf of a conversation: the thread goes in a SHIM
 // ThreadID header inside the ping payload, never as a direct child of
 // <iq/>, which may have only one (XEP-0201 0.3 §7, XEP-0131 §4).
-// PingClose pings the server and closes the stream in the same write,
-// then waits for the answer: the last round trip of a one-shot run. The
-// server handles the stream in order, so the answer still comes after
-// everything written before, and the server's closing tag right after it
-// (RFC 6120 §4.4): closing costs no round trip of its own.
+// PingClose pings the server, waits for the answer and closes the stream:
+// the last round trip of a one-shot run. The server handles the stream in
+// order, so the answer comes after everything written before. The closing
+// tag goes only after the answer: ejabberd (23.01) stops at once when it
+// reads one, dropping answers it has not written yet, so a tag in the same
+// write as the ping cost every one-shot send on ejabberd its confirmation.
+// Close then ends the connection without waiting for the server's closing
+// tag (RFC 6120 §4.4 has the closer wait so that outstanding data can
+// arrive; after this answer a one-shot run expects none), so closing
+// still costs no round trip of its own.
 func (s *Session) PingClose(ctx context.Context) error {
 	ping := &RawElement{XMLName: xml.Name{Space: nsPing, Local: "ping"}}
 	_, err := s.request(ctx, &IQ{Type: "get", Payload: ping}, true)
@@ -412,6 +420,10 @@ func (s *Session) SendPresence(priority int) error {
 // most the session timeout, for the server to close its side.
 func (s *Session) Close() error {
 	err := s.conn.CloseStream()
+	if s.closedLast.Load() {
+		s.conn.Close()
+		return nil
+	}
 	wait := s.timeout
 	if wait <= 0 || wait > 2*time.Second {
 		wait = 2 * time.Second

@@ -49,6 +49,20 @@ func (c *Conn) resume(cfg Config, id string, h uint32) error {
 	if err != nil {
 		return resumeFailure(err)
 	}
+	return c.resumeAnswer(cfg, f)
+}
+
+// resumeSASL2 is resume after a XEP-0388 login, which restarts no stream:
+// <resume/> follows the features f of the authenticated stream.
+func (c *Conn) resumeSASL2(cfg Config, f *streamFeatures, id string, h uint32) error {
+	if err := c.write(fmt.Appendf(nil, "<resume xmlns='%s' previd='%s' h='%d'/>", nsSM, xmlEscape(id), h)); err != nil {
+		return err
+	}
+	return c.resumeAnswer(cfg, f)
+}
+
+// resumeAnswer reads the answer to <resume/>, after the features f.
+func (c *Conn) resumeAnswer(cfg Config, f *streamFeatures) error {
 	if f.Limits != nil && f.Limits.MaxBytes > 0 {
 		c.maxBytes.Store(int64(f.Limits.MaxBytes))
 	}

@@ -16,6 +16,10 @@ import (
 // target.
 func tlsConfig(cfg Config, directTLS bool) *tls.Config {
 	tc := tlsFor(cfg.JID.Domain, cfg)
+	if cfg.capTLS12 {
+		// tls-unique is defined up to TLS 1.2 (RFC 5929 §3, RFC 9266).
+		tc.MaxVersion = tls.VersionTLS12
+	}
 	if directTLS {
 		tc.NextProtos = []string{"xmpp-client"}
 	}

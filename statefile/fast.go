@@ -3,8 +3,6 @@ package statefile
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"time"
 )
 
@@ -44,13 +42,9 @@ func (s *Store) FASTPath(account string) string { return s.fastPath(account) }
 // as none (the next login replaces it) rather than as an error; only a file
 // that exists but cannot be read is one.
 func (s *Store) ReadFAST(account string) (*FAST, error) {
-	path := s.fastPath(account)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read FAST token file %q: %w", path, err)
+	data, err := readRecord(s.fastPath(account), "FAST token file")
+	if data == nil {
+		return nil, err
 	}
 	var f FAST
 	if err := json.Unmarshal(data, &f); err != nil || f.Version != FASTVersion || f.Account != account || f.ClientID == "" {
@@ -68,19 +62,10 @@ func (s *Store) WriteFAST(f FAST) error {
 		return errors.New("write FAST token file: empty account or client id")
 	}
 	f.Version = FASTVersion
-	path := s.fastPath(f.Account)
-	data, err := encode(f)
-	if err != nil {
-		return fmt.Errorf("encode FAST token file %q: %w", path, err)
-	}
-	return writeFileAtomic(path, data)
+	return writeRecord(s.fastPath(f.Account), "FAST token file", f)
 }
 
 // RemoveFAST deletes account's token file; a missing file is no error.
 func (s *Store) RemoveFAST(account string) error {
-	path := s.fastPath(account)
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove FAST token file %q: %w", path, err)
-	}
-	return nil
+	return removeRecord(s.fastPath(account), "FAST token file")
 }

@@ -30,6 +30,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jab-xmpp/jab/internal/serverproc"
+	"github.com/jab-xmpp/jab/internal/testcert"
 )
 
 // DefaultDomain is the XMPP domain used when Options.Domain is empty.
@@ -172,9 +175,7 @@ type Server struct {
 	logFile     string
 	consoleFile string
 
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the prosody process has exited
-	waitErr error         // valid after done is closed
+	proc *serverproc.Proc
 
 	stopOnce sync.Once
 	stopErr  error
@@ -302,7 +303,7 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 			return nil, fmt.Errorf("prosody: %w", err)
 		}
 	}
-	certFile, keyFile, caFile, err := writeCerts(filepath.Join(dir, "certs"), domain)
+	certFile, keyFile, caFile, err := testcert.Write(filepath.Join(dir, "certs"), domain)
 	if err != nil {
 		return nil, fmt.Errorf("prosody: generating certificates: %w", err)
 	}
@@ -386,17 +387,10 @@ func (s *Server) launch() error {
 	cmd.Stdin = nil
 	cmd.Stdout = console
 	cmd.Stderr = console
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	s.proc, err = serverproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("prosody: starting: %w", err)
 	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-
 	return nil
 }
 
@@ -441,8 +435,8 @@ func (s *Server) waitReady(port, directPort int) error {
 	var probeErr error
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.done:
-			return fmt.Errorf("prosody exited during startup (%v); log:\n%s", s.waitErr, s.LogTail(40))
+		case <-s.proc.Done():
+			return fmt.Errorf("prosody exited during startup (%v); log:\n%s", s.proc.Err(), s.LogTail(40))
 		default:
 		}
 		logText, _ := os.ReadFile(s.logFile)
@@ -463,7 +457,7 @@ func (s *Server) waitReady(port, directPort int) error {
 					return fmt.Errorf("prosody: direct TLS on unexpected port %s, want %d; log:\n%s", d[1], directPort, s.LogTail(40))
 				}
 			}
-			if probeErr = probeStream(s.Addr, s.Domain); probeErr == nil {
+			if probeErr = serverproc.ProbeStream(s.Addr, s.Domain); probeErr == nil {
 				return nil
 			}
 		}
@@ -474,38 +468,6 @@ func (s *Server) waitReady(port, directPort int) error {
 	}
 	return fmt.Errorf("prosody did not become ready on %s within %v (%v); log:\n%s",
 		s.Addr, startTimeout, probeErr, s.LogTail(40))
-}
-
-// probeStream opens an XMPP client stream and reads until the server
-// offers STARTTLS.
-func probeStream(addr, domain string) error {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(3 * time.Second))
-	header := "<?xml version='1.0'?><stream:stream to='" + domain +
-		"' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
-	if _, err := conn.Write([]byte(header)); err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	chunk := make([]byte, 4096)
-	for {
-		n, err := conn.Read(chunk)
-		buf.Write(chunk[:n])
-		if bytes.Contains(buf.Bytes(), []byte("starttls")) {
-			conn.Write([]byte("</stream:stream>"))
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("stream probe: %w (got %q)", err, buf.String())
-		}
-		if buf.Len() > 1<<16 {
-			return fmt.Errorf("stream probe: no starttls in %q", buf.String())
-		}
-	}
 }
 
 // Register creates (or overwrites) the account user@Domain with the given
@@ -547,81 +509,29 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) terminate() error {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return nil
+	if err := s.proc.Terminate(stopTimeout); err != nil {
+		return fmt.Errorf("prosody: %w", err)
 	}
-	select {
-	case <-s.done:
-		return fmt.Errorf("prosody had already exited: %v", s.waitErr)
-	default:
-	}
-	signalTerm(s.cmd.Process)
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	signalKill(s.cmd.Process)
-	<-s.done
-	return errors.New("prosody did not exit after SIGTERM; killed")
+	return nil
 }
 
 // kill stops a half-started server without waiting politely.
-func (s *Server) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	signalKill(s.cmd.Process)
-	<-s.done
-}
+func (s *Server) kill() { s.proc.Kill() }
 
 // LogTail returns the last n lines of Prosody's log (followed by anything
 // Prosody printed on stdout/stderr), for test failure messages.
 func (s *Server) LogTail(n int) string {
 	var b strings.Builder
-	if data, err := os.ReadFile(s.logFile); err == nil {
-		b.WriteString(tailLines(string(data), n))
-	} else {
-		fmt.Fprintf(&b, "(no log: %v)\n", err)
-	}
+	b.WriteString(serverproc.FileTail(s.logFile, n))
 	if data, err := os.ReadFile(s.consoleFile); err == nil && len(bytes.TrimSpace(data)) > 0 {
 		b.WriteString("--- prosody stdout/stderr ---\n")
-		b.WriteString(tailLines(string(data), n))
+		b.WriteString(serverproc.TailLines(string(data), n))
 	}
 	return b.String()
 }
 
-func tailLines(text string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	text = strings.TrimRight(text, "\n")
-	if text == "" {
-		return ""
-	}
-	lines := strings.Split(text, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
-
 // pickPort chooses the c2s port; a variable so tests can force collisions.
-var pickPort = freePort
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+var pickPort = serverproc.FreePort
 
 var reDomain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jab-xmpp/jab/internal/serverproc"
 )
 
 const (
@@ -400,9 +402,9 @@ func TestStartRetriesWhenPortTaken(t *testing.T) {
 		if calls == 1 {
 			return taken, nil
 		}
-		return freePort()
+		return serverproc.FreePort()
 	}
-	defer func() { pickPort = freePort }()
+	defer func() { pickPort = serverproc.FreePort }()
 
 	s := startServer(t, Options{Domain: "retry.test"})
 	if calls < 2 {

@@ -192,6 +192,12 @@ var sessionMutants = []mutant{
 		return "carries user info"`, "TestCheckSlot", "session/upload.go"},
 	{"upload: --timeout bounds the whole upload, not a stall", `ResponseHeaderTimeout: answerWait(idle),`, `ResponseHeaderTimeout: idle,`, "TestUploadSlowAndStalled", "session/upload_http.go"},
 	{"upload: a redirect of the PUT is followed", `CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }`, `CheckRedirect: nil`, "TestUploadPut", "session/upload_http.go"},
+	{"channel binding: a server offering -PLUS with no usable type gets a login without binding", "if anyPlus && len(have) > 0 && mode != BindingNone {", "if false {", "TestChooseMechanism", "session/sasl.go"},
+	{"channel binding: the TLS 1.2 retry also where the server listed its types", "choice.cbType == cbExporter && cbOffered == nil && version", "choice.cbType == cbExporter && version", "TestRefusedBinding", "session/binding.go"},
+	{"channel binding: the TLS 1.2 retry below --tls-min 1.3", "if !capped && tlsMin < tls.VersionTLS13 {", "if !capped {", "TestBindingNext", "session/binding.go"},
+	{"channel binding: a failed retry always blamed on the binding", "ae.Condition == \"not-authorized\" && !mentionsBinding(ae.Text):\n\t\treturn retryErr", "false:\n\t\treturn retryErr", "TestAfterRetry", "session/binding.go"},
+	{"channel binding: the TLS 1.2 record is not kept", "return store.WriteBinding(statefile.Binding{Account: account, Type: cbUnique, Since: now})", "return nil", "TestRememberBinding", "session/binding.go"},
+	{"a private message's room is not pinged before the send is confirmed", "		if !r.Conv.Occupant {\n\t\t\tcontinue", "		if true {\n\t\t\tcontinue", "TestRoomsToConfirm", "session/sender.go"},
 }
 
 // statefileMutants break the state directory's own rules, which its

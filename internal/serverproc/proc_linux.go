@@ -1,6 +1,6 @@
 //go:build linux
 
-package prosody
+package serverproc
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 
 func sysProcAttr() *syscall.SysProcAttr {
 	// Own process group, and die with the test binary so an aborted test
-	// run does not leave Prosody behind.
+	// run does not leave the server behind.
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 

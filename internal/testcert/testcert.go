@@ -1,4 +1,6 @@
-package prosody
+// Package testcert makes the throwaway certificates of the test servers
+// (internal/prosody, internal/ejabberd).
+package testcert
 
 import (
 	"crypto/ecdsa"
@@ -14,11 +16,11 @@ import (
 	"time"
 )
 
-// writeCerts generates a throwaway CA and a server certificate for domain
+// Write generates a throwaway CA and a server certificate for domain
 // (SANs: domain, conference.domain, *.domain, and the IP 127.0.0.1, which
-// the HTTPS upload URLs name: Options.Upload) into dir. It returns the
+// the HTTPS upload URLs name: prosody.Options.Upload) into dir. It returns the
 // paths of the server certificate, its key and the CA certificate.
-func writeCerts(dir, domain string) (certFile, keyFile, caFile string, err error) {
+func Write(dir, domain string) (certFile, keyFile, caFile string, err error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -88,7 +90,7 @@ func writeCerts(dir, domain string) (certFile, keyFile, caFile string, err error
 }
 
 func writePEM(path, typ string, der []byte) error {
-	// 0644: throwaway key, and Prosody runs as root anyway.
+	// 0644: throwaway key, and the servers run as root anyway.
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644)
 }
 
