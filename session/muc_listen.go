@@ -234,7 +234,7 @@ func (lr *listenRoom) message(m *Message) (Event, bool, bool) {
 	}
 	ev := Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
 		Thread: thread, Body: m.Body, Subject: m.Subject, Delayed: m.Delayed(), InReplyTo: m.Header("In-Reply-To"),
-		Room: lr.t.Room.Bare(), Nick: from.Resource, Own: from.Resource != "" && from.Resource == lr.nick}
+		OOBURL: OOBURLOf(m), Room: lr.t.Room.Bare(), Nick: from.Resource, Own: from.Resource != "" && from.Resource == lr.nick}
 	if m.Type == "error" {
 		ev.Error = m.Error.Cond()
 		return ev, true, true

@@ -25,6 +25,8 @@ type configParams struct {
 	Settings          []string // extra global lines
 	Modules           []string // extra modules
 	Without           []string // default modules left out
+	HTTPSPort         int      // 0: none; else the upload component's HTTPS port
+	Upload            *Upload
 }
 
 // luaString quotes s as a Lua string literal.
@@ -94,6 +96,16 @@ interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
 `)
 	fmt.Fprintf(&b, "c2s_ports = { %d }\n", p.Port)
+	if p.Upload != nil {
+		// HTTPS on 127.0.0.1 for mod_http_file_share; the certificate
+		// names the IP, and the upload URLs name it too (http_host).
+		fmt.Fprintf(&b, "https_ports = { %d }\nhttps_interfaces = { \"127.0.0.1\" }\nhttps_ssl = %s\n", p.HTTPSPort, ssl)
+		if p.Upload.ExternalURL != "" {
+			fmt.Fprintf(&b, "http_external_url = %s\n", q(p.Upload.ExternalURL))
+		}
+	} else {
+		b.WriteString("https_ports = {}\n")
+	}
 	if p.DirectTLSPort != 0 {
 		// The direct TLS listener uses the global ssl settings (the
 		// certificate is found by SNI in "certificates" too).
@@ -106,7 +118,6 @@ s2s_ports = {}
 s2s_direct_tls_ports = {}
 component_ports = {}
 http_ports = {}
-https_ports = {}
 proxy65_ports = {}
 console_ports = {}
 multiplex_ports = {}
@@ -133,5 +144,12 @@ allow_registration = false
 `)
 	fmt.Fprintf(&b, "\nVirtualHost %s\n\tssl = %s\n", q(p.Domain), ssl)
 	fmt.Fprintf(&b, "\nComponent %s \"muc\"\n\tssl = %s\n", q("conference."+p.Domain), ssl)
+	if u := p.Upload; u != nil {
+		fmt.Fprintf(&b, "\nComponent %s \"http_file_share\"\n\tssl = %s\n\thttp_host = \"127.0.0.1\"\n", q("upload."+p.Domain), ssl)
+		fmt.Fprintf(&b, "\thttp_file_share_size_limit = %d\n", u.SizeLimit)
+		if u.DailyQuota > 0 {
+			fmt.Fprintf(&b, "\thttp_file_share_daily_quota = %d\n", u.DailyQuota)
+		}
+	}
 	return b.String()
 }
