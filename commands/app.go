@@ -91,7 +91,13 @@ const (
 // globalFlags are accepted before or after the subcommand name. They carry
 // no EnvVars: the environment is read through Env.Getenv in resolve, so
 // tests can inject it.
-func globalFlags() []cli.Flag {
+// They are made once and shared by every command (a run builds the whole
+// app, and these were a fifth of a hand-off's page faults): urfave/cli
+// keeps no state in a flag without EnvVars, so one flag can be applied to
+// each command's flag set. Callers must not modify them.
+var globalFlags = sync.OnceValue(makeGlobalFlags)
+
+func makeGlobalFlags() []cli.Flag {
 	e := func(name string) string { return " (env " + envOf[name] + ")" }
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagConfig, Usage: "read the config file `FILE` (default $XDG_CONFIG_HOME/jab/config.toml or ~/.config/jab/config.toml)" + e(flagConfig)},
@@ -133,7 +139,7 @@ func newApp(env *Env) *cli.App {
 		Reader:          env.Stdin,
 		Writer:          env.Stdout,
 		ErrWriter:       env.Stderr,
-		Flags:           globalFlags(),
+		Flags:           slices.Clone(globalFlags()),
 		HideHelpCommand: true,
 		// urfave/cli's default handler calls os.Exit from inside Run; Run
 		// maps errors to exit codes itself.
@@ -242,7 +248,7 @@ func flagError(c *cli.Context, err error) error {
 
 // commandFlags adds the global flags to a subcommand's own.
 func commandFlags(own ...cli.Flag) []cli.Flag {
-	return append(own, globalFlags()...)
+	return append(own[:len(own):len(own)], globalFlags()...)
 }
 
 // onUsageError is every command's OnUsageError: see flagError.

@@ -30,13 +30,14 @@ type sendOptions struct {
 	lines     bool
 	json      bool
 	fork      bool
-	replyTo   string            // --reply-to ID
-	recipFile string            // --recipients-file FILE
-	inReplyTo string            // the In-Reply-To header value
-	original  *statefile.Record // the message answered
-	receipt   bool              // --receipt: ask for XEP-0184 receipts and wait for them
-	waitReply time.Duration     // --wait-reply: wait this long for a reply (0: do not wait)
-	encrypt   bool              // end to end (OpenPGP, cmd_keys.go): --encrypt or the config
+	replyTo   string                // --reply-to ID
+	recipFile string                // --recipients-file FILE
+	inReplyTo string                // the In-Reply-To header value
+	original  *statefile.Record     // the message answered
+	receipt   bool                  // --receipt: ask for XEP-0184 receipts and wait for them
+	waitReply time.Duration         // --wait-reply: wait this long for a reply (0: do not wait)
+	encrypt   bool                  // end to end (OpenPGP, cmd_keys.go): --encrypt or the config
+	files     []*session.UploadFile // --file: uploaded, then sent as one message each (cmd_send_file.go)
 }
 
 // waitFlag is --wait-reply [DURATION]: given alone it waits as long as
@@ -118,6 +119,8 @@ recipient's client confirmed every message, 5 after --timeout otherwise.`,
 			&cli.StringSliceFlag{Name: "room", Usage: "send to the group chat `ROOM`@service (repeatable): join, send, wait for the room's echo, leave; the arguments are all TEXT"},
 			&cli.BoolFlag{Name: "encrypt", Usage: "encrypt end to end with OpenPGP (XEP-0373/0374) to each recipient's published, trusted keys and our own; never falls back to plaintext (see jab keys)"},
 			&cli.BoolFlag{Name: "receipt", Usage: "ask for delivery receipts (XEP-0184) and wait up to --timeout until the recipient's client confirmed every message; exit 5 otherwise"},
+			&cli.StringSliceFlag{Name: "file", Usage: "upload `PATH` (XEP-0363; repeatable; - is stdin) and send its URL, one message per file, after TEXT if any"},
+			&cli.StringFlag{Name: "filename", Usage: "the file's `NAME` in its URL (one --file; needed with --file -)"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -229,10 +232,19 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env, g *options) (*send
 	if o.encrypt, err = wantEncryption(c, g, o.to); err != nil {
 		return nil, err
 	}
+	if o.encrypt && c.IsSet("file") {
+		// An uploaded file is stored in clear on the upload service, and
+		// its URL would travel outside the encrypted payload.
+		return nil, usagef("send the file without encryption, or encrypt it yourself first",
+			"--file and encryption conflict: the file would be stored in clear on the upload service")
+	}
 	if o.encrypt {
 		if err := needOX(env, g.debug); err != nil {
 			return nil, err
 		}
+	}
+	if o.files, err = openFiles(c, env); err != nil {
+		return nil, err
 	}
 	text := split.textArgs
 	if o.lines {
@@ -243,6 +255,8 @@ func parseSend(ctx context.Context, c *cli.Context, env *Env, g *options) (*send
 	}
 	if len(text) > 0 {
 		o.text = strings.Join(text, " ")
+	} else if len(o.files) > 0 {
+		return o, nil // the files are the message; stdin is not read
 	} else {
 		in, err := readAllStdin(ctx, env)
 		if err != nil {
@@ -362,9 +376,11 @@ type sendPath interface {
 	WaitReceipts(ctx context.Context, d time.Duration) error
 	WaitReply(ctx context.Context, d time.Duration) (session.Event, error)
 	Close() error
+	session.Slots // send --file: the upload service and slots of its session
 }
 
 func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
+	defer closeFiles(o.files)
 	senv, err := g.sessionEnv(env)
 	if err != nil {
 		return err
@@ -382,7 +398,7 @@ func runSend(ctx context.Context, env *Env, g *options, o *sendOptions) error {
 		return session.Outgoing{Subject: o.subject, Body: body, InReplyTo: o.inReplyTo, Receipt: o.receipt}
 	}
 	var first *session.Outgoing
-	if !o.lines {
+	if !o.lines && len(o.files) == 0 {
 		m := msg(o.text)
 		first = &m
 	}
@@ -416,11 +432,11 @@ func drive(ctx context.Context, env *Env, g *options, o *sendOptions, sd sendPat
 	defer sd.Close()
 	out := bufio.NewWriter(env.Stdout)
 	defer out.Flush()
-	send := func(body string, more bool) error {
-		msgs, err := sd.Send(ctx, msg(body), more)
+	send := func(one session.Outgoing, more bool) error {
+		msgs, err := sd.Send(ctx, one, more)
 		if o.json && !waiting {
 			for _, m := range msgs {
-				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: m.ThreadValue(), Type: o.typ})
+				line, _ := json.Marshal(session.Sent{To: m.To, ID: m.ID, Thread: m.ThreadValue(), Type: o.typ, OOBURL: one.OOBURL})
 				out.Write(append(line, '\n'))
 			}
 		}
@@ -434,15 +450,25 @@ func drive(ctx context.Context, env *Env, g *options, o *sendOptions, sd sendPat
 		}
 		return nil
 	}
-	// Without --lines the one message is sent with more: Finish follows at
-	// once, and the message goes out in the same write as its confirming
-	// ping.
+	// Without --lines the messages (the text, and one per --file) are
+	// sent with more: Finish follows at once, and they go out in the same
+	// write as their confirming ping.
 	if o.lines {
-		if err := sendLines(ctx, env, send); err != nil {
+		if err := sendLines(ctx, env, func(body string, more bool) error { return send(msg(body), more) }); err != nil {
 			return sd.Fail(ctx, err)
 		}
-	} else if err := send(o.text, true); err != nil {
-		return err
+	} else {
+		outs, err := o.messages(ctx, env, g, sd, msg) // cmd_send_file.go
+		if err != nil {
+			return err // before any message: nothing was sent
+		}
+		for i, one := range outs {
+			if err := send(one, true); err != nil && i == 0 {
+				return err
+			} else if err != nil {
+				return sd.Fail(ctx, err)
+			}
+		}
 	}
 	out.Flush()
 	if err := sd.Finish(ctx); err != nil {

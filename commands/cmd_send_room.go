@@ -55,12 +55,17 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 	if len(text) > 0 && text[0] == "--" {
 		text = text[1:]
 	}
+	if o.files, err = openFiles(c, env); err != nil {
+		return err
+	}
+	defer closeFiles(o.files)
 	switch {
 	case o.lines && len(text) > 0:
 		return usagef("--lines reads the messages from stdin", "--lines takes no TEXT arguments")
 	case o.lines:
 	case len(text) > 0:
 		o.text = strings.Join(text, " ")
+	case len(o.files) > 0: // the files are the message; stdin is not read
 	default:
 		in, err := readAllStdin(ctx, env)
 		if err != nil {
@@ -68,7 +73,7 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 		}
 		o.text = strings.TrimSuffix(strings.TrimSuffix(in, "\n"), "\r")
 	}
-	if !o.lines {
+	if !o.lines && (o.text != "" || len(o.files) == 0) {
 		if err := checkBody(o.text, "the message"); err != nil {
 			return err
 		}
@@ -92,7 +97,7 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 	}
 	msg := func(body string) session.Outgoing { return session.Outgoing{Body: body, InReplyTo: o.inReplyTo} }
 	var first *session.Outgoing
-	if !o.lines {
+	if !o.lines && len(o.files) == 0 {
 		m := msg(o.text)
 		first = &m
 	}

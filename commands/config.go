@@ -88,7 +88,8 @@ type options struct {
 	password   string
 	server     string
 	roots      *x509.CertPool
-	caFile     string // --ca-file, read by readyToConnect
+	caFile     string // --ca-file, read by readyForTLS
+	warned     bool   // the --insecure-skip-verify warning was printed
 	resource   string
 	stateDir   string
 	timeout    time.Duration

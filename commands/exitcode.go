@@ -36,8 +36,8 @@ var exitStatuses = []struct {
 	Meaning string
 }{
 	{ExitOK, "ExitOK", "success"},
-	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit"},
-	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8, `send --encrypt` without a usable, trusted key. Nothing was sent."},
+	{ExitError, "ExitError", "any other error: network, TLS, server, state file, a message over the server's size limit, a failed or refused upload"},
+	{ExitUsage, "ExitUsage", "usage or bad input: unknown flag, malformed JID or room, bad nick, no such room (`send --room`), missing account or password source, a password command that fails, prints nothing or times out, empty message, invalid UTF-8, `send --encrypt` without a usable, trusted key, a `--file` unreadable, a directory or over the upload limit. Nothing was sent."},
 	{ExitAuth, "ExitAuth", "authentication failed, or the server offers no SASL mechanism jab accepts (only PLAIN with `--no-plain`)"},
 	{ExitTimeout, "ExitTimeout", "timed out (connecting, `--timeout` in `listen`, no reply to `send --wait-reply`, receipts missing for `send --receipt`), server unreachable (every SRV target and address tried), or a message was not delivered (bounced, or not echoed by the room within `--timeout`)"},
 	{ExitRoom, "ExitRoom", "a group chat room refused to let us in: nick in use (after one retry with a suffix), wrong or missing room password, members-only, banned, room full. Nothing was sent."},
@@ -87,6 +87,7 @@ func exitCode(err error) int {
 	var hl *session.HandoffLostError
 	var se *signalError
 	var re *session.RoomError
+	var big *session.FileTooLargeError
 	var e2e *session.E2EError
 	var cb *session.ChannelBindingError
 	switch {
@@ -101,7 +102,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &re):
 		return ExitRoom
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &big):
 		return ExitUsage
 	case errors.As(err, &cb):
 		return ExitBinding
@@ -131,6 +132,9 @@ func hintFor(err error) string {
 	var rec *session.RecordError
 	var fd *statefile.ForeignDirError
 	var rm *session.RoomError
+	if h := fileHint(err); h != "" {
+		return h // cmd_send_file.go
+	}
 	var e2e *session.E2EError
 	var cb *session.ChannelBindingError
 	switch {

@@ -58,24 +58,28 @@ func (f namedStringSliceFlag) Names() []string { return f.names }
 
 // cacheFlagNames wraps the flags of the app and of every command, hidden
 // ones included, so that their names are computed once.
+// A flag shared by several commands (the global ones) gets one wrapper.
 func cacheFlagNames(app *cli.App) {
-	app.Flags = namedFlags(app.Flags)
+	made := map[cli.Flag]cli.Flag{}
+	named := func(flags []cli.Flag) []cli.Flag {
+		out := make([]cli.Flag, len(flags))
+		for i, f := range flags {
+			if made[f] == nil {
+				made[f] = namedFlag(f)
+			}
+			out[i] = made[f]
+		}
+		return out
+	}
+	app.Flags = named(app.Flags)
 	var walk func([]*cli.Command)
 	walk = func(cmds []*cli.Command) {
 		for _, cmd := range cmds {
-			cmd.Flags = namedFlags(cmd.Flags)
+			cmd.Flags = named(cmd.Flags)
 			walk(cmd.Subcommands)
 		}
 	}
 	walk(app.Commands)
-}
-
-func namedFlags(flags []cli.Flag) []cli.Flag {
-	out := make([]cli.Flag, len(flags))
-	for i, f := range flags {
-		out[i] = namedFlag(f)
-	}
-	return out
 }
 
 func namedFlag(f cli.Flag) cli.Flag {

@@ -486,7 +486,7 @@ func TestHandoffBadClients(t *testing.T) {
 	}
 
 	other := newAccount(t, "other")
-	req := fmt.Sprintf(`{"v":1,"op":"send","send":{"account":%q,"to":[%q],"type":"chat","lock_idle":0,"history":false}}`+"\n", other.JID, alice.JID)
+	req := fmt.Sprintf(`{"v":2,"op":"send","send":{"account":%q,"to":[%q],"type":"chat","lock_idle":0,"history":false}}`+"\n", other.JID, alice.JID)
 	if got := exchange(req); !strings.Contains(got, `"refused":"account"`) {
 		t.Fatalf("a request for another account was answered %q", got)
 	}

@@ -84,6 +84,7 @@ func TestMain(m *testing.M) {
 		}
 		defer srv.Stop()
 		defer stopArchiveServer()
+		defer stopUploadServers()
 		defer stopOXServer()
 		code := m.Run()
 		if code != 0 {

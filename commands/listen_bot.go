@@ -124,6 +124,7 @@ func childEnv(o execOptions, account session.JID, ev session.Event) []string {
 		"JAB_THREAD":    ev.Thread,
 		"JAB_SUBJECT":   ev.Subject,
 		"JAB_ACCOUNT":   account.Bare(),
+		"JAB_OOB_URL":   ev.OOBURL, // XEP-0066: a shared file's URL, or empty
 	}
 	if ev.Room != "" {
 		// Group chat: the room and the sender's nick. Not JAB_NICK, which

@@ -97,16 +97,8 @@ func parseTLSMin(v string) (uint16, error) {
 // warning, then the password, which may run a command or prompt. The options come
 // from resolve, which has read the command line and the config file.
 func (o *options) readyToConnect(ctx context.Context, _ *cli.Context, env *Env) error {
-	// The CA file only matters to a login: a send handed to a running
-	// listen does not read it.
-	if o.caFile != "" && o.roots == nil {
-		var err error
-		if o.roots, err = loadCA(o.caFile); err != nil {
-			return err
-		}
-	}
-	if o.login.insecure {
-		fmt.Fprintln(env.Stderr, insecureWarning)
+	if err := o.readyForTLS(env); err != nil {
+		return err
 	}
 	if o.login.binding == session.BindingNone {
 		fmt.Fprintln(env.Stderr, noBindingWarning)
@@ -114,6 +106,23 @@ func (o *options) readyToConnect(ctx context.Context, _ *cli.Context, env *Env) 
 	var err error
 	o.password, err = findPassword(ctx, env, o.settings, o.account, o.timeout)
 	return err
+}
+
+// readyForTLS loads --ca-file and warns of --insecure-skip-verify, once:
+// before a login, or before an upload (send --file) handed to a running
+// listen. A send handed over without files reads neither.
+func (o *options) readyForTLS(env *Env) error {
+	if o.caFile != "" && o.roots == nil {
+		var err error
+		if o.roots, err = loadCA(o.caFile); err != nil {
+			return err
+		}
+	}
+	if o.login.insecure && !o.warned {
+		o.warned = true
+		fmt.Fprintln(env.Stderr, insecureWarning)
+	}
+	return nil
 }
 
 // findPassword gets the account's password from the first source set

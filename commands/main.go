@@ -31,6 +31,7 @@ type Env struct {
 	Stderr    io.Writer
 	StdinTTY  bool
 	StdoutTTY bool
+	StderrTTY bool // send --file draws its progress bar only on a terminal
 	Getenv    func(string) string
 	Now       func() time.Time
 	Host      string
@@ -66,6 +67,7 @@ func Main(args []string, stdin, stdout, stderr *os.File) int {
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		StdinTTY:  isTerminal(stdin),
 		StdoutTTY: isTerminal(stdout),
+		StderrTTY: isTerminal(stderr),
 		Getenv:    os.Getenv,
 		Now:       time.Now,
 		Host:      host,

@@ -50,7 +50,7 @@ func shortThread(t string) string {
 
 // textRecord is listen's line format:
 //
-//	TIME FROM TYPE THREAD8: [(re: ID)] [subject: S] BODY
+//	TIME FROM TYPE THREAD8: [(re: ID)] [subject: S] BODY [file: URL]
 //	TIME FROM presence TYPE [SHOW] [STATUS]
 func textRecord(ev session.Event) string {
 	ts := ev.Time.UTC().Format(time.RFC3339)
@@ -86,7 +86,13 @@ func textRecord(ev session.Event) string {
 	if ev.Subject != "" {
 		line += " [subject: " + sanitize(ev.Subject) + "]"
 	}
-	if ev.Body != "" {
+	switch {
+	case ev.OOBURL != "" && (ev.Body == ev.OOBURL || ev.Body == ""):
+		// A shared file (XEP-0066): the body is its URL.
+		line += " [file: " + sanitize(ev.OOBURL) + "]"
+	case ev.OOBURL != "":
+		line += " " + sanitize(ev.Body) + " [file: " + sanitize(ev.OOBURL) + "]"
+	case ev.Body != "":
 		line += " " + sanitize(ev.Body)
 	}
 	return line
@@ -152,7 +158,8 @@ func jsonRecord(ev session.Event) []byte {
 		Archived  bool   `json:"archived,omitempty"`
 		Room      string `json:"room,omitempty"` // group chat: the room and the occupant's nick
 		Nick      string `json:"nick,omitempty"`
-		Own       bool   `json:"own,omitempty"` // the room's echo of our message
+		Own       bool   `json:"own,omitempty"`     // the room's echo of our message
+		OOBURL    string `json:"oob_url,omitempty"` // XEP-0066: a shared file's URL
 		// End to end: verified is present whenever encrypted is.
 		Encrypted       bool   `json:"encrypted,omitempty"`
 		Verified        *bool  `json:"verified,omitempty"`
@@ -186,7 +193,7 @@ func jsonRecord(ev session.Event) []byte {
 		msg := message{Kind: kind, From: ev.From, To: ev.To, Type: ev.Type, ID: ev.ID, Thread: ev.Thread,
 			Parent: ev.Parent, Body: ev.Body, Subject: ev.Subject, ChatState: ev.ChatState, Delayed: ev.Delayed,
 			Time: ts, Error: ev.Error, InReplyTo: ev.InReplyTo, Carbon: ev.Carbon, Sent: ev.Sent, Archived: ev.Archived,
-			Room: ev.Room, Nick: ev.Nick, Own: ev.Own, Encrypted: ev.Encrypted, EncryptionError: ev.EncryptionError}
+			Room: ev.Room, Nick: ev.Nick, Own: ev.Own, OOBURL: ev.OOBURL, Encrypted: ev.Encrypted, EncryptionError: ev.EncryptionError}
 		if ev.Encrypted {
 			verified := ev.Verified
 			msg.Verified = &verified

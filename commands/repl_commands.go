@@ -35,6 +35,7 @@ func (r *repl) commands() []replCmd {
 		{"part", "[ROOM]", "leave ROOM (default: the conversee)", (*repl).cmdPart},
 		{"rooms", "", "list the rooms joined", (*repl).cmdRooms},
 		{"msg", "NICK TEXT", "a private message to NICK in the conversee room", (*repl).cmdMsg},
+		{"file", "PATH", "upload the file PATH (XEP-0363) and send its URL to the conversee", (*repl).cmdFile},
 		{"help", "[COMMAND]", "list the commands", (*repl).cmdHelp},
 		{"quit", "", "leave (sends no <gone/>)", func(*repl, []string, string) error { return errQuit }},
 	}

@@ -205,7 +205,7 @@ func applyOwn(ctx context.Context, env Env, account string, m *Message, carbon s
 	ev := Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
 		Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject, ChatState: m.ChatState(), Time: now,
 		InReplyTo: m.Header("In-Reply-To"), Occupant: m.MUCUser != nil, Carbon: carbon, Sent: true,
-		Archived: o.Archived, Delayed: o.Archived || m.Delayed()}
+		Archived: o.Archived, Delayed: o.Archived || m.Delayed(), OOBURL: OOBURLOf(m)}
 	o.e2e.set(&ev)
 	if !ValidThread(ev.InReplyTo) {
 		ev.InReplyTo = ""

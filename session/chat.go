@@ -348,9 +348,9 @@ func (c *Chat) Say(ctx context.Context, body string) error {
 		return err
 	}
 	if c.IsRoom(peer) {
-		return c.sayRoom(ctx, peer, body) // muc_chat.go
+		return c.sayRoom(ctx, peer, body, "") // muc_chat.go
 	}
-	return c.send(ctx, peer, body, nil)
+	return c.send(ctx, peer, Outgoing{Body: body}, nil)
 }
 
 // Reply answers a message from the history in its thread and type, to
@@ -360,13 +360,13 @@ func (c *Chat) Reply(ctx context.Context, original *statefile.Record, body strin
 	if err != nil {
 		return err
 	}
-	return c.send(ctx, j, body, original)
+	return c.send(ctx, j, Outgoing{Body: body}, original)
 }
 
 // send sends one chat (or, for a reply, the original's type) message
 // along the conversation's route, on the writer. The chat-state machine
 // is restored if the message did not go out.
-func (c *Chat) send(ctx context.Context, peer JID, body string, original *statefile.Record) error {
+func (c *Chat) send(ctx context.Context, peer JID, out Outgoing, original *statefile.Record) error {
 	s, err := c.Session()
 	if err != nil {
 		return err
@@ -382,7 +382,6 @@ func (c *Chat) send(ctx context.Context, peer JID, body string, original *statef
 		o := SendOptions{Account: c.o.Account, To: []JID{peer}, Type: "chat", LockIdle: c.o.LockIdle,
 			NewThread: pend.NewThread, Thread: pend.Thread, Fork: pend.Fork,
 			Occupant: peer.IsFull() && c.o.Rooms.Joined(peer.Bare())} // D-12: a PM from /msg
-		out := Outgoing{Body: body}
 		if original != nil {
 			o = SendOptions{Account: c.o.Account, To: []JID{peer}, Type: original.Type,
 				LockIdle: c.o.LockIdle, ReplyTo: original}

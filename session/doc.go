@@ -33,6 +33,12 @@
 //   - The thread history (threadview.go): the history grouped by thread,
 //     with parents, subtrees and id prefixes, for `threads show` and the
 //     REPL's /history.
+//   - HTTP file upload (upload*.go): Upload finds the XEP-0363 service,
+//     checks every file against its limit, then asks for a slot and PUTs
+//     each file, streamed from disk; the messages that point to the files
+//     (XEP-0066) are sent afterwards by the caller's Sender, so a failed
+//     upload sends nothing. Through the hand-off the observer answers the
+//     IQs and the client makes the PUT.
 //   - Raw stanzas (raw.go), CloseThread and Prune (close.go), the roster
 //     (roster.go).
 //

@@ -419,7 +419,8 @@ loop:
 				break loop
 			}
 			m := req.Msg
-			msgs, err := sd.Send(ctx, Outgoing{Subject: m.Subject, Body: m.Body, InReplyTo: m.InReplyTo, Receipt: m.Receipt}, m.More)
+			msgs, err := sd.Send(ctx, Outgoing{Subject: m.Subject, Body: m.Body, InReplyTo: m.InReplyTo, Receipt: m.Receipt,
+				OOBURL: m.OOBURL}, m.More)
 			for _, msg := range msgs {
 				a.Sent = append(a.Sent, Sent{To: msg.To, ID: msg.ID, Thread: msg.ThreadValue(), Type: sd.msgType()})
 			}
@@ -428,6 +429,22 @@ loop:
 				// The client's next call is Finish: run it now.
 				a.FinishErr, a.Finished, finished = encodeError(sd.Finish(late)), true, true
 			}
+		case "upload_service":
+			svc, err := sd.UploadService(ctx)
+			if err == nil {
+				a.Service = &svc
+			}
+			a.Err = encodeError(err)
+		case "slot":
+			if req.Service == nil || req.Slot == nil {
+				h.o.Logf("hand-off: ignored a bad request from pid %d: slot without a service or a request", pid)
+				break loop
+			}
+			slot, err := sd.RequestSlot(ctx, *req.Service, *req.Slot)
+			if err == nil {
+				a.Slot = &slot
+			}
+			a.Err = encodeError(err)
 		case "flush":
 			a.Err = encodeError(sd.Flush(late))
 		case "finish":

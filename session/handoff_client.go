@@ -261,7 +261,7 @@ func (h *Handoff) fail(ctx context.Context, err error) error {
 // msgRequest is the request of one message.
 func msgRequest(out Outgoing, more bool) handoffRequest {
 	return handoffRequest{Op: "msg", Msg: &handoffMsg{Subject: out.Subject, Body: out.Body,
-		InReplyTo: out.InReplyTo, Receipt: out.Receipt, More: more}}
+		InReplyTo: out.InReplyTo, Receipt: out.Receipt, More: more, OOBURL: out.OOBURL}}
 }
 
 // lost is the error of a call that failed once something was handed over.
@@ -380,3 +380,36 @@ func (h *Handoff) WaitReply(ctx context.Context, d time.Duration) (Event, error)
 // Close ends the hand-off. Messages handed over and not yet finished are
 // still confirmed and recorded by the observer.
 func (h *Handoff) Close() error { return h.conn.Close() }
+
+// UploadService is FindUploadService on the observer's session: a send
+// with files asks it before its first message.
+func (h *Handoff) UploadService(ctx context.Context) (UploadService, error) {
+	a, err := h.call(ctx, handoffRequest{Op: "upload_service"}, 0)
+	if err != nil {
+		return UploadService{}, h.lost(ctx, "before-message", err)
+	}
+	if err := a.Err.decode(); err != nil {
+		return UploadService{}, err
+	}
+	if a.Service == nil {
+		return UploadService{}, errors.New("the observer answered without the upload service")
+	}
+	return *a.Service, nil
+}
+
+// RequestSlot is RequestSlot on the observer's session. The client
+// then makes the PUT itself: the file is its own to read (or its stdin),
+// the progress its terminal's, and an interrupt stops it at once.
+func (h *Handoff) RequestSlot(ctx context.Context, svc UploadService, r SlotRequest) (Slot, error) {
+	a, err := h.call(ctx, handoffRequest{Op: "slot", Service: &svc, Slot: &r}, 0)
+	if err != nil {
+		return Slot{}, h.lost(ctx, "before-message", err)
+	}
+	if err := a.Err.decode(); err != nil {
+		return Slot{}, err
+	}
+	if a.Slot == nil {
+		return Slot{}, errors.New("the observer answered without a slot")
+	}
+	return *a.Slot, nil
+}

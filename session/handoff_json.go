@@ -10,10 +10,10 @@ import (
 // writes it. The hand-off client is a short process: encoding/json would
 // build its encoders for the whole request type, statefile.Record
 // included, on every run. A request that names an original (--reply-to)
-// is left to encoding/json. TestAppendRequestMatchesJSON and
+// is left to encoding/json, and so is a slot request (send --file). TestAppendRequestMatchesJSON and
 // FuzzAppendRequest hold the two to the same output.
 func appendRequest(b []byte, r handoffRequest) ([]byte, error) {
-	if r.Send != nil && r.Send.ReplyTo != nil {
+	if (r.Send != nil && r.Send.ReplyTo != nil) || r.Service != nil || r.Slot != nil {
 		j, err := json.Marshal(r)
 		if err != nil {
 			return b, err
@@ -70,6 +70,7 @@ func appendRequest(b []byte, r handoffRequest) ([]byte, error) {
 		b = appendJSONField(b, "in_reply_to", m.InReplyTo)
 		b = appendJSONTrue(b, "receipt", m.Receipt)
 		b = appendJSONTrue(b, "more", m.More)
+		b = appendJSONField(b, "oob_url", m.OOBURL)
 		b = append(b, '}')
 	}
 	if r.Wait != 0 {

@@ -35,6 +35,9 @@ func TestAppendRequestMatchesJSON(t *testing.T) {
 			InReplyTo: "id", Receipt: true, More: true}},
 		"wait":     {V: 1, Op: "reply", Wait: 3 * time.Second},
 		"reply to": {V: 1, Op: "send", Send: &handoffSend{Account: "me@x", ReplyTo: &statefile.Record{ID: "x", Body: "b"}}},
+		"file msg": {V: 2, Op: "msg", Msg: &handoffMsg{Body: "https://a/f", OOBURL: "https://a/f?x=<&>", More: true}},
+		"slot": {V: 2, Op: "slot", Service: &UploadService{JID: "up.x", MaxSize: 9},
+			Slot: &SlotRequest{Filename: "a b", Size: 3, ContentType: "text/plain"}},
 	}
 	for name, r := range cases {
 		if got, want := encodeRequest(t, r); got != want {
@@ -110,6 +113,12 @@ func TestAnswerDecodesWhatWasEncoded(t *testing.T) {
 		"errors": {answerHead: answerHead{V: 1, Finished: true},
 			Err:       &wireError{Message: "bounced", Delivery: &DeliveryError{Failed: []string{"a@b: x"}, Total: 2}},
 			FinishErr: &wireError{Message: "late", Timeout: true}},
+		"upload": {answerHead: answerHead{V: 2, OK: true}, Service: &UploadService{JID: "up.x", MaxSize: 10},
+			Slot: &Slot{Put: "https://p/x", Get: "https://g/x", Headers: []SlotHeader{{"Authorization", "B t"}}}},
+		"upload errors": {answerHead: answerHead{V: 2}, Err: &wireError{Message: "m",
+			FileSize:    &FileTooLargeError{Name: "f", Size: 3, Max: 2, Server: true},
+			SlotRefused: &SlotRefusedError{Service: "up", File: "f", Condition: "resource-constraint", Text: "quota"},
+			NoUpload:    &NoUploadServiceError{Domain: "x"}}},
 	}
 	for name, a := range cases {
 		b, err := json.Marshal(a)

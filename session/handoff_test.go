@@ -389,7 +389,7 @@ func TestHandoffBadPeers(t *testing.T) {
 			t.Fatalf("garbage %q was not logged", garbage)
 		}
 	}
-	if got := exchange(`{"v":1,"op":"send","send":{"account":"other@example.org","to":["a@b"],"type":"chat"}}` + "\n"); !strings.Contains(got, `"refused":"account"`) {
+	if got := exchange(`{"v":2,"op":"send","send":{"account":"other@example.org","to":["a@b"],"type":"chat"}}` + "\n"); !strings.Contains(got, `"refused":"account"`) {
 		t.Errorf("another account's request: %q", got)
 	}
 	<-fx.logs

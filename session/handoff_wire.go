@@ -12,30 +12,37 @@ import (
 	"github.com/jab-xmpp/jab/statefile"
 )
 
-// The hand-off protocol, version 1: JSON Lines over the observer's Unix
+// The hand-off protocol, version 2 (2 added the upload requests of send
+// --file and a message's "oob_url"): JSON Lines over the observer's Unix
 // socket (statefile's HandoffPath), one request and then one answer at a
 // time, so the client knows at every moment what the observer has taken.
 //
-//	client → {"v":1,"op":"send","send":{account, to, type, thread, …}}
-//	observer ← {"v":1,"ok":true,"pid":…,"jid":…,"command":"listen"}
-//	           or {"v":1,"refused":"offline"|"account"|"version"}: nothing
+//	client → {"v":2,"op":"send","send":{account, to, type, thread, …}}
+//	observer ← {"v":2,"ok":true,"pid":…,"jid":…,"command":"listen"}
+//	           or {"v":2,"refused":"offline"|"account"|"version"}: nothing
 //	           was done, the client logs in itself
-//	           or {"v":1,"error":{…}}: the request's own error (no parent
+//	           or {"v":2,"error":{…}}: the request's own error (no parent
 //	           to fork from, the state file), as StartSend returns it
-//	client → {"v":1,"op":"msg","msg":{body, subject, in_reply_to, receipt, more}}
-//	observer ← {"v":1,"ok":true,"sent":[{to,id,thread,type}…]} or with "error";
+//	client → {"v":2,"op":"msg","msg":{body, subject, in_reply_to, receipt, more}}
+//	observer ← {"v":2,"ok":true,"sent":[{to,id,thread,type}…]} or with "error";
 //	           with "single" in the send, the observer also ran Finish:
 //	           "finished":true and its "finish_error"
-//	client → {"v":1,"op":"flush"} (Sender.Flush: the input pauses)
-//	client → {"v":1,"op":"finish"} or {"v":1,"op":"fail"} (Sender.Finish,
+//	client → {"v":2,"op":"flush"} (Sender.Flush: the input pauses)
+//	client → {"v":2,"op":"finish"} or {"v":2,"op":"fail"} (Sender.Finish,
 //	           Sender.Fail), then optionally {"op":"receipts","wait":ns} and
 //	           {"op":"reply","wait":ns}; each answered {"ok":…} or {"error":…}
+//	client → {"v":2,"op":"upload_service"} before the first message (send
+//	           --file): {"ok":true,"service":{jid,max_size}}; then for each
+//	           file {"v":2,"op":"slot","service":{…},"slot":{filename,size,
+//	           content_type}}: {"ok":true,"slot":{put,get,headers}}. The
+//	           client PUTs the file itself and sends the message with
+//	           "oob_url" (upload.go)
 //
 // Errors travel as a message and the typed errors found in it (wireError),
 // so the client's exit status and hint are those of the direct path. A
 // newer client talking to an older observer is refused ("version") and
 // logs in itself.
-const handoffVersion = 1
+const handoffVersion = 2
 
 // Line limits: a request before the hello is accepted is bounded tightly
 // (a stranger's garbage), a message once it is accepted only generously: a
@@ -51,6 +58,9 @@ type handoffRequest struct {
 	Send *handoffSend  `json:"send,omitempty"`
 	Msg  *handoffMsg   `json:"msg,omitempty"`
 	Wait time.Duration `json:"wait,omitempty"`
+	// Service and Slot are the "slot" request (upload_run.go).
+	Service *UploadService `json:"service,omitempty"`
+	Slot    *SlotRequest   `json:"slot,omitempty"`
 
 	tooLong int // set by the observer's reader: the line was this long and was skipped
 }
@@ -81,13 +91,17 @@ type handoffMsg struct {
 	InReplyTo string `json:"in_reply_to,omitempty"`
 	Receipt   bool   `json:"receipt,omitempty"`
 	More      bool   `json:"more,omitempty"`
+	OOBURL    string `json:"oob_url,omitempty"`
 }
 
 type handoffAnswer struct {
 	answerHead
-	Reply     *Event     `json:"reply,omitempty"`
-	Err       *wireError `json:"error,omitempty"`
-	FinishErr *wireError `json:"finish_error,omitempty"` // of the Finish that Finished says ran
+	Reply *Event `json:"reply,omitempty"`
+	// The answers of "upload_service" and "slot" (upload_run.go).
+	Service   *UploadService `json:"service,omitempty"`
+	Slot      *Slot          `json:"slot,omitempty"`
+	Err       *wireError     `json:"error,omitempty"`
+	FinishErr *wireError     `json:"finish_error,omitempty"` // of the Finish that Finished says ran
 }
 
 // answerHead is what every answer may have; the rest is decoded only
@@ -113,6 +127,8 @@ func (a *handoffAnswer) UnmarshalJSON(b []byte) error {
 	var lean struct {
 		answerHead
 		Reply     json.RawMessage `json:"reply"`
+		Service   json.RawMessage `json:"service"`
+		Slot      json.RawMessage `json:"slot"`
 		Err       json.RawMessage `json:"error"`
 		FinishErr json.RawMessage `json:"finish_error"`
 	}
@@ -123,7 +139,8 @@ func (a *handoffAnswer) UnmarshalJSON(b []byte) error {
 	for _, f := range []struct {
 		raw json.RawMessage
 		dst any
-	}{{lean.Reply, &a.Reply}, {lean.Err, &a.Err}, {lean.FinishErr, &a.FinishErr}} {
+	}{{lean.Reply, &a.Reply}, {lean.Service, &a.Service}, {lean.Slot, &a.Slot}, {lean.Err, &a.Err},
+		{lean.FinishErr, &a.FinishErr}} {
 		if len(f.raw) > 0 {
 			if err := json.Unmarshal(f.raw, f.dst); err != nil {
 				return err
@@ -150,6 +167,9 @@ type wireError struct {
 	NoParent    *NoParentError          `json:"no_parent,omitempty"`
 	IQ          *IQError                `json:"iq,omitempty"`
 	Original    *OriginalError          `json:"original,omitempty"`
+	FileSize    *FileTooLargeError      `json:"file_too_large,omitempty"`
+	SlotRefused *SlotRefusedError       `json:"slot_refused,omitempty"`
+	NoUpload    *NoUploadServiceError   `json:"no_upload_service,omitempty"`
 	Version     *statefile.VersionError `json:"state_version,omitempty"`
 	Corrupt     *wireCorrupt            `json:"state_corrupt,omitempty"`
 }
@@ -173,6 +193,9 @@ func encodeError(err error) *wireError {
 	typed(err, &w.NoParent)
 	typed(err, &w.IQ)
 	typed(err, &w.Original)
+	typed(err, &w.FileSize)
+	typed(err, &w.SlotRefused)
+	typed(err, &w.NoUpload)
 	typed(err, &w.Version)
 	var ce *statefile.CorruptError
 	if errors.As(err, &ce) {
@@ -221,6 +244,9 @@ func (w *wireError) decode() error {
 	add(w.NoParent != nil, w.NoParent)
 	add(w.IQ != nil, w.IQ)
 	add(w.Original != nil, w.Original)
+	add(w.FileSize != nil, w.FileSize)
+	add(w.SlotRefused != nil, w.SlotRefused)
+	add(w.NoUpload != nil, w.NoUpload)
 	add(w.Version != nil, w.Version)
 	if w.Corrupt != nil {
 		e.causes = append(e.causes, &statefile.CorruptError{Path: w.Corrupt.Path, Err: errors.New(w.Corrupt.Err)})

@@ -32,6 +32,9 @@ type Event struct {
 	InReplyTo string
 	Show      string
 	Status    string
+	// OOBURL is the XEP-0066 URL the message points to (a shared file),
+	// or "" (OOBURLOf).
+	OOBURL string
 	// Occupant marks a MUC private message (it carries muc#user): its
 	// conversation is the occupant's full JID, never the room (D-12).
 	Occupant bool
@@ -559,7 +562,7 @@ func apply(ctx context.Context, env Env, account string, v any, o applyOpts) (Ev
 		ev = Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID,
 			OriginID: originID(m), Thread: thread, Parent: parent, Body: m.Body, Subject: m.Subject,
 			ChatState: m.ChatState(), Delayed: m.Delayed(), Time: now, InReplyTo: m.Header("In-Reply-To"),
-			Occupant: m.MUCUser != nil, Carbon: carbon, Archived: o.Archived}
+			Occupant: m.MUCUser != nil, Carbon: carbon, Archived: o.Archived, OOBURL: OOBURLOf(m)}
 		o.e2e.set(&ev)
 		if m.Error != nil || ev.Type == "error" {
 			ev.Error = m.Error.Cond()

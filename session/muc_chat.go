@@ -98,13 +98,13 @@ func (c *Chat) IsRoom(j JID) bool { return !j.IsFull() && c.o.Rooms.Joined(j.Bar
 // SayTo sends body to peer, which need not be the conversee (/msg: a
 // private message to an occupant of a room, D-12).
 func (c *Chat) SayTo(ctx context.Context, peer JID, body string) error {
-	return c.send(ctx, peer, body, nil)
+	return c.send(ctx, peer, Outgoing{Body: body}, nil)
 }
 
 // sayRoom sends a group chat message to room in its current topic thread
 // (a new one after /thread new), with the history record; the room's echo
 // is printed as our own message.
-func (c *Chat) sayRoom(ctx context.Context, room JID, body string) error {
+func (c *Chat) sayRoom(ctx context.Context, room JID, body, oob string) error {
 	s, err := c.Session()
 	if err != nil {
 		return err
@@ -115,6 +115,7 @@ func (c *Chat) sayRoom(ctx context.Context, room JID, body string) error {
 	c.mu.Unlock()
 	thread := c.o.Rooms.topic(room.Bare(), pend.NewThread)
 	m := BuildMessage(Route{To: room.Bare(), Thread: thread}, "groupchat", "", body, "")
+	setOOB(m, oob)
 	if err := c.call(func() error { return s.Conn().Send(m) }); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type handedSender interface {
 	WaitReceipts(ctx context.Context, d time.Duration) error
 	WaitReply(ctx context.Context, d time.Duration) (Event, error)
 	Close() error
+	Slots // upload_run.go
 	written() int
 	maxStanza() int
 	msgType() string

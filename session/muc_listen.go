@@ -255,7 +255,7 @@ func (lr *listenRoom) event(m *Message) Event {
 	}
 	return Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
 		Thread: thread, Body: m.Body, Subject: m.Subject, Delayed: m.Delayed(), InReplyTo: m.Header("In-Reply-To"),
-		Room: lr.t.Room.Bare(), Nick: from.Resource, Own: from.Resource != "" && from.Resource == lr.nick}
+		OOBURL: OOBURLOf(m), Room: lr.t.Room.Bare(), Nick: from.Resource, Own: from.Resource != "" && from.Resource == lr.nick}
 }
 
 // message is a group chat message (or an error) from lr.

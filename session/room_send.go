@@ -277,6 +277,7 @@ func (rs *RoomSender) build(out Outgoing) ([]*Message, [][]byte, error) {
 			}
 			m = BuildMessage(route, "chat", "", out.Body, out.InReplyTo) // §7.5, item 77
 		}
+		setOOB(m, out.OOBURL)
 		b, err := enc.add(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode message: %w", err)

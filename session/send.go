@@ -410,6 +410,7 @@ type Sent struct {
 	ID     string `json:"id"`
 	Thread string `json:"thread,omitempty"`
 	Type   string `json:"type"`
+	OOBURL string `json:"oob_url,omitempty"` // send --file: the file's GET URL
 }
 
 // BuildMessage makes the stanza for one body along one route. The id is
@@ -507,6 +508,9 @@ type Outgoing struct {
 	InReplyTo string // SHIM In-Reply-To (XEP-0201 0.3 §8), or ""
 	ChatState string // XEP-0085 state to attach ("active"), or ""
 	Receipt   bool   // ask for a XEP-0184 receipt
+	// OOBURL is the URL of an uploaded file the message points to
+	// (XEP-0066, upload.go), or "".
+	OOBURL string
 }
 
 // Receipts tracks the XEP-0184 receipts asked for by our messages. Its

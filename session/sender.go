@@ -391,6 +391,7 @@ func (sd *Sender) build(routes []Route, out Outgoing) ([]*Message, [][]byte, err
 			// XEP-0184 §5.1: a request rides on the message it is for.
 			m.Request = &Empty{}
 		}
+		setOOB(m, out.OOBURL)
 		wire := m
 		if sd.o.E2E != nil {
 			// m keeps the plaintext for the history; the wire copy is

@@ -65,6 +65,13 @@ type StanzaError struct {
 	Type      string     `xml:"type,attr"`
 	Condition []xml.Name `xml:",any"`
 	Text      string     `xml:"text"`
+	// The XEP-0363 §5 children of a refused slot request (decoding only).
+	TooLarge *struct {
+		Max string `xml:"max-file-size"`
+	} `xml:"urn:xmpp:http:upload:0 file-too-large"`
+	Retry *struct {
+		Stamp string `xml:"stamp,attr"`
+	} `xml:"urn:xmpp:http:upload:0 retry"`
 }
 
 // MarshalXML writes <error type='…'><condition xmlns='…stanzas'/>
@@ -153,6 +160,7 @@ type Message struct {
 	OriginID *OriginID      `xml:"urn:xmpp:sid:0 origin-id,omitempty"`
 	StanzaID []StanzaIDElem `xml:"urn:xmpp:sid:0 stanza-id,omitempty"`
 	Headers  *Headers       `xml:"http://jabber.org/protocol/shim headers,omitempty"`
+	OOB      []OOB          `xml:"jabber:x:oob x,omitempty"` // XEP-0066 (upload.go)
 	Feature  *FeatureNeg    `xml:"http://jabber.org/protocol/feature-neg feature,omitempty"`
 	MUCUser  *Empty         `xml:"http://jabber.org/protocol/muc#user x,omitempty"`
 	Request  *Empty         `xml:"urn:xmpp:receipts request,omitempty"`

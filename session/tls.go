@@ -15,17 +15,24 @@ import (
 // "xmpp-client" (XEP-0368 §4); SNI is always the domain, never the SRV
 // target.
 func tlsConfig(cfg Config, directTLS bool) *tls.Config {
-	domain := cfg.JID.Domain
-	tc := &tls.Config{ServerName: domain, MinVersion: tls.VersionTLS12}
-	if cfg.TLSMin > tls.VersionTLS12 {
-		tc.MinVersion = cfg.TLSMin
-	}
+	tc := tlsFor(cfg.JID.Domain, cfg)
 	if cfg.capTLS12 {
 		// tls-unique is defined up to TLS 1.2 (RFC 5929 §3, RFC 9266).
 		tc.MaxVersion = tls.VersionTLS12
 	}
 	if directTLS {
 		tc.NextProtos = []string{"xmpp-client"}
+	}
+	return tc
+}
+
+// tlsFor verifies a server as domain, with cfg's TLS settings: the XMPP
+// server as the JID's domain, an upload slot's host as itself
+// (upload_http.go).
+func tlsFor(domain string, cfg Config) *tls.Config {
+	tc := &tls.Config{ServerName: domain, MinVersion: tls.VersionTLS12}
+	if cfg.TLSMin > tls.VersionTLS12 {
+		tc.MinVersion = cfg.TLSMin
 	}
 	if cfg.InsecureSkipVerify {
 		// The command line warns on every run that sets this.

@@ -27,6 +27,8 @@ type configParams struct {
 	Without           []string // default modules left out
 	MUCModules        []string // extra modules of the MUC component
 	PluginDir         string   // where mod_jab_muc_test.lua is; "": not loaded
+	HTTPSPort         int      // 0: none; else the upload component's HTTPS port
+	Upload            *Upload
 }
 
 // luaString quotes s as a Lua string literal.
@@ -96,6 +98,16 @@ interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
 `)
 	fmt.Fprintf(&b, "c2s_ports = { %d }\n", p.Port)
+	if p.Upload != nil {
+		// HTTPS on 127.0.0.1 for mod_http_file_share; the certificate
+		// names the IP, and the upload URLs name it too (http_host).
+		fmt.Fprintf(&b, "https_ports = { %d }\nhttps_interfaces = { \"127.0.0.1\" }\nhttps_ssl = %s\n", p.HTTPSPort, ssl)
+		if p.Upload.ExternalURL != "" {
+			fmt.Fprintf(&b, "http_external_url = %s\n", q(p.Upload.ExternalURL))
+		}
+	} else {
+		b.WriteString("https_ports = {}\n")
+	}
 	if p.DirectTLSPort != 0 {
 		// The direct TLS listener uses the global ssl settings (the
 		// certificate is found by SNI in "certificates" too).
@@ -108,7 +120,6 @@ s2s_ports = {}
 s2s_direct_tls_ports = {}
 component_ports = {}
 http_ports = {}
-https_ports = {}
 proxy65_ports = {}
 console_ports = {}
 multiplex_ports = {}
@@ -146,6 +157,13 @@ allow_registration = false
 			quoted[i] = q(m)
 		}
 		fmt.Fprintf(&b, "\tmodules_enabled = { %s }\n", strings.Join(quoted, "; "))
+	}
+	if u := p.Upload; u != nil {
+		fmt.Fprintf(&b, "\nComponent %s \"http_file_share\"\n\tssl = %s\n\thttp_host = \"127.0.0.1\"\n", q("upload."+p.Domain), ssl)
+		fmt.Fprintf(&b, "\thttp_file_share_size_limit = %d\n", u.SizeLimit)
+		if u.DailyQuota > 0 {
+			fmt.Fprintf(&b, "\thttp_file_share_daily_quota = %d\n", u.DailyQuota)
+		}
 	}
 	return b.String()
 }

@@ -106,6 +106,21 @@ type Options struct {
 	// full room refuses joins with service-unavailable) and jab#noecho
 	// (a room that never reflects a message to its sender).
 	MUCModules []string
+	// Upload, if not nil, adds the XEP-0363 service upload.DOMAIN
+	// (mod_http_file_share) with HTTPS on a free loopback port; its
+	// URLs are https://127.0.0.1:PORT/file_share/…, which the test
+	// certificate names (Server.UploadDomain, Server.HTTPSAddr).
+	Upload *Upload
+}
+
+// Upload configures mod_http_file_share.
+type Upload struct {
+	SizeLimit  int64 // http_file_share_size_limit, bytes
+	DailyQuota int64 // http_file_share_daily_quota, bytes; 0: Prosody's default (10 × SizeLimit)
+	// ExternalURL, if not "", is the base URL the slots name instead of
+	// the HTTPS port (http_external_url): a proxy in front of it, or a
+	// plain http URL.
+	ExternalURL string
 }
 
 // Prosody13Dir is where .ci/deps unpacks Prosody 13 and prosody-modules
@@ -148,11 +163,18 @@ type Server struct {
 	// unless Options.DirectTLS.
 	DirectTLSAddr string
 	CAFile        string // PEM of the throwaway CA that signed the server certificate
-	Dir           string // temp dir with config, data, logs
+	// CertFile and KeyFile are the server's certificate (chain) and key,
+	// for a test service that must pass for one of the server's names.
+	CertFile, KeyFile string
+	Dir               string // temp dir with config, data, logs
 
 	// MUCDomain is the domain of the multi-user chat component
 	// ("conference." + Domain).
 	MUCDomain string
+	// UploadDomain ("upload." + Domain) and HTTPSAddr ("127.0.0.1:PORT")
+	// are set with Options.Upload.
+	UploadDomain string
+	HTTPSAddr    string
 
 	prosodyctl  string
 	bin         string
@@ -302,7 +324,7 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("prosody: generating certificates: %w", err)
 	}
-	s.CAFile = caFile
+	s.CAFile, s.CertFile, s.KeyFile = caFile, certFile, keyFile
 
 	port, err := pickPort()
 	if err != nil {
@@ -315,6 +337,15 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 			return nil, fmt.Errorf("prosody: finding a free port for direct TLS: %w", errBind)
 		}
 		s.DirectTLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(directPort))
+	}
+
+	httpsPort := 0
+	if opts.Upload != nil {
+		if httpsPort, err = pickPort(); err != nil || httpsPort == port || httpsPort == directPort {
+			return nil, fmt.Errorf("prosody: finding a free port for HTTPS: %w", errBind)
+		}
+		s.UploadDomain = "upload." + domain
+		s.HTTPSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
 	}
 
 	level := "info"
@@ -342,6 +373,8 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		Without:           opts.Without,
 		MUCModules:        opts.MUCModules,
 		PluginDir:         filepath.Join(dir, "plugins"),
+		HTTPSPort:         httpsPort,
+		Upload:            opts.Upload,
 	})
 	if err := os.WriteFile(s.configFile, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("prosody: writing config: %w", err)

@@ -10,13 +10,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 )
 
 // Write generates a throwaway CA and a server certificate for domain
-// (SANs: domain, conference.domain, *.domain) into dir. It returns the
+// (SANs: domain, conference.domain, *.domain, and the IP 127.0.0.1, which
+// the HTTPS upload URLs name: prosody.Options.Upload) into dir. It returns the
 // paths of the server certificate, its key and the CA certificate.
 func Write(dir, domain string) (certFile, keyFile, caFile string, err error) {
 	now := time.Now()
@@ -56,6 +58,7 @@ func Write(dir, domain string) (certFile, keyFile, caFile string, err error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 		DNSNames:              []string{domain, "conference." + domain, "*." + domain},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {

@@ -173,3 +173,10 @@ func (s *Server) String() string { return string(s.Kind) + " at " + s.Addr }
 func (k Kind) Describe() string {
 	return map[Kind]string{Prosody: "Prosody 0.12", Prosody13: "Prosody 13", Ejabberd: "ejabberd 23.01"}[k]
 }
+
+// FromProsody wraps a Prosody 0.12 that a test started itself with
+// options of its own (say prosody.Options.Upload), so the harness can
+// register accounts on it as on any Server.
+func FromProsody(s *prosody.Server) *Server {
+	return wrap(Prosody, s, s.Domain, s.MUCDomain, s.Addr, s.DirectTLSAddr, s.CAFile)
+}

@@ -152,6 +152,21 @@ var mutants = []mutant{
 	{"muc#mam: a live room message does not move the room's position", "return changedIf(moveRoomArchive(st.Account(r.account), ev.Room, ev.roomSID))", "return errNoChange", "TestRoomCatchUp", "session/muc_catchup.go"},
 	{"muc#mam: the room's position is the account's", "return a.RoomArchive[c.room.jid]", "return a.ArchiveLast", "TestRoomCatchUp", "session/muc_catchup.go"},
 	{"muc#mam: the room bot answers delayed and archived messages", `!ev.Own && !ev.Delayed && !ev.Archived && ev.Error == ""`, `!ev.Own && ev.Error == ""`, "TestRoomCatchUp", "session/muc_bot.go"},
+	{"XEP-0363 §4: a plain http slot is used", `case u.Scheme == "http" && !insecure:`, `case false:`, "TestSendFilePlainHTTP", "session/upload.go"},
+	{"XEP-0363 §3: no size check before the slot request", `	if max > 0 && size > max {
+		return &FileTooLargeError{Name: name, Size: size, Max: max}`, `	if false {
+		return &FileTooLargeError{Name: name, Size: size, Max: max}`, "TestSendFileOverLimit", "session/upload.go"},
+	{"upload: a failed PUT is announced anyway", `		if err := o.HTTP.Put(ctx, slot, f, progress); err != nil {
+			return nil, err
+		}`, `		_ = o.HTTP.Put(ctx, slot, f, progress)`, "TestSendFileCutHalfway", "session/upload_run.go"},
+	{"upload: the text goes out after a failed upload", `	urls, err := uploadAll(ctx, env, g, o.files, slots)
+	if err != nil {
+		return nil, err
+	}`, `	urls, _ := uploadAll(ctx, env, g, o.files, slots)`, "TestSendFileQuota|TestSendFileCutHalfway", "commands/cmd_send_file.go"},
+	{"XEP-0066: a file's message carries no OOB URL", `		m.OOB = []OOB{{URL: u}}`, `		_ = u`, "TestSendFile$|TestSendFileHandoff", "session/upload.go"},
+	{"upload: the file is held in memory", `	var body io.Reader = io.NewSectionReader(u.f, 0, u.Size)`, `	all, _ := io.ReadAll(io.NewSectionReader(u.f, 0, u.Size))
+	var body io.Reader = io.NewSectionReader(u.f, int64(len(all))-u.Size, u.Size)`, "TestSendFile1GiB", "session/upload_http.go"},
+	{"upload: the file name is not sanitised", `u := &UploadFile{Given: path, Name: SafeFilename(name)}`, `u := &UploadFile{Given: path, Name: name}`, "TestSendFile$|TestSendFileStdin", "session/upload_http.go"},
 	// OpenPGP for XMPP (XEP-0373/0374): trust, the recipient's checks,
 	// never the fallback body, never --exec for an unverified message.
 	{"D-21: a swapped key is used", `if len(unpinned) > 0 {`, `if false {`, "TestOXRefused", "session/ox/trust.go"},
@@ -193,6 +208,14 @@ var sessionMutants = []mutant{
 	{"item 82: a sent carbon's inner from not checked", `if from.Bare() != account || !from.IsFull() {`, `if false {`, "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
 	{"a carbon nested in a carbon accepted", "if in.CarbonReceived != nil || in.CarbonSent != nil || in.MAMResult != nil {\n\t\t// A copy of a copy", "if false {\n\t\t// A copy of a copy", "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
 	{"item 85: a MUC PM carbon of a room not joined accepted", `if in.MUCUser != nil && (joined == nil || !joined(peer.Bare())) {`, `if false {`, "TestApplyForgedCarbons|TestUnwrapCarbon", "session/carbons.go"},
+	// Prosody ignores headers it does not read: a fake service sees them.
+	{"XEP-0363 §4: any slot header goes with the PUT", `canon, ok := slotHeaders[strings.ToLower(name)]`, `canon, ok := name, true`, "TestCheckSlot|TestUploadPut", "session/upload.go"},
+	{"XEP-0363 §8: newlines kept in slot headers", `Value: stripNewlines(h.Value)}`, `Value: h.Value}`, "TestCheckSlot", "session/upload.go"},
+	{"upload: a slot URL's user info is used", `	case u.User != nil:
+		return "carries user info"`, `	case false:
+		return "carries user info"`, "TestCheckSlot", "session/upload.go"},
+	{"upload: --timeout bounds the whole upload, not a stall", `ResponseHeaderTimeout: answerWait(idle),`, `ResponseHeaderTimeout: idle,`, "TestUploadSlowAndStalled", "session/upload_http.go"},
+	{"upload: a redirect of the PUT is followed", `CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }`, `CheckRedirect: nil`, "TestUploadPut", "session/upload_http.go"},
 	{"channel binding: a server offering -PLUS with no usable type gets a login without binding", "if anyPlus && len(have) > 0 && mode != BindingNone {", "if false {", "TestChooseMechanism", "session/sasl.go"},
 	{"channel binding: the TLS 1.2 retry also where the server listed its types", "choice.cbType == cbExporter && cbOffered == nil && version", "choice.cbType == cbExporter && version", "TestRefusedBinding", "session/binding.go"},
 	{"channel binding: the TLS 1.2 retry below --tls-min 1.3", "if !capped && tlsMin < tls.VersionTLS13 {", "if !capped {", "TestBindingNext", "session/binding.go"},
