@@ -154,9 +154,9 @@ func statusOf(err error) string {
 func TestUploadEarlyRefusal(t *testing.T) {
 	big := uploadFile(t, "big.bin", bytes.Repeat([]byte{0}, 16<<20))
 	up := NewUploader(Config{Timeout: 5 * time.Second})
-	for answer, status := range map[string]string{
-		"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n": "413 Content Too Large",
-		"HTTP/1.1 201 Created\r\n\r\n":                                "201 Created",
+	for answer, want := range map[string]struct{ status, err string }{
+		"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n": {"413 Content Too Large", "answered 413 Content Too Large; no message"},
+		"HTTP/1.1 201 Created\r\n\r\n":                                {"201 Created", "before it had the whole file"},
 	} {
 		srv := rawService(t, func(c net.Conn, _ string, _ *bufio.Reader) {
 			io.WriteString(c, answer)
@@ -165,8 +165,8 @@ func TestUploadEarlyRefusal(t *testing.T) {
 		start := time.Now()
 		err := up.Put(context.Background(), Slot{Put: srv + "/p"}, big, nil)
 		var ue *UploadError
-		if !errors.As(err, &ue) || ue.Status != status || time.Since(start) > 3*time.Second {
-			t.Errorf("an early %s: %v after %s", status, err, time.Since(start))
+		if !errors.As(err, &ue) || ue.Status != want.status || !strings.Contains(err.Error(), want.err) || time.Since(start) > 3*time.Second {
+			t.Errorf("an early %s: %v after %s", want.status, err, time.Since(start))
 		}
 	}
 }

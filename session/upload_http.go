@@ -396,6 +396,9 @@ func (up *Uploader) exchange(raw, c net.Conn, head []byte, body io.Reader, size 
 		// status says why better than the write's error.
 		select {
 		case a := <-answers:
+			if a.err == nil && (a.code < 200 || a.code > 299) {
+				return a.code, a.status, nil // a refusal: its status says it all
+			}
 			if a.err == nil {
 				return a.code, a.status, errors.New("the service answered before it had the whole file")
 			}
