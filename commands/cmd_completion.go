@@ -78,7 +78,9 @@ func completionCommand(*Env) *cli.Command {
 		ArgsUsage: "bash|zsh|fish",
 		Description: `Prints the completion script for the shell on stdout. It completes
 commands, flags, the JIDs of the account's conversations and thread ids, which
-it reads from the state directory without connecting. To load it:
+it reads from the state directory without connecting, and the group chat rooms
+(--room: the config file's and the state's; --pm: the occupants of private
+conversations). To load it:
 
   bash: source <(jab completion bash)        (or install it as
         $PREFIX/share/bash-completion/completions/jab)
@@ -301,7 +303,11 @@ func printFlagValues(w io.Writer, c *cli.Context, env *Env, f cli.Flag) {
 		printThreads(w, loadCompletionState(c, env, false), false)
 	case "type":
 		fmt.Fprint(w, "chat\tone-to-one chat (default)\nnormal\tstandalone message, like an email\nheadline\tnotification that is never answered\n")
-	case flagCAFile, flagPasswordFile:
+	case "room":
+		printRooms(w, c, env, loadCompletionState(c, env, false))
+	case "pm":
+		printOccupants(w, loadCompletionState(c, env, false))
+	case flagCAFile, flagPasswordFile, flagRoomPwFile:
 		fmt.Fprintln(w, completeFiles)
 	case flagStateDir:
 		fmt.Fprintln(w, completeDirs)
@@ -428,6 +434,81 @@ func printJIDs(w io.Writer, st *completionState) {
 			}
 			fmt.Fprintf(w, "%s\t%s\n", it.JID, oneLine(desc))
 		}
+	}
+}
+
+// printRooms offers the group chat rooms of the config file, then those
+// the state knows (knownRooms).
+func printRooms(w io.Writer, c *cli.Context, env *Env, st *completionState) {
+	s, _ := loadSettings(c, env)
+	var accounts []*statefile.Account
+	if st != nil {
+		for _, a := range st.accounts {
+			accounts = append(accounts, a.Account)
+		}
+	}
+	configured, known := knownRooms(s, accounts...)
+	for _, r := range configured {
+		fmt.Fprintf(w, "%s\troom in the config file\n", r)
+	}
+	for _, r := range known {
+		fmt.Fprintf(w, "%s\troom\n", r)
+	}
+}
+
+// knownRooms are the rooms of the config file (rooms), and those the
+// accounts' state knows that it does not name: rooms with an archive
+// position, and the rooms of private conversations with occupants; each
+// sorted, only those completion may offer.
+func knownRooms(s *settings.Settings, accounts ...*statefile.Account) (configured, known []string) {
+	seen := map[string]bool{}
+	keep := func(list []string) []string {
+		slices.Sort(list)
+		return slices.DeleteFunc(list, func(r string) bool {
+			if !completable(r) || seen[r] {
+				return true
+			}
+			seen[r] = true
+			return false
+		})
+	}
+	if s != nil {
+		rooms, _ := settings.Get(s, optRooms, []settings.Room(nil))
+		for _, r := range rooms {
+			configured = append(configured, r.JID)
+		}
+	}
+	configured = keep(configured)
+	for _, a := range accounts {
+		for room := range a.RoomArchive {
+			known = append(known, room)
+		}
+		for key, cv := range a.Conversations {
+			if cv.Occupant {
+				known = append(known, session.BareOf(key))
+			}
+		}
+	}
+	return configured, keep(known)
+}
+
+// printOccupants offers the occupants of private conversations (send
+// --pm).
+func printOccupants(w io.Writer, st *completionState) {
+	if st == nil {
+		return
+	}
+	var list []string
+	for _, a := range st.accounts {
+		for key, cv := range a.Conversations {
+			if cv.Occupant && completable(key) && !slices.Contains(list, key) {
+				list = append(list, key)
+			}
+		}
+	}
+	slices.Sort(list)
+	for _, key := range list {
+		fmt.Fprintf(w, "%s\tprivate conversation in a room\n", key)
 	}
 }
 

@@ -250,8 +250,14 @@ or not, and the feature is advertised; --no-receipts turns both off.`,
 			}
 			rooms := c.StringSlice("room")
 			if len(rooms) == 0 {
-				if rooms, err = settings.Get(g.settings, optRooms, []string(nil)); err != nil {
+				configured, err := settings.Get(g.settings, optRooms, []settings.Room(nil))
+				if err != nil {
 					return err
+				}
+				for _, r := range configured {
+					if r.Autojoin {
+						rooms = append(rooms, r.JID)
+					}
 				}
 			}
 			if o.rooms, err = roomTargets(c.Context, env, g, rooms); err != nil {

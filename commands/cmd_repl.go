@@ -317,6 +317,7 @@ func newRepl(ctx context.Context, env *Env, g *options, o *replOptions, senv ses
 	r.rooms = session.NewRooms(senv, g.account, nil, func(format string, args ...any) {
 		fmt.Fprintf(r.errw, "jab: %s\n", sanitize(fmt.Sprintf(format, args...)))
 	})
+	r.rooms.OnChange(r.promptChanged) // joined, left, our nick: the prompt says so
 	r.chat = session.NewChat(ctx, senv, session.ChatOptions{Account: g.account, LockIdle: g.lockIdle,
 		NoChatStates: o.noChatStates, PausedAfter: o.pausedAfter, InactiveAfter: o.inactiveAfter,
 		AutoAway: o.autoAway, AutoXA: o.autoXA, Priority: o.priority, Wait: g.timeout, OnChange: r.promptChanged,
@@ -461,6 +462,9 @@ func (r *repl) prompt() string {
 	peer := r.chat.Peer()
 	if peer.Domain == "" {
 		return "jab> "
+	}
+	if r.chat.IsRoom(peer) {
+		return r.roomPrompt(peer)
 	}
 	pend, status := r.chat.Pending(peer), r.chat.PeerState(peer)
 	addr := peer.String()

@@ -132,35 +132,92 @@ func sendRoom(c *cli.Context, env *Env, g *options) error {
 	return drive(ctx, env, g, o, rs, msg)
 }
 
-// roomTargets checks the rooms and the nick (--nick, or the JID's local
-// part) and reads the room password: a bad room or nick is a usage error,
-// before anything is contacted.
+// roomTargets checks the rooms and their nicks and reads their
+// passwords (roomTarget): a bad room or nick is a usage error, before
+// anything is contacted.
 func roomTargets(ctx context.Context, env *Env, g *options, names []string) ([]session.RoomTarget, error) {
-	nick, _ := settings.Get(g.settings, flagNick, "")
-	nick = session.DefaultNick(g.account, nick)
-	if err := session.CheckNick(nick); err != nil {
-		return nil, usagef("give another --nick", "%w", err)
-	}
 	var rooms []session.RoomTarget
 	seen := map[string]bool{}
+	shared := &roomSecret{}
 	for _, s := range names {
 		j, err := session.ParseRoom(s)
 		if err != nil {
 			return nil, usagef("a room looks like team@conference.example.org", "%w", err)
 		}
-		if !seen[j.Bare()] {
-			seen[j.Bare()] = true
-			rooms = append(rooms, session.RoomTarget{Room: j, Nick: nick})
+		if seen[j.Bare()] {
+			continue
 		}
-	}
-	password, err := roomPassword(ctx, env, g)
-	if err != nil {
-		return nil, err
-	}
-	for i := range rooms {
-		rooms[i].Password = password
+		seen[j.Bare()] = true
+		t, err := roomTarget(ctx, env, g, j, "", shared)
+		if err != nil {
+			return nil, err
+		}
+		rooms = append(rooms, t)
 	}
 	return rooms, nil
+}
+
+// roomTarget is room with its nick and password. The nick is nick when
+// given (the REPL's /join ROOM NICK), else --nick or JAB_NICK, else the
+// room's table in the config file, else nick in the account table or at
+// the top level, else the JID's local part. The password source is
+// likewise --room-password-file or --room-password-cmd (or their
+// variables), else the room's table, else room_password_file or
+// room_password_cmd in the config file; shared keeps the password of the
+// sources all rooms share, so that its command runs once.
+func roomTarget(ctx context.Context, env *Env, g *options, room session.JID, nick string, shared *roomSecret) (session.RoomTarget, error) {
+	rc, _ := g.settings.Room(room.Bare())
+	if nick == "" {
+		configured, _ := settings.Get(g.settings, flagNick, "")
+		switch {
+		case givenIn(g.settings, flagNick):
+			nick = configured // --nick "" is refused below
+		case rc.Nick != "":
+			nick = rc.Nick
+		default:
+			nick = session.DefaultNick(g.account, configured)
+		}
+	}
+	if err := session.CheckNick(nick); err != nil {
+		return session.RoomTarget{}, usagef("give another --nick", "%w", err)
+	}
+	var password string
+	var err error
+	if (rc.PasswordFile != "" || rc.PasswordCmd != "") && !givenIn(g.settings, flagRoomPwFile, flagRoomPwCmd) {
+		password, err = readRoomPassword(ctx, env, g, rc.PasswordFile, rc.PasswordCmd)
+	} else {
+		password, err = shared.get(ctx, env, g)
+	}
+	return session.RoomTarget{Room: room, Nick: nick, Password: password}, err
+}
+
+// givenIn tells whether one of the options is given by flag or
+// environment variable.
+func givenIn(s *settings.Settings, names ...string) bool {
+	for _, n := range names {
+		if v, ok := s.Lookup(n); ok && v.Given() {
+			return true
+		}
+	}
+	return false
+}
+
+// roomSecret is the room password of the sources every room shares, read
+// once.
+type roomSecret struct {
+	read     bool
+	password string
+}
+
+func (r *roomSecret) get(ctx context.Context, env *Env, g *options) (string, error) {
+	if r.read {
+		return r.password, nil
+	}
+	p, err := roomPassword(ctx, env, g)
+	if err == nil {
+		r.read, r.password = true, p
+	}
+	return p, err
 }
 
 // roomPassword reads --room-password-file or runs --room-password-cmd
@@ -168,6 +225,11 @@ func roomTargets(ctx context.Context, env *Env, g *options, names []string) ([]s
 func roomPassword(ctx context.Context, env *Env, g *options) (string, error) {
 	file, _ := settings.Get(g.settings, flagRoomPwFile, "")
 	cmd, _ := settings.Get(g.settings, flagRoomPwCmd, "")
+	return readRoomPassword(ctx, env, g, file, cmd)
+}
+
+// readRoomPassword reads the room password from file or runs cmd.
+func readRoomPassword(ctx context.Context, env *Env, g *options, file, cmd string) (string, error) {
 	switch {
 	case file != "" && cmd != "":
 		return "", usagef("give one room password source", "--room-password-file and --room-password-cmd conflict")

@@ -21,10 +21,12 @@ import (
 
 // Output of 'threads list' and 'threads show':
 //
-//   - list prints the thread index (state.json), never the history: the
-//     index already holds counts and first/last activity, and it is capped,
-//     whereas the history may hold threads the caps dropped on purpose (a
-//     flood of peer thread ids).
+//   - list prints the thread index (state.json), not the history's
+//     one-to-one threads: the index already holds counts and first/last
+//     activity, and it is capped, whereas the history may hold threads the
+//     caps dropped on purpose (a flood of peer thread ids). Rooms keep no
+//     index (item 73), so their threads come from the history, capped at
+//     the index's per-peer bound, after the index's, room by room.
 //   - show prints what session.LookupThreads finds: the history grouped by
 //     thread, read in one pass that keeps only the records of the threads
 //     it may print and at most showLimit of them per thread, children
@@ -59,8 +61,9 @@ func threadsListCommand(env *Env) *cli.Command {
 		Usage: "list the account's threads (XEP-0201), newest activity first",
 		Description: `Prints the thread index: short id, peer, message type, open or closed,
 message count, last activity (UTC), the conversation's current lock, the child
-thread's parent (↳) and the subject or first line. --json prints one object per
-line with the full ids and times. Nothing is contacted.`,
+thread's parent (↳) and the subject or first line; then the group chat rooms'
+threads, room by room (type groupchat, counted from the history). --json prints
+one object per line with the full ids and times. Nothing is contacted.`,
 		Flags: commandFlags(
 			&cli.StringFlag{Name: "peer", Usage: "only threads with `JID` (its bare JID)"},
 			&cli.BoolFlag{Name: "open", Usage: "only open threads"},
@@ -154,7 +157,7 @@ func loadThreadsAccount(g *options) (*statefile.Store, *statefile.Account, error
 }
 
 func runThreadsList(env *Env, g *options, o *threadsListOptions) error {
-	_, a, err := loadThreadsAccount(g)
+	store, a, err := loadThreadsAccount(g)
 	if err != nil {
 		return err
 	}
@@ -177,6 +180,22 @@ func runThreadsList(env *Env, g *options, o *threadsListOptions) error {
 		threads = append(threads, t)
 	}
 	session.ByActivity(threads)
+	if !o.closed {
+		// Then the rooms' threads, room by room: they are in the
+		// history only (rooms keep no thread index), and never closed.
+		rooms, warnings, err := session.RoomThreads(store.History(0), g.account.Bare(), session.MaxThreadsPerPeer)
+		for _, w := range warnings {
+			fmt.Fprintf(env.Stderr, "jab: warning: %s\n", sanitize(w))
+		}
+		if err != nil {
+			return err
+		}
+		for _, t := range rooms {
+			if peer == "" || t.Peer == peer {
+				threads = append(threads, t)
+			}
+		}
+	}
 
 	out := bufio.NewWriter(env.Stdout)
 	if o.json {
@@ -387,7 +406,7 @@ func threadLine(r *statefile.Record) string {
 	} else {
 		b.WriteString("  <-  ")
 	}
-	b.WriteString(sanitize(r.Peer))
+	b.WriteString(sanitize(recordPeer(r)))
 	if r.Error != "" || r.Type == "error" {
 		b.WriteString("  error=" + sanitize(dashIfEmpty(r.Error)))
 	}
@@ -420,6 +439,7 @@ func threadRecordJSON(s *session.ThreadGroup, r *statefile.Record) []byte {
 		ChatState string `json:"chat_state"`
 		InReplyTo string `json:"in_reply_to"`
 		Error     string `json:"error"`
+		Nick      string `json:"nick,omitempty"`
 	}
 	parent := s.Parent
 	if parent == "" {
@@ -427,8 +447,29 @@ func threadRecordJSON(s *session.ThreadGroup, r *statefile.Record) []byte {
 	}
 	data, _ := json.Marshal(message{Thread: r.Thread, Parent: parent, Dir: r.Dir, Time: formatUTC(r.Time, time.RFC3339Nano, ""),
 		Peer: r.Peer, Type: r.Type, ID: r.ID, OriginID: r.OriginID, Subject: r.Subject, Body: r.Body,
-		ChatState: r.ChatState, InReplyTo: r.InReplyTo, Error: r.Error})
+		ChatState: r.ChatState, InReplyTo: r.InReplyTo, Error: r.Error, Nick: recordNick(r)})
 	return safeJSON(data)
+}
+
+// recordNick is the nick of a group chat record: recorded, or for an
+// older record from an occupant, its resource.
+func recordNick(r *statefile.Record) string {
+	if r.Nick != "" || r.Type != "groupchat" {
+		return r.Nick
+	}
+	if j, err := session.ParseJID(r.Peer); err == nil && r.Dir == statefile.DirIn {
+		return j.Resource
+	}
+	return ""
+}
+
+// recordPeer is who a record's line names: the peer, and in a room the
+// occupant ROOM/NICK, ours too.
+func recordPeer(r *statefile.Record) string {
+	if nick := recordNick(r); nick != "" {
+		return session.BareOf(r.Peer) + "/" + nick
+	}
+	return r.Peer
 }
 
 // threadPalette: six 256-colour foregrounds readable on dark and light

@@ -45,18 +45,20 @@ func globalOptions() []settings.Option {
 	for _, f := range flags {
 		name := f.Names()[0]
 		opts = append(opts, settings.Option{Name: name, Env: envOf[name], Kind: flagKind(f),
-			Path: slices.Contains(pathOptions, name)})
+			Path: slices.Contains(pathOptions, name), Command: name == flagRoomPwCmd})
 	}
-	// listen's rooms: a config key (per account too) without a global
-	// flag; listen --room replaces them.
-	return append(opts, settings.Option{Name: optRooms, Env: "JAB_ROOMS", Kind: settings.List},
+	// The rooms: a config key (per account too) without a global flag,
+	// an array of rooms or a table of rooms with settings of their own;
+	// listen --room replaces the rooms listen joins.
+	return append(opts, settings.Option{Name: optRooms, Env: "JAB_ROOMS", Kind: settings.Rooms},
 		// send's encryption (cmd_keys.go): every message of the account,
 		// or those to the contacts listed.
 		settings.Option{Name: optEncrypt, Env: "JAB_ENCRYPT", Kind: settings.Bool},
 		settings.Option{Name: optEncryptTo, Env: "JAB_ENCRYPT_TO", Kind: settings.List})
 }
 
-// optRooms is the rooms listen joins when no --room is given.
+// optRooms is the rooms listen joins when no --room is given, and each
+// room's nick and password (a table of rooms).
 const optRooms = "rooms"
 
 // layers are the global flags given on c's command line (before or after

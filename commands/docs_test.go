@@ -234,6 +234,45 @@ func TestCompletionCandidates(t *testing.T) {
 	}
 }
 
+// TestCompletionRooms: --room offers the config file's rooms and the rooms
+// the state knows (an archive position, a private conversation); --pm the
+// occupants of private conversations; --room-password-file a file.
+func TestCompletionRooms(t *testing.T) {
+	dir := tvFixture(t)
+	store, err := statefile.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Update(context.Background(), func(st *statefile.State) error {
+		a := st.Account(tvAccount)
+		a.RoomArchive = map[string]string{"archived@muc.example.org": "s1"}
+		a.Conversations["pm@muc.example.org/alice"] = &statefile.Conversation{Peer: "pm@muc.example.org/alice", Occupant: true}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("[rooms.\"team@muc.example.org\"]\nnick = \"ci\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"JAB_JID": tvAccount, "JAB_STATE_DIR": dir, "JAB_CONFIG": cfg}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"send", "--room", ""}, []string{"team@muc.example.org", "archived@muc.example.org", "pm@muc.example.org"}},
+		{[]string{"listen", "--room", ""}, []string{"team@muc.example.org", "archived@muc.example.org", "pm@muc.example.org"}},
+		{[]string{"send", "--pm", ""}, []string{"pm@muc.example.org/alice"}},
+		{[]string{"send", "--room-password-file", ""}, []string{completeFiles}},
+	} {
+		code, out, errs := completionRun(t, env, c.args...)
+		if got := candidates(out); code != 0 || errs != "" || !slices.Equal(got, c.want) {
+			t.Errorf("%q: offered %q (exit %d, %s), want %q", c.args, got, code, errs, c.want)
+		}
+	}
+}
+
 func TestCompletionDefaultStateDir(t *testing.T) {
 	xdg := t.TempDir()
 	if err := os.Symlink(tvFixture(t), filepath.Join(xdg, "jab")); err != nil {

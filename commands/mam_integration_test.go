@@ -2,7 +2,8 @@ package commands_test
 
 // Integration tests of the archive catch-up (XEP-0313) against a server of
 // the run's kind with an archive (Prosody's or ejabberd's mod_mam) (started once, for these tests only, so the other
-// tests keep a server without an archive) and mod_offline.
+// tests keep a server without an archive) and mod_offline; its rooms keep
+// archives too (muc_mam_integration_test.go).
 
 import (
 	"strconv"
@@ -28,10 +29,13 @@ func stopArchiveServer() {
 	}
 }
 
-// archiveServer is a server of the run's kind with an archive (mod_mam).
+// archiveServer is a server of the run's kind with an archive (mod_mam),
+// for its rooms too (RoomArchive).
 func archiveServer(t *testing.T) *testserver.Server {
 	t.Helper()
-	archiveOnce.Do(func() { archiveSrv, archiveErr = testserver.Start(serverKind, testserver.Options{Archive: true}) })
+	archiveOnce.Do(func() {
+		archiveSrv, archiveErr = testserver.Start(serverKind, testserver.Options{Archive: true, RoomArchive: true})
+	})
 	if archiveErr != nil {
 		t.Fatalf("start %s with an archive: %v", serverKind.Describe(), archiveErr)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,26 @@ func TestRoomSend(t *testing.T) {
 	// nothing about "old news" and the state file holds no lock.
 	if strings.Contains(r.Stderr, "old news") {
 		t.Errorf("room history reached jab: %s", r.Stderr)
+	}
+}
+
+// TestRoomSendReplyTo: a reply in a room goes in the thread of the
+// message it answers, with In-Reply-To naming it (item 78, D-13); the
+// message is found in the history listen keeps of the room.
+func TestRoomSendReplyTo(t *testing.T) {
+	needServer(t)
+	room, alice, _, j, l := listenInRoom(t)
+	q := alice.Groupchat(t, room, "who deploys today?", "ops-thread")
+	l.waitLine("who deploys today?", 10*time.Second)
+	j.mustRun("", "send", "--room", room, "--reply-to", q.ID, "I do")
+	m := alice.WaitMessage(t, 10*time.Second, isGroupchat("I do"))
+	if m.ThreadValue() != "ops-thread" || m.Header("In-Reply-To") != q.ID {
+		t.Errorf("reply in thread %q with In-Reply-To %q, want ops-thread and %s", m.ThreadValue(), m.Header("In-Reply-To"), q.ID)
+	}
+	// A new send without it is a new topic: a thread of its own.
+	j.mustRun("", "send", "--room", room, "something else")
+	if m := alice.WaitMessage(t, 10*time.Second, isGroupchat("something else")); m.ThreadValue() == "ops-thread" || m.ThreadValue() == "" {
+		t.Errorf("a new topic in thread %q", m.ThreadValue())
 	}
 }
 
@@ -164,6 +185,30 @@ func TestRoomSendRefusals(t *testing.T) {
 		}
 		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("still here"))
 	})
+	t.Run("full", func(t *testing.T) {
+		notOn(t, "the room's occupant limit of 1 is mod_jab_muc_test's (ejabberd offers 5 and up)", testserver.Ejabberd)
+		// XEP-0045 §7.2.10: a room at its maximum of occupants (alice)
+		// answers a join with service-unavailable.
+		room, alice := teamRoom(t, map[string]string{"muc#roomconfig_maxusers": "1"})
+		j := newJab(t, newAccount(t, "me"))
+		r := j.run("", "send", "--room", room, "room for one more?")
+		if r.Code != 6 || !strings.Contains(r.Stderr, "jab: error: room "+room+" is full") {
+			t.Fatalf("full room: %s", r)
+		}
+		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("room for one more?"))
+	})
+	t.Run("nick and its retry in use", func(t *testing.T) {
+		notOn(t, "nicks taken by prefix are mod_jab_muc_test's", testserver.Ejabberd)
+		// The room takes every nick starting with "taken" for in use:
+		// the retry with a suffix conflicts too, and that is the error.
+		room, alice := teamRoom(t, map[string]string{"jab#takenprefix": "taken"})
+		j := newJab(t, newAccount(t, "me"))
+		r := j.run("", "send", "--room", room, "--nick", "taken", "who am I now")
+		if r.Code != 6 || !strings.Contains(r.Stderr, "the nick \"taken-") || !strings.Contains(r.Stderr, "is in use (the retry with a suffix too)") {
+			t.Fatalf("nick and retry in use: %s", r)
+		}
+		alice.NoMessage(t, 300*time.Millisecond, isGroupchat("who am I now"))
+	})
 	t.Run("nick conflict", func(t *testing.T) {
 		room, alice := teamRoom(t, nil)
 		j := newJab(t, newAccount(t, "me"))
@@ -179,33 +224,51 @@ func TestRoomSendRefusals(t *testing.T) {
 	})
 }
 
-// TestRoomSendBadInput: refused before connecting, exit 2, nothing sent.
+// TestRoomSendBadInput: each bad input has its own error and its exit
+// status: refused before connecting (exit 2), or, over the server's size
+// limit, after the login and before the join (exit 1); nothing reaches
+// the room, not even our presence, and no state is written.
 func TestRoomSendBadInput(t *testing.T) {
 	needServer(t)
 	room, alice := teamRoom(t, nil)
-	j := newJab(t, newAccount(t, "me"))
-	for name, args := range map[string][]string{
-		"malformed room":  {"--room", "not a room", "x"},
-		"room with nick":  {"--room", room + "/nick", "x"},
-		"room without @":  {"--room", "conference." + srv.Domain, "x"},
-		"empty nick":      {"--room", room, "--nick", " ", "x"},
-		"over-long nick":  {"--room", room, "--nick", strings.Repeat("n", 1024), "x"},
-		"control in nick": {"--room", room, "--nick", "a\x1bb", "x"},
-		"subject":         {"--room", room, "--subject", "topic", "x"},
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	for name, c := range map[string]struct {
+		args []string
+		err  string
+	}{
+		"malformed room":  {[]string{"--room", "not a room", "x"}, "room: "},
+		"room with nick":  {[]string{"--room", room + "/nick", "x"}, "has a resource"},
+		"room without @":  {[]string{"--room", "conference." + srv.Domain, "x"}, "has no room name"},
+		"empty nick":      {[]string{"--room", room, "--nick", "", "x"}, "the nick is empty"},
+		"blank nick":      {[]string{"--room", room, "--nick", " ", "x"}, "starts or ends with space"},
+		"over-long nick":  {[]string{"--room", room, "--nick", strings.Repeat("n", 1024), "x"}, "1024 bytes long; at most 1023"},
+		"control in nick": {[]string{"--room", room, "--nick", "a\x1bb", "x"}, "control character"},
+		"subject":         {[]string{"--room", room, "--subject", "topic", "x"}, "--room and --subject conflict"},
+		"empty message":   {[]string{"--room", room, ""}, "empty"},
 	} {
-		r := j.run("", append([]string{"send"}, args...)...)
-		if r.Code != 2 {
-			t.Errorf("%s: %s", name, r)
+		r := j.run("", append([]string{"send"}, c.args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, "jab: error: ") || !strings.Contains(r.Stderr, c.err) {
+			t.Errorf("%s: want exit 2 and %q: %s", name, c.err, r)
 		}
 	}
 	// Over the server's size limit: refused after login, before the join.
 	big := strings.Repeat("x", 300*1024)
-	if r := j.run(big, "send", "--room", room); r.Code == 0 {
-		t.Errorf("a message over the size limit was sent: exit %d", r.Code)
+	if r := j.run(big, "send", "--room", room); r.Code != 1 || !strings.Contains(r.Stderr, "over the server's limit") {
+		t.Errorf("a message over the size limit: %s", r)
+	}
+	alice.Sync(t)
+	for _, v := range alice.Received() {
+		if p, ok := v.(*session.Presence); ok && p.From == room+"/"+me.User {
+			t.Errorf("bad input joined the room: %s", alice.Dump())
+		}
 	}
 	alice.NoMessage(t, 300*time.Millisecond, func(m *session.Message) bool { return m.Type == "groupchat" && m.Body != "" && m.From != room+"/alice" })
 	if _, err := os.Stat(filepath.Join(j.stateDir, "history.jsonl")); err == nil {
 		t.Errorf("bad input left a history")
+	}
+	if st := string(j.readState()); strings.Contains(st, room) {
+		t.Errorf("bad input changed the state: %s", st)
 	}
 }
 
@@ -226,6 +289,24 @@ func TestRoomSendBounced(t *testing.T) {
 		t.Fatalf("bounced room message: %s", r)
 	}
 	alice.NoMessage(t, 300*time.Millisecond, isGroupchat("can anyone hear me"))
+}
+
+// TestRoomSendNoEcho: a room that passes the message on but never
+// reflects it to us (jab#noecho) leaves its delivery unconfirmed: exit 5
+// after --timeout, "no echo", though the other occupant has it.
+func TestRoomSendNoEcho(t *testing.T) {
+	notOn(t, "a room that never echoes is mod_jab_muc_test's: every real service reflects (§7.4)", testserver.Ejabberd)
+	room, alice := teamRoom(t, map[string]string{"jab#noecho": "1"})
+	j := newJab(t, newAccount(t, "me"))
+	start := time.Now()
+	r := j.run("", "send", "--timeout", "2s", "--room", room, "did it arrive?")
+	if r.Code != 5 || !strings.Contains(r.Stderr, room+": no echo within 2s") || !strings.Contains(r.Stderr, "not delivered") {
+		t.Fatalf("no echo: %s", r)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Errorf("gave up after %s, before --timeout", d)
+	}
+	alice.WaitMessage(t, 5*time.Second, isGroupchat("did it arrive?"))
 }
 
 // joinedBy waits until owner sees nick's (available) presence in room.
@@ -359,6 +440,57 @@ func TestRoomListenConfig(t *testing.T) {
 	}
 }
 
+// TestRoomConfigPerRoom: a table of rooms in the account's table gives
+// each room a nick and a password source of its own; listen joins those
+// not marked autojoin = false; send --room takes the room's nick, and
+// --nick still wins.
+func TestRoomConfigPerRoom(t *testing.T) {
+	needServer(t)
+	locked, alice := teamRoom(t, map[string]string{"muc#roomconfig_passwordprotectedroom": "1", "muc#roomconfig_roomsecret": "s3cret"})
+	plain := newRoom("plain")
+	alice.CreateRoom(t, plain, "alice", nil)
+	quiet := newRoom("quiet")
+	alice.CreateRoom(t, quiet, "alice", nil)
+	me := newAccount(t, "me")
+	j := newJab(t, me)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	text := fmt.Sprintf(`[accounts.work]
+jid = %q
+nick = "robot"
+[accounts.work.rooms.%q]
+nick = "ci"
+password_cmd = "echo s3cret"
+[accounts.work.rooms.%q]
+[accounts.work.rooms.%q]
+nick = "quiet-one"
+autojoin = false
+`, me.JID, locked, plain, quiet)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j.extraEnv = []string{"JAB_CONFIG=" + cfg, "JAB_ACCOUNT=work"}
+	l := j.startListen("--presence")
+	joinedBy(t, alice, locked, "ci", 0)
+	joinedBy(t, alice, plain, "robot", 0)
+	alice.Sync(t)
+	for _, p := range alice.Received() {
+		if pr, ok := p.(*session.Presence); ok && strings.HasPrefix(pr.From, quiet+"/") && pr.From != quiet+"/alice" {
+			t.Errorf("listen joined the room marked autojoin = false: %s", pr.From)
+		}
+	}
+	j.mustRun("", "send", "--room", quiet, "configured nick")
+	if m := alice.WaitMessage(t, 10*time.Second, isGroupchat("configured nick")); m.From != quiet+"/quiet-one" {
+		t.Errorf("send --room took nick %q, want the room's quiet-one", m.From)
+	}
+	j.mustRun("", "send", "--room", quiet, "--nick", "flagged", "flag nick")
+	if m := alice.WaitMessage(t, 10*time.Second, isGroupchat("flag nick")); m.From != quiet+"/flagged" {
+		t.Errorf("--nick: from %q", m.From)
+	}
+	if strings.Contains(l.Stderr(), "password") {
+		t.Errorf("listen: %s", l.Stderr())
+	}
+}
+
 // TestRoomExec: in a room the bot answers only messages addressed to its
 // nick, in the room and the message's thread, and never its own echo
 // (which here addresses it too: no loop).
@@ -434,6 +566,9 @@ func TestRoomPM(t *testing.T) {
 	alice.Sync(t)
 	j.mustRun("", "send", occupant, "still you")
 	alice.WaitMessage(t, 10*time.Second, private("still you"))
+	if c := cliAccount(t, j).Conversations[occupant]; c == nil || c.Peer != occupant || !c.Occupant || len(c.Gone) > 0 {
+		t.Errorf("occupant presence changed the private conversation: %+v", c)
+	}
 	// Item 76: alice becomes alice2; the conversation follows.
 	alice.Presence(t, room+"/alice2", "", "")
 	waitState(t, j, `"`+room+`/alice2"`)
@@ -513,18 +648,55 @@ func wantPrivate(t *testing.T, stream, body string) {
 }
 
 // TestRoomThreads: a room thread, our messages and others', is in the
-// history: threads show gives it under the room with each message's nick.
+// history: threads show gives it under the room with each message's nick
+// (ours too), and threads list lists the room's threads, grouped under the
+// room, after the one-to-one ones. A private message from an occupant
+// stays in its own conversation (D-12), never in the room's threads.
 func TestRoomThreads(t *testing.T) {
 	needServer(t)
-	room, alice, _, j, l := listenInRoom(t)
+	room, alice := teamRoom(t, nil)
+	j := newJab(t, newAccount(t, "me"))
+	l := j.startListen("--nick", "ci", "--room", room)
+	joinedBy(t, alice, room, "ci", 0)
 	alice.Groupchat(t, room, "release planning", "rt-1")
 	l.waitLine("release planning", 10*time.Second)
+	alice.Send(t, &session.Message{To: room + "/ci", Type: "chat", ID: session.NewID(), Body: "psst", MUCUser: &session.Empty{},
+		Thread: &session.Thread{Value: "pm-1"}})
+	l.waitLine("psst", 10*time.Second)
 	j.mustRun("", "send", "--room", room, "--thread", "rt-1", "I am in")
 	l.waitLine("I am in", 10*time.Second)
+	alice.Groupchat(t, room, "another topic", "rt-2")
+	l.waitLine("another topic", 10*time.Second)
+	bob := newAccount(t, "bob")
+	j.mustRun("", "send", bob.JID, "one to one")
 	show := j.mustRun("", "threads", "show", "rt-1").Stdout
-	if !strings.Contains(show, room) || !strings.Contains(show, room+"/alice") || !strings.Contains(show, "release planning") ||
-		!strings.Contains(show, "I am in") {
+	if !strings.Contains(show, "thread rt-1 with "+room+" (groupchat)") || !strings.Contains(show, "<-  "+room+"/alice  release planning") ||
+		!strings.Contains(show, "->  "+room+"/ci  I am in") || strings.Contains(show, "psst") {
 		t.Errorf("threads show:\n%s", show)
+	}
+	js := j.mustRun("", "threads", "show", "--json", "rt-1").Stdout
+	if !strings.Contains(js, `"nick":"alice"`) || !strings.Contains(js, `"nick":"ci"`) {
+		t.Errorf("threads show --json:\n%s", js)
+	}
+	// The room's threads, newest first, after bob's; the occupant's
+	// private thread is hers, not the room's.
+	list := strings.Split(strings.TrimSpace(j.mustRun("", "threads", "list").Stdout), "\n")
+	var rows []string
+	for _, line := range list {
+		f := strings.Fields(line)
+		rows = append(rows, f[0]+" "+f[1]+" "+f[2])
+	}
+	want := []string{"rt-2 " + room + " groupchat", "rt-1 " + room + " groupchat"}
+	if len(rows) != 4 || !strings.HasSuffix(rows[0], bob.JID+" chat") && !strings.HasSuffix(rows[1], bob.JID+" chat") ||
+		!slices.Equal(rows[2:], want) {
+		t.Errorf("threads list:\n%s", strings.Join(list, "\n"))
+	}
+	if r := j.mustRun("", "threads", "list", "--peer", room, "--json").Stdout; strings.Count(r, "\n") != 2 ||
+		!strings.Contains(r, `"peer":"`+room+`"`) || !strings.Contains(r, `"type":"groupchat"`) || !strings.Contains(r, `"count":2`) {
+		t.Errorf("threads list --peer ROOM --json:\n%s", r)
+	}
+	if r := j.mustRun("", "threads", "show", room).Stdout; !strings.Contains(r, "rt-1") || !strings.Contains(r, "rt-2") || strings.Contains(r, "psst") {
+		t.Errorf("threads show ROOM:\n%s", r)
 	}
 }
 

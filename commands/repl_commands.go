@@ -559,6 +559,24 @@ func (r *repl) completeArg(cmd string, before []string) []string {
 		if len(before) == 0 {
 			return r.commandNames()
 		}
+	case "msg":
+		if len(before) == 0 {
+			return r.roomNicks()
+		}
+	case "part":
+		if len(before) == 0 {
+			return r.roomNames()
+		}
+	case "join":
+		if len(before) == 0 {
+			a, _ := r.chat.Account()
+			var accounts []*statefile.Account
+			if a != nil {
+				accounts = append(accounts, a)
+			}
+			configured, known := knownRooms(r.g.settings, accounts...)
+			return append(configured, known...)
+		}
 	default:
 		for _, c := range newApp(r.env).Commands {
 			if c.Name != cmd {

@@ -7,7 +7,6 @@ package commands
 import (
 	"fmt"
 
-	"github.com/jab-xmpp/jab/commands/internal/settings"
 	"github.com/jab-xmpp/jab/session"
 )
 
@@ -19,23 +18,19 @@ func (r *repl) cmdJoin(args []string, _ string) error {
 	if err != nil {
 		return usagef("a room looks like team@conference.example.org", "%w", err)
 	}
-	nick, _ := settings.Get(r.g.settings, flagNick, "")
-	nick = session.DefaultNick(r.g.account, nick)
+	nick := ""
 	if len(args) == 2 {
 		nick = args[1]
 	}
-	if err := session.CheckNick(nick); err != nil {
-		return usagef("", "%w", err)
-	}
-	password, err := roomPassword(r.ctx, r.env, r.g)
+	t, err := roomTarget(r.ctx, r.env, r.g, room, nick, &roomSecret{})
 	if err != nil {
 		return err
 	}
-	if err := r.rooms.Add(r.chat.Current(), session.RoomTarget{Room: room, Nick: nick, Password: password}); err != nil {
+	if err := r.rooms.Add(r.chat.Current(), t); err != nil {
 		return err
 	}
 	r.chat.To(room)
-	r.info("joining %s as %s; lines go to the room", sanitize(room.Bare()), sanitize(nick))
+	r.info("joining %s as %s; lines go to the room", sanitize(room.Bare()), sanitize(t.Nick))
 	return nil
 }
 
@@ -91,4 +86,40 @@ func (r *repl) cmdMsg(args []string, rest string) error {
 		return usagef("", "/msg: %w", err)
 	}
 	return r.chat.SayTo(r.ctx, occupant, text)
+}
+
+// roomNicks are the other occupants' nicks in the conversee room, for
+// completion; none when the conversee is not a room.
+func (r *repl) roomNicks() []string {
+	room := r.chat.Peer()
+	if !r.chat.IsRoom(room) {
+		return nil
+	}
+	return r.rooms.Occupants(room.Bare())
+}
+
+// roomNames are the rooms, for /part.
+func (r *repl) roomNames() []string {
+	var out []string
+	for _, ri := range r.rooms.List() {
+		out = append(out, ri.Room)
+	}
+	return out
+}
+
+// roomPrompt is "ROOM as NICK #thread> " for a room conversee: where a
+// line goes, as whom, and in which topic thread (D-13; #new before the
+// first line and after /thread new), and "(joining)" until the room has
+// let us in.
+func (r *repl) roomPrompt(room session.JID) string {
+	ri, _ := r.rooms.Info(room.Bare())
+	thread := "#new"
+	if ri.Thread != "" && !r.chat.Pending(room).NewThread {
+		thread = r.colourThread(ri.Thread, "#"+shortThread(ri.Thread))
+	}
+	p := sanitize(ri.Room) + " as " + sanitize(ri.Nick) + " " + thread
+	if !ri.Joined {
+		p += " (joining)"
+	}
+	return p + "> "
 }

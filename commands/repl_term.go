@@ -133,26 +133,34 @@ func (r *repl) readLines(lines chan<- lineResult, next <-chan struct{}) {
 }
 
 // replCompleter completes command names, then each command's arguments:
-// JIDs (roster, state, presence seen), thread ids, message ids, shows, and
-// the subcommands of jab commands.
+// JIDs (roster, state, presence seen), thread ids, message ids, shows, the
+// subcommands of jab commands, and the nicks and rooms of group chat; and,
+// at the start of a message to a room, an occupant's nick as "nick: ".
 type replCompleter struct{ r *repl }
 
 func (c *replCompleter) Do(line []rune, pos int) ([][]rune, int) {
 	text := string(line[:pos])
-	if !strings.HasPrefix(text, "/") {
-		return nil, 0
-	}
 	words := strings.Fields(text)
-	if strings.HasSuffix(text, " ") {
+	if strings.HasSuffix(text, " ") || len(words) == 0 {
 		words = append(words, "")
 	}
 	prefix := words[len(words)-1]
 	var cands []string
-	if len(words) == 1 {
+	switch {
+	case !strings.HasPrefix(text, "/"):
+		// A message: in a room, its first word may address an
+		// occupant ("nick: "), as the room bots expect (Addressed).
+		if len(words) > 1 {
+			return nil, 0
+		}
+		for _, n := range c.r.roomNicks() {
+			cands = append(cands, n+":")
+		}
+	case len(words) == 1:
 		for _, n := range c.r.commandNames() {
 			cands = append(cands, "/"+n)
 		}
-	} else {
+	default:
 		cands = c.r.completeArg(strings.TrimPrefix(words[0], "/"), words[1:len(words)-1])
 	}
 	sort.Strings(cands)

@@ -77,6 +77,17 @@ func testReplIdle(t *testing.T, idle time.Duration) (*repl, *bytes.Buffer) {
 	return r, &out
 }
 
+// completions are what Tab offers at the end of line (the rest of each
+// candidate).
+func completions(c *replCompleter, line string) []string {
+	got, _ := c.Do([]rune(line), len([]rune(line)))
+	var s []string
+	for _, g := range got {
+		s = append(s, string(g))
+	}
+	return s
+}
+
 func TestReplCompleter(t *testing.T) {
 	r, _ := testRepl(t)
 	c := &replCompleter{r: r}
@@ -96,13 +107,8 @@ func TestReplCompleter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _ := c.Do([]rune(tc.line), len([]rune(tc.line)))
-			var s []string
-			for _, g := range got {
-				s = append(s, string(g))
-			}
-			if !slices.Equal(s, tc.want) {
-				t.Fatalf("got %q, want %q", s, tc.want)
+			if got := completions(c, tc.line); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -263,5 +269,99 @@ func TestReplSanitisedCandidates(t *testing.T) {
 	}
 	if s := out.String(); raw(s) || !strings.Contains(s, `(child of pa\u{9b}ren-)`) {
 		t.Fatalf("/thread printed %q, want the parent escaped once", s)
+	}
+}
+
+// testReplRoom is testRepl in room@muc.example.org as "me", with alice,
+// "bob smith" (a nick with a space) and mallory with a bidi override as
+// the other occupants: the presences the REPL's listen loop hands to
+// Rooms while joining.
+func testReplRoom(t *testing.T) (*repl, *bytes.Buffer) {
+	t.Helper()
+	r, out := testRepl(t)
+	room, _ := session.ParseRoom("room@muc.example.org")
+	if err := r.rooms.Add(nil, session.RoomTarget{Room: room, Nick: "me"}); err != nil {
+		t.Fatal(err)
+	}
+	r.chat.To(room)
+	if p := r.prompt(); !strings.HasPrefix(p, "room@muc.example.org as me #new (joining)> ") {
+		t.Fatalf("prompt while joining: %q", p)
+	}
+	for _, p := range []*session.Presence{
+		{From: "room@muc.example.org/alice", MUCUser: &session.MUCUser{}},
+		{From: "room@muc.example.org/bob smith", MUCUser: &session.MUCUser{}},
+		{From: "room@muc.example.org/mal\u202elory", MUCUser: &session.MUCUser{}},
+		{From: "room@muc.example.org/gone", MUCUser: &session.MUCUser{}},
+		{From: "room@muc.example.org/me", MUCUser: &session.MUCUser{Status: []session.MUCStatus{{Code: session.StatusSelf}}}},
+		{From: "room@muc.example.org/gone", Type: "unavailable", MUCUser: &session.MUCUser{}},
+		{From: "room@muc.example.org/carol", MUCUser: &session.MUCUser{}},
+	} {
+		if _, _, ok := r.rooms.Handle(context.Background(), nil, p); !ok {
+			t.Fatalf("presence %s not the room's", p.From)
+		}
+	}
+	return r, out
+}
+
+// TestReplRoomCompletion: in a room, the occupants' nicks complete /msg
+// and, at the start of a message, "nick: " (the address room bots answer);
+// /part completes the rooms. Nicks that would split the line or carry a
+// control character are not offered; occupants who left are not either.
+func TestReplRoomCompletion(t *testing.T) {
+	r, _ := testReplRoom(t)
+	_, err := r.chat.Env().Store.Update(context.Background(), func(st *statefile.State) error {
+		a := st.Account("me@example.org")
+		a.RoomArchive = map[string]string{"archived@muc.example.org": "s1"}
+		a.Conversations["pm@muc.example.org/bob"] = &statefile.Conversation{Peer: "pm@muc.example.org/bob", Occupant: true}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &replCompleter{r: r}
+	for _, tc := range []struct {
+		name, line string
+		want       []string
+	}{
+		{"/msg nicks", "/msg ", []string{"alice ", "carol "}},
+		{"/msg nick prefix", "/msg a", []string{"lice "}},
+		{"a nick at the start of a line", "ca", []string{"rol: "}},
+		{"every nick on an empty line", "", []string{"alice: ", "carol: "}},
+		{"not after the first word", "hello a", nil},
+		{"/part rooms", "/part ", []string{"room@muc.example.org "}},
+		{"/join rooms the state knows", "/join ", []string{"archived@muc.example.org ", "pm@muc.example.org "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := completions(c, tc.line); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Not in a room: a message's first word is not completed.
+	alice, _ := session.ParseJID("alice@example.org")
+	r.chat.To(alice)
+	if got := completions(c, "ca"); len(got) != 0 {
+		t.Fatalf("a one-to-one message completed: %q", got)
+	}
+	if got := completions(c, "/msg "); len(got) != 0 {
+		t.Fatalf("/msg completed outside a room: %q", got)
+	}
+}
+
+// TestReplRoomPrompt: with a room conversee the prompt shows the room, our
+// nick and the room's topic thread (D-13), #new before the first line and
+// after /thread new.
+func TestReplRoomPrompt(t *testing.T) {
+	r, _ := testReplRoom(t)
+	r.noColour = true
+	if p := r.prompt(); p != "room@muc.example.org as me #new> " {
+		t.Fatalf("prompt in the room: %q", p)
+	}
+	// Our nick changes (303): the prompt follows.
+	r.rooms.Handle(context.Background(), nil, &session.Presence{From: "room@muc.example.org/me", Type: "unavailable",
+		MUCUser: &session.MUCUser{Status: []session.MUCStatus{{Code: session.StatusSelf}, {Code: session.StatusNickChange}},
+			Items: []session.MUCItem{{Nick: "me2"}}}})
+	if p := r.prompt(); p != "room@muc.example.org as me2 #new> " {
+		t.Fatalf("prompt after our nick changed: %q", p)
 	}
 }

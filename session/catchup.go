@@ -31,6 +31,9 @@ type catchUp struct {
 	logf    func(string, ...any)
 	applied int // archived messages applied in this session's catch-ups
 	skipped int // results past the limit
+	// room, when set, makes this the catch-up of one joined room from
+	// the room's own archive (muc_catchup.go) rather than the account's.
+	room *roomArchive
 }
 
 type iqAnswer struct {
@@ -44,7 +47,7 @@ func (c *catchUp) phase(ctx context.Context, first bool) error {
 	if err != nil {
 		return err
 	}
-	pos := st.Account(c.account).ArchiveLast
+	pos := c.stored(st.Account(c.account))
 	var start time.Time
 	switch {
 	case first && c.o.Since > 0:
@@ -54,7 +57,7 @@ func (c *catchUp) phase(ctx context.Context, first bool) error {
 		// A first run: there is no "since the last run" yet. Nothing is
 		// caught up; the newest archived message becomes the position.
 		if first {
-			c.env.debugf("no stored archive position for %s: nothing to catch up; starting from the newest archived message", c.account)
+			c.env.debugf("no stored archive position for %s: nothing to catch up; starting from the newest archived message", c.name())
 		}
 		return c.query(ctx, time.Time{}, "", true)
 	}
@@ -80,18 +83,19 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 	for n := 0; ; n++ {
 		qid := NewID()
 		iq := mamQuery(qid, start, p.After, establish, page)
+		iq.To = c.to()
 		res, err := awaitIQ(ctx, c.s, iq, func(v any) (bool, error) { return c.handle(ctx, v, qid, p, establish) })
 		var iqe *IQError
 		switch {
 		case errors.As(err, &iqe):
-			c.logf("warning: the archive refused the catch-up query (%v); going on without it", err)
+			c.logf("warning: the archive%s refused the catch-up query (%v); going on without it", c.of(), err)
 			return nil
 		case err != nil:
 			return err
 		}
 		fin, err := ParseFin(res)
 		if err != nil {
-			c.logf("warning: catch-up: %v", err)
+			c.logf("warning: catch-up%s: %v", c.of(), err)
 			return nil
 		}
 		c.env.debugf("catch-up page %d: %d archived messages so far, complete=%v", n+1, p.Applied, fin.Complete)
@@ -111,9 +115,9 @@ func (c *catchUp) query(ctx context.Context, start time.Time, after string, esta
 				if left < c.skipped {
 					left = c.skipped
 				}
-				c.logf("warning: %s; %d archived messages were left (jab listen --since replays further back)", why, left)
+				c.logf("warning: %s%s; %d archived messages were left (jab listen --since replays further back)", why, c.of(), left)
 			default:
-				c.logf("warning: %s", why)
+				c.logf("warning: %s%s", why, c.of())
 			}
 		}
 		return nil
@@ -133,7 +137,7 @@ func (c *catchUp) handle(ctx context.Context, v any, qid string, p *Paging, esta
 
 // result applies one archive result of the open query qid.
 func (c *catchUp) result(ctx context.Context, m *Message, qid string, p *Paging, establish bool) error {
-	inner, id, stamp, drop := AcceptResult(m, c.account, qid)
+	inner, id, stamp, drop := c.accept(m, qid)
 	if drop != "" {
 		c.env.debugf("dropped: %s", drop)
 		return nil
@@ -146,9 +150,12 @@ func (c *catchUp) result(ctx context.Context, m *Message, qid string, p *Paging,
 		return nil
 	}
 	p.Applied++
-	keys := messageKeys(inner.From, inner.ID, originID(inner), id)
+	keys := messageKeys(inner.From, inner.ID, originID(inner), c.keyOf(id))
 	if c.seen.has(keys) {
 		return c.position(ctx, id)
+	}
+	if c.room != nil {
+		return c.roomApply(ctx, inner, id, stamp, keys)
 	}
 	if from, err := ParseJID(inner.From); err == nil && from.Bare() == c.account &&
 		OwnResource(from.Resource, c.own) && BareOf(inner.To) != c.account {
@@ -241,7 +248,7 @@ func awaitIQ(ctx context.Context, s *Session, iq *IQ, take func(any) (held bool,
 // position records id as the newest archived message seen.
 func (c *catchUp) position(ctx context.Context, id string) error {
 	_, err := c.env.Store.Update(ctx, func(st *statefile.State) error {
-		if !moveArchive(st.Account(c.account), id) {
+		if !c.move(st.Account(c.account), id) {
 			return errNoChange
 		}
 		return nil

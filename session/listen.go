@@ -51,6 +51,9 @@ type Event struct {
 	// is our own (an echo of our message, our own presence).
 	Room, Nick string
 	Own        bool
+	// roomSID is the stanza-id the room's own archive gave a room
+	// message (muc_catchup.go), "" when the room keeps none.
+	roomSID string
 	// Encrypted marks an end-to-end encrypted message (e2e.go): Body is
 	// what it decrypted to, never the fallback body. Verified says the
 	// signature was checked against the sender's pinned key (a message
@@ -311,10 +314,19 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	handle := func(v any) error {
 		if ev, show, ok := o.Rooms.Handle(ctx, s, v); ok {
 			// Room traffic never reaches Apply (item 73).
-			if !show || (ev.Kind != KindMessage && !o.Presence) {
-				return nil
+			if ev.Kind != KindMessage {
+				if !show || !o.Presence {
+					return nil
+				}
+				return emit(ev)
 			}
-			if ev.Kind == KindMessage && !seen.add(messageKeys(ev.From, ev.ID, ev.OriginID, "")) {
+			if !seen.add(messageKeys(ev.From, ev.ID, ev.OriginID, ev.roomKey())) {
+				return nil // printed already: caught up from the room's archive, or delivered again
+			}
+			if err := o.Rooms.record(ctx, ev, show); err != nil {
+				return err
+			}
+			if !show {
 				return nil
 			}
 			return emit(ev)
@@ -413,6 +425,13 @@ func observe(ctx context.Context, env Env, s *Session, o ListenOptions, seen *de
 	}
 	if err := o.Rooms.Join(s); err != nil {
 		return &connLost{err}
+	}
+	// Each room's own archive (muc#mam), after the join: what it
+	// archived before the join took effect is caught up, what came after
+	// arrives live and is held back meanwhile (muc_catchup.go).
+	if err := o.Rooms.catchUp(ctx, req, catchUp{env: env, s: s, account: account, o: o.CatchUp, seen: seen,
+		emit: emit, hold: held, logf: o.logf()}); err != nil {
+		return err
 	}
 	// Before the observer record: whoever waits for the record (a test,
 	// a script) then finds what OnSession set up, the hand-off socket
@@ -774,7 +793,16 @@ func (ev Event) record(account, dir string) statefile.Record {
 	return statefile.Record{Account: account, Dir: dir, Time: ev.Time, Peer: peer, Type: ev.Type, ID: ev.ID,
 		OriginID: ev.OriginID, Thread: ev.Thread, Parent: ev.Parent, Subject: ev.Subject, Body: ev.Body,
 		ChatState: ev.ChatState, InReplyTo: ev.InReplyTo, Error: ev.Error, Carbon: ev.Carbon, Archived: ev.Archived,
-		Encrypted: ev.Encrypted, Verified: ev.Verified, EncryptionError: ev.EncryptionError}
+		Encrypted: ev.Encrypted, Verified: ev.Verified, EncryptionError: ev.EncryptionError, Nick: roomNick(ev)}
+}
+
+// roomNick is the nick a group chat message of a joined room is recorded
+// with.
+func roomNick(ev Event) string {
+	if ev.Room == "" || ev.Type != "groupchat" {
+		return ""
+	}
+	return ev.Nick
 }
 
 func printable(ev Event, in Inbound) bool {

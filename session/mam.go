@@ -37,12 +37,12 @@ type CatchUpOptions struct {
 	Page  int           // 0: CatchUpPage
 }
 
-// TrustedStanzaID is the XEP-0359 stanza-id that our own archive (by our
-// bare JID) gave m, or "": one added by anyone else names nothing in our
-// archive and could be forged by the sender (item 88).
-func TrustedStanzaID(m *Message, account string) string {
+// TrustedStanzaID is the XEP-0359 stanza-id that the archive of by (our
+// bare JID, or a room's) gave m, or "": one added by anyone else names
+// nothing in that archive and could be forged by the sender (item 88).
+func TrustedStanzaID(m *Message, by string) string {
 	for _, s := range m.StanzaID {
-		if s.By == account && s.ID != "" && ValidThread(s.ID) {
+		if s.By == by && s.ID != "" && ValidThread(s.ID) {
 			return s.ID
 		}
 	}
@@ -56,12 +56,18 @@ func TrustedStanzaID(m *Message, account string) string {
 // forward exactly one message that is neither a carbon nor a result. It
 // returns the inner message and its archive id, or why it is dropped.
 func AcceptResult(m *Message, account, qid string) (inner *Message, id, stamp string, drop string) {
+	if m.MAMResult != nil && m.From != "" && m.From != account {
+		return nil, "", "", fmt.Sprintf("archive result from %q, not our account (item 87)", m.From)
+	}
+	return acceptResult(m, qid)
+}
+
+// acceptResult is AcceptResult's checks but the sender's.
+func acceptResult(m *Message, qid string) (inner *Message, id, stamp string, drop string) {
 	r := m.MAMResult
 	switch {
 	case r == nil:
 		return nil, "", "", "no archive result"
-	case m.From != "" && m.From != account:
-		return nil, "", "", fmt.Sprintf("archive result from %q, not our account (item 87)", m.From)
 	case qid == "" || r.QueryID != qid:
 		return nil, "", "", fmt.Sprintf("archive result for query %q, which is not open (item 87)", r.QueryID)
 	case r.ID == "" || !ValidThread(r.ID):

@@ -4,9 +4,9 @@ package session
 // message would be noise, and two bots in one room would answer each other
 // for ever; so a bot answers only a message that addresses it by nick, in
 // the convention of IRC and XMPP clients ("nick: …" or "nick, …"), never
-// our own echo, a delayed message or a subject. The reply goes to the room
-// as group chat in the message's thread (D-13), with In-Reply-To, and
-// touches no one-to-one state (item 73).
+// our own echo, a delayed or archived message (D-15) or a subject. The
+// reply goes to the room as group chat in the message's thread (D-13),
+// with In-Reply-To, and touches no one-to-one state (item 73).
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func Addressed(body, nick string) bool {
 
 // roomEligible is Eligible for a message of a joined room.
 func (b *Bot) roomEligible(ev Event) bool {
-	return ev.Kind == KindMessage && ev.Type == "groupchat" && !ev.Own && !ev.Delayed && ev.Error == "" &&
+	return ev.Kind == KindMessage && ev.Type == "groupchat" && !ev.Own && !ev.Delayed && !ev.Archived && ev.Error == "" &&
 		ev.Body != "" && Addressed(ev.Body, b.o.Rooms.Nick(ev.Room))
 }
 
@@ -43,11 +43,19 @@ func RoomReply(ev Event, body string) *Message {
 	return BuildMessage(Route{To: ev.Room, Thread: ev.Thread}, "groupchat", "", body, ev.ID)
 }
 
-// roomReply sends the answer on the current session.
+// roomReply sends the answer on the current session and records it in
+// the history (its echo, our own, is not recorded).
 func (b *Bot) roomReply(ctx context.Context, ev Event, body string) error {
 	s, err := b.live.WaitAfter(ctx, nil)
 	if err != nil {
 		return err
 	}
-	return s.Conn().Send(RoomReply(ev, body))
+	m := RoomReply(ev, body)
+	if err := s.Conn().Send(m); err != nil {
+		return err
+	}
+	if b.env.History == nil {
+		return nil
+	}
+	return b.env.History.Append(ctx, RoomSentRecord(b.o.Account.Bare(), m, b.o.Rooms.Nick(ev.Room), b.env.Now()))
 }

@@ -7,10 +7,11 @@ package session
 
 import "context"
 
-// RoomInfo describes one of the rooms for /rooms.
+// RoomInfo describes one of the rooms for /rooms and the prompt.
 type RoomInfo struct {
 	Room, Nick string
-	Joined     bool // in the room (not joining, not gone)
+	Joined     bool   // in the room (not joining, not gone)
+	Thread     string // the current topic thread (D-13); "" until the first line
 }
 
 // Add joins t on s (nil: at the next connection) and keeps it joined.
@@ -54,9 +55,26 @@ func (r *Rooms) List() []RoomInfo {
 	defer r.mu.Unlock()
 	out := make([]RoomInfo, 0, len(r.rooms))
 	for _, lr := range r.rooms {
-		out = append(out, RoomInfo{Room: lr.t.Room.Bare(), Nick: lr.nick, Joined: lr.phase == roomIn})
+		out = append(out, lr.info())
 	}
 	return out
+}
+
+// Info describes room, if it is one of the rooms.
+func (r *Rooms) Info(room string) (RoomInfo, bool) {
+	if r == nil {
+		return RoomInfo{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if lr := r.find(room); lr != nil {
+		return lr.info(), true
+	}
+	return RoomInfo{}, false
+}
+
+func (lr *listenRoom) info() RoomInfo {
+	return RoomInfo{Room: lr.t.Room.Bare(), Nick: lr.nick, Joined: lr.phase == roomIn, Thread: lr.thread}
 }
 
 // topic is room's current topic thread (D-13), started when first asked
@@ -104,5 +122,5 @@ func (c *Chat) sayRoom(ctx context.Context, room JID, body, oob string) error {
 	if c.env.History == nil {
 		return nil
 	}
-	return c.env.History.Append(ctx, SentRecord(c.o.Account.Bare(), m, c.env.Now()))
+	return c.env.History.Append(ctx, RoomSentRecord(c.o.Account.Bare(), m, c.o.Rooms.Nick(room.Bare()), c.env.Now()))
 }

@@ -10,6 +10,7 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,9 +106,12 @@ type listenRoom struct {
 	t        RoomTarget
 	nick     string
 	phase    int
-	subject  bool // the subject that ends the join (§7.2.15) was seen
-	occupant map[string]bool
-	thread   string // the REPL's current topic thread (D-13), muc_chat.go
+	subject  bool            // the subject that ends the join (§7.2.15) was seen
+	occupant map[string]bool // the other occupants' nicks (bounded by maxOccupants)
+	thread   string          // the REPL's current topic thread (D-13), muc_chat.go
+	// sids: the room's disco#info offers an archive or stanza-ids, so a
+	// stanza-id the room adds is its own (muc_catchup.go).
+	sids bool
 }
 
 // Rooms are the rooms a listen is in. They outlive a connection: Join on
@@ -118,6 +122,16 @@ type Rooms struct {
 	account string
 	logf    func(string, ...any)
 	rooms   []*listenRoom
+	// onChange, when set, is called (without the lock) after our own
+	// state in a room changed: joined, left, nick (the REPL's prompt).
+	onChange func()
+}
+
+// OnChange sets f to be called after our own state in a room changed.
+func (r *Rooms) OnChange(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onChange = f
 }
 
 // NewRooms returns the rooms to join; logf gets one line for each room
@@ -182,6 +196,19 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 	if r == nil {
 		return Event{}, false, false
 	}
+	ev, show, handled = r.handle(ctx, s, v)
+	if _, ok := v.(*Presence); ok && handled && ev.Own {
+		r.mu.Lock()
+		f := r.onChange
+		r.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	return ev, show, handled
+}
+
+func (r *Rooms) handle(ctx context.Context, s *Session, v any) (ev Event, show, handled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.env.Now()
@@ -191,25 +218,19 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 		if lr == nil || lr.phase == roomGone {
 			return Event{}, false, false
 		}
-		if x.Type != "groupchat" && x.Type != "error" {
-			if x.MUCUser == nil && strings.Contains(x.From, "/") {
+		if x.Type != "groupchat" && x.Type != "error" && strings.Contains(x.From, "/") {
+			if x.MUCUser == nil {
 				x.MUCUser = &Empty{} // XEP-0045 §7.5: receivers must not rely on the <x/>
 			}
 			return Event{}, false, false
 		}
+		// From the room itself, whatever its type: the room's, never a
+		// one-to-one conversation with the room (item 73).
 		ev, show, handled := lr.message(x)
 		ev.Time = now
 		if x.Delay != nil {
 			if t, err := time.Parse(time.RFC3339Nano, x.Delay.Stamp); err == nil {
 				ev.Time = t
-			}
-		}
-		if show && !ev.Own && ev.Body != "" && r.env.History != nil {
-			// In the history, so `threads` shows the room's threads
-			// (grouped under the room, KeyIn) with each message's nick;
-			// our own are recorded by the send that wrote them.
-			if err := r.env.History.Append(ctx, ev.record(r.account, "in")); err != nil {
-				r.logf("room %s: could not record a message in the history: %v", lr.t.Room.Bare(), err)
 			}
 		}
 		return ev, show, handled
@@ -225,16 +246,24 @@ func (r *Rooms) Handle(ctx context.Context, s *Session, v any) (ev Event, show, 
 	return Event{}, false, false
 }
 
-// message is a group chat message (or an error) from lr.
-func (lr *listenRoom) message(m *Message) (Event, bool, bool) {
+// event is the Event of a message from lr (or archived by it).
+func (lr *listenRoom) event(m *Message) Event {
 	from, _ := ParseJID(m.From)
 	thread := m.ThreadValue()
 	if !ValidThread(thread) {
 		thread = ""
 	}
-	ev := Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
+	return Event{Kind: KindMessage, From: m.From, To: m.To, Type: MessageType(m.Type), ID: m.ID, OriginID: originID(m),
 		Thread: thread, Body: m.Body, Subject: m.Subject, Delayed: m.Delayed(), InReplyTo: m.Header("In-Reply-To"),
 		OOBURL: OOBURLOf(m), Room: lr.t.Room.Bare(), Nick: from.Resource, Own: from.Resource != "" && from.Resource == lr.nick}
+}
+
+// message is a group chat message (or an error) from lr.
+func (lr *listenRoom) message(m *Message) (Event, bool, bool) {
+	ev := lr.event(m)
+	if lr.sids {
+		ev.roomSID = TrustedStanzaID(m, lr.t.Room.Bare()) // the room's own, as it offers stanza-ids
+	}
 	if m.Type == "error" {
 		ev.Error = m.Error.Cond()
 		return ev, true, true
@@ -270,6 +299,7 @@ func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Pre
 			r.logf("room %s: could not record an occupant's change: %v", room, err)
 		}
 	}
+	lr.track(c, p)
 	ev := Event{Kind: KindPresence, From: p.From, Type: p.Type, Show: p.Show, Status: p.Status, Room: room, Nick: c.Nick}
 	switch c.Kind {
 	case RoomSelfJoined:
@@ -282,9 +312,11 @@ func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Pre
 		s.Conn().Send(destroyIQ(room))
 		s.Conn().Send(LeavePresence(room, c.Nick))
 		r.logf("room %s: no such room (jab removed the room its join created); not joined", room)
+		ev.Own = true
 	case RoomRefused:
 		lr.phase = roomGone
 		r.logf("%s; not joined", (&RoomError{Room: room, Cond: c.Cond, Nick: lr.nick}).Error())
+		ev.Own = true
 	case RoomKicked:
 		r.logf("room %s: kicked%s; rejoining once", room, reason(c.Reason))
 		lr.phase, lr.subject = roomJoining, false
@@ -309,6 +341,56 @@ func (r *Rooms) presence(ctx context.Context, s *Session, lr *listenRoom, p *Pre
 		return ev, true
 	}
 	return ev, false
+}
+
+// maxOccupants bounds the nicks kept per room (for completion): a room's
+// occupants are others' to multiply.
+const maxOccupants = 5000
+
+// track keeps lr's set of other occupants up to date: those present when
+// we join (their presence comes before ours, §7.2.3), those who come,
+// leave or change nick later.
+func (lr *listenRoom) track(c RoomChange, p *Presence) {
+	if lr.occupant == nil {
+		lr.occupant = map[string]bool{}
+	}
+	add := func(nick string) {
+		if nick != "" && nick != lr.nick && len(lr.occupant) < maxOccupants {
+			lr.occupant[nick] = true
+		}
+	}
+	switch c.Kind {
+	case RoomOccupantJoined:
+		add(c.Nick)
+	case RoomOccupantLeft:
+		delete(lr.occupant, c.Nick)
+	case RoomOccupantNick:
+		delete(lr.occupant, c.Nick)
+		add(c.NewNick)
+	case RoomOccupantOther:
+		if lr.phase == roomJoining && p.Type == "" {
+			add(c.Nick)
+		}
+	}
+}
+
+// Occupants are the nicks of the other occupants of room, sorted.
+func (r *Rooms) Occupants(room string) []string {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lr := r.find(room)
+	if lr == nil {
+		return nil
+	}
+	out := make([]string, 0, len(lr.occupant))
+	for n := range lr.occupant {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func reason(r string) string {

@@ -194,6 +194,9 @@ func TestRoomsHandle(t *testing.T) {
 	if _, _, handled := r.Handle(context.Background(), nil, pm); handled || pm.MUCUser == nil {
 		t.Errorf("a chat from an occupant: handled %v, muc#user %v", handled, pm.MUCUser)
 	}
+	if _, _, handled := r.Handle(context.Background(), nil, &Message{From: tRoom, Type: "chat", Body: "from the room"}); !handled {
+		t.Error("a chat from the room's bare JID was left to the one-to-one rules (item 73)")
+	}
 	contact := &Message{From: "alice@example.org/phone", Type: "chat", Body: "hi"}
 	if _, _, handled := r.Handle(context.Background(), nil, contact); handled || contact.MUCUser != nil {
 		t.Error("a contact's chat was taken for the room's")
@@ -230,5 +233,74 @@ func TestIsRoomInfo(t *testing.T) {
 		if got := IsRoomInfo([]byte(c.inner)); got != c.want {
 			t.Errorf("IsRoomInfo(%q) = %v", c.inner, got)
 		}
+	}
+}
+
+// roomResult is a XEP-0313 result of tRoom's archive, forwarding inner.
+func roomResult(from, qid, id, inner string) string {
+	return "<message xmlns='jabber:client' to='me@example.org/cli' from='" + from + "'><result xmlns='urn:xmpp:mam:2' queryid='" + qid +
+		"' id='" + id + "'><forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:05Z'/>" +
+		inner + "</forwarded></result></message>"
+}
+
+// TestAcceptRoomResult: item 87 for a room's archive (muc#mam). A result
+// comes from the room queried, for the open query, and forwards one group
+// chat message of that room.
+func TestAcceptRoomResult(t *testing.T) {
+	msg := func(from, typ string) string {
+		return "<message xmlns='jabber:client' from='" + from + "' type='" + typ + "' id='m1'><body>hi</body></message>"
+	}
+	for _, c := range []struct {
+		name, xml string
+		ok        bool
+	}{
+		{"from the room", roomResult(tRoom, "q1", "a1", msg(tRoom+"/alice", "groupchat")), true},
+		{"no from: our account's archive, not the room's", roomResult("", "q1", "a1", msg(tRoom+"/alice", "groupchat")), false},
+		{"from our account", roomResult("me@example.org", "q1", "a1", msg(tRoom+"/alice", "groupchat")), false},
+		{"from another room", roomResult("other@conference.example.org", "q1", "a1", msg(tRoom+"/alice", "groupchat")), false},
+		{"from an occupant", roomResult(tRoom+"/alice", "q1", "a1", msg(tRoom+"/alice", "groupchat")), false},
+		{"another query", roomResult(tRoom, "q2", "a1", msg(tRoom+"/alice", "groupchat")), false},
+		{"a message of another room inside", roomResult(tRoom, "q1", "a1", msg("other@conference.example.org/alice", "groupchat")), false},
+		{"a private message inside", roomResult(tRoom, "q1", "a1", msg(tRoom+"/alice", "chat")), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var m Message
+			if err := xml.Unmarshal([]byte(c.xml), &m); err != nil {
+				t.Fatal(err)
+			}
+			inner, id, stamp, drop := AcceptRoomResult(&m, tRoom, "q1")
+			if (drop == "") != c.ok {
+				t.Fatalf("accepted=%v (drop %q), want %v", drop == "", drop, c.ok)
+			}
+			if c.ok && (inner.Body != "hi" || id != "a1" || stamp == "") {
+				t.Fatalf("inner %+v id %q stamp %q", inner, id, stamp)
+			}
+		})
+	}
+}
+
+// TestRoomStanzaID: only the room's own stanza-id, and a live room
+// message carries it only where the room offers stanza-ids; positions are
+// per room.
+func TestRoomStanzaID(t *testing.T) {
+	m := &Message{From: tRoom + "/alice", Type: "groupchat", Body: "hi", ID: "x1",
+		StanzaID: []StanzaIDElem{{ID: "forged", By: "me@example.org"}, {ID: "r1", By: tRoom}}}
+	if id := TrustedStanzaID(m, tRoom); id != "r1" {
+		t.Fatalf("TrustedStanzaID %q, want r1", id)
+	}
+	room, _ := ParseRoom(tRoom)
+	r := NewRooms(Env{Now: time.Now}, JID{Local: "me", Domain: "example.org"}, []RoomTarget{{Room: room, Nick: "me"}}, t.Logf)
+	r.rooms[0].phase = roomIn
+	if ev, _, _ := r.Handle(context.Background(), nil, m); ev.roomSID != "" {
+		t.Errorf("a stanza-id taken from a room that offers none: %q", ev.roomSID)
+	}
+	r.rooms[0].sids = true
+	if ev, _, _ := r.Handle(context.Background(), nil, m); ev.roomSID != "r1" || ev.roomKey() != tRoom+"\x00r1" {
+		t.Errorf("roomSID %q", ev.roomSID)
+	}
+	var a statefile.Account
+	if !moveRoomArchive(&a, tRoom, "r1") || moveRoomArchive(&a, tRoom, "r1") || a.ArchiveLast != "" ||
+		!moveRoomArchive(&a, "other@conference.example.org", "o1") || a.RoomArchive[tRoom] != "r1" {
+		t.Errorf("positions: %+v", a)
 	}
 }

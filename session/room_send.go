@@ -318,7 +318,7 @@ func (rs *RoomSender) Send(ctx context.Context, out Outgoing, more bool) ([]*Mes
 		}
 		rs.sent++
 		if rs.env.History != nil {
-			rs.history = append(rs.history, SentRecord(rs.account, m, rs.env.Now()))
+			rs.history = append(rs.history, RoomSentRecord(rs.account, m, rs.rooms[i].nick, rs.env.Now()))
 		}
 	}
 	return msgs, nil

@@ -394,6 +394,16 @@ func SentRecord(account string, m *Message, now time.Time) statefile.Record {
 	return r
 }
 
+// RoomSentRecord is the history record of a group chat message we sent
+// to a room as nick.
+func RoomSentRecord(account string, m *Message, nick string, now time.Time) statefile.Record {
+	r := SentRecord(account, m, now)
+	if r.Type == "groupchat" {
+		r.Nick = nick
+	}
+	return r
+}
+
 // Sent describes one message written to the stream.
 type Sent struct {
 	To     string `json:"to"`

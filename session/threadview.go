@@ -62,8 +62,9 @@ type ThreadView struct {
 // does not hold (pruned) and to resolve ids.
 type threadMeta struct {
 	peer, parent, typ, subject string
-	first                      time.Time
+	first, last                time.Time
 	count                      int
+	ours                       bool // its first record is one we sent
 }
 
 // ring holds the last limit records kept for a group, with their positions
@@ -128,20 +129,12 @@ func ScanThreads(h *statefile.History, account string, a *statefile.Account, lim
 			}
 			keys[rec.Peer] = key
 		}
-		if rec.Thread != "" {
-			m := v.meta[rec.Thread]
-			if m == nil {
-				m = &threadMeta{peer: key, typ: rec.Type, first: rec.Time}
-				v.meta[rec.Thread] = m
-			}
-			m.count++
-			if m.parent == "" && rec.Parent != rec.Thread {
-				m.parent = rec.Parent
-			}
-			if m.subject == "" && (rec.Subject != "" || rec.Body != "") {
-				m.subject = Headline(rec.Subject, rec.Body)
-			}
+		if rec.Type == "groupchat" {
+			// A room's message belongs to the room, whoever sent it,
+			// even an occupant we also talk to in private (D-12).
+			key = BareOf(rec.Peer)
 		}
+		v.note(&rec, key)
 		if keep != nil && !keep(key, &rec) {
 			return nil
 		}
@@ -161,6 +154,28 @@ func ScanThreads(h *statefile.History, account string, a *statefile.Account, lim
 	})
 	v.Warnings = warnings
 	return v, err
+}
+
+// note adds what rec, of the conversation key, says about its thread.
+func (v *ThreadView) note(rec *statefile.Record, key string) {
+	if rec.Thread == "" {
+		return
+	}
+	m := v.meta[rec.Thread]
+	if m == nil {
+		m = &threadMeta{peer: key, typ: rec.Type, first: rec.Time, ours: rec.Dir == statefile.DirOut}
+		v.meta[rec.Thread] = m
+	}
+	m.count++
+	if rec.Time.After(m.last) {
+		m.last = rec.Time
+	}
+	if m.parent == "" && rec.Parent != rec.Thread {
+		m.parent = rec.Parent
+	}
+	if m.subject == "" && (rec.Subject != "" || rec.Body != "") {
+		m.subject = Headline(rec.Subject, rec.Body)
+	}
 }
 
 // Thread describes thread id, merging what the index and the history know
@@ -539,4 +554,56 @@ func LookupThreads(h *statefile.History, account string, a *statefile.Account, a
 		list = append(list, v.Thread(id))
 	}
 	return Arrange(list, target), warnings, nil
+}
+
+// RoomThreads reads account's group chat threads from the history h, room
+// by room (a room thread's peer is the room's bare JID), the room with the
+// latest message first, and in each room at most perRoom threads, the most
+// recently active first. Room traffic keeps no thread index (item 73: it
+// changes nothing in the state's threads), so the history is where their
+// counts and times come from; only its group chat lines are decoded. The
+// warnings name the lines that were skipped.
+func RoomThreads(h *statefile.History, account string, perRoom int) ([]*statefile.Thread, []string, error) {
+	v := &ThreadView{meta: map[string]*threadMeta{}}
+	if h == nil {
+		return nil, nil, nil
+	}
+	warnings, err := h.ScanMatching([]byte(`groupchat"`), func(rec statefile.Record) error {
+		if rec.Account == account && rec.Type == "groupchat" {
+			v.note(&rec, BareOf(rec.Peer))
+		}
+		return nil
+	})
+	return v.roomThreads(perRoom), warnings, err
+}
+
+// roomThreads groups the group chat threads of v (RoomThreads).
+func (v *ThreadView) roomThreads(perRoom int) []*statefile.Thread {
+	byRoom := map[string][]*statefile.Thread{}
+	for id, m := range v.meta {
+		if m.typ != "groupchat" {
+			continue
+		}
+		byRoom[m.peer] = append(byRoom[m.peer], &statefile.Thread{ID: id, Parent: m.parent, Peer: m.peer, Type: m.typ,
+			Subject: m.subject, Count: m.count, First: m.first, Last: m.last, Ours: m.ours})
+	}
+	rooms := make([][]*statefile.Thread, 0, len(byRoom))
+	for _, list := range byRoom {
+		ByActivity(list)
+		if perRoom > 0 && len(list) > perRoom {
+			list = list[:perRoom]
+		}
+		rooms = append(rooms, list)
+	}
+	slices.SortFunc(rooms, func(a, b []*statefile.Thread) int {
+		if c := b[0].Last.Compare(a[0].Last); c != 0 {
+			return c
+		}
+		return strings.Compare(a[0].Peer, b[0].Peer)
+	})
+	var out []*statefile.Thread
+	for _, list := range rooms {
+		out = append(out, list...)
+	}
+	return out
 }

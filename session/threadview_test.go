@@ -372,3 +372,51 @@ func BenchmarkScanThreads(b *testing.B) {
 		}
 	}
 }
+
+// TestRoomThreads: group chat records are the room's threads whoever sent
+// them, even the occupant tvRoomPM whose private conversation is stored
+// (D-12); rooms are listed with the latest first, each with at most
+// perRoom threads, the most recent first.
+func TestRoomThreads(t *testing.T) {
+	const room, other = "room@muc.example.org", "ops@muc.example.org"
+	gc := func(min int, dir, peer, thread, nick string) statefile.Record {
+		return statefile.Record{Account: tvAccount, Dir: dir, Time: tvAt(min), Peer: peer, Type: "groupchat",
+			ID: fmt.Sprintf("g%d", min), Thread: thread, Body: fmt.Sprintf("body %d", min), Nick: nick}
+	}
+	store, err := statefile.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := store.History(0)
+	h.Append(context.Background(),
+		gc(1, statefile.DirIn, tvRoomPM, "r-old", "Nick"),
+		gc(2, statefile.DirOut, room, "r-old", "me"),
+		gc(3, statefile.DirIn, other+"/x", "o-1", "x"),
+		gc(4, statefile.DirOut, room, "r-mine", "me"),
+		gc(5, statefile.DirIn, room+"/y", "r-new", "y"),
+		statefile.Record{Account: tvAccount, Dir: statefile.DirIn, Time: tvAt(6), Peer: tvRoomPM, Type: "chat", Thread: "pm", Body: "psst"})
+	_, a := tvView(t)
+	v, err := ScanThreads(h, tvAccount, a, 1, func(string, *statefile.Record) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms, warnings, err := RoomThreads(h, tvAccount, 2)
+	if err != nil || len(warnings) > 0 {
+		t.Fatal(err, warnings)
+	}
+	var got []string
+	for _, th := range rooms {
+		got = append(got, fmt.Sprintf("%s %s %s %d ours=%v", th.ID, th.Peer, th.Type, th.Count, th.Ours))
+	}
+	want := []string{"r-new " + room + " groupchat 1 ours=false", "r-mine " + room + " groupchat 1 ours=true",
+		"o-1 " + other + " groupchat 1 ours=false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("RoomThreads(2):\n got %q\nwant %q", got, want)
+	}
+	if g := v.Thread("r-old"); g.Peer != room {
+		t.Errorf("a room thread started by an occupant we talk to in private is hers: %q", g.Peer)
+	}
+	if g := v.Thread("pm"); g.Peer != tvRoomPM {
+		t.Errorf("the private thread left her conversation: %q", g.Peer)
+	}
+}

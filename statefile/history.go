@@ -71,6 +71,10 @@ type Record struct {
 	Carbon string `json:"carbon,omitempty"`
 	// Archived marks a message caught up from the archive (XEP-0313).
 	Archived bool `json:"archived,omitempty"`
+	// Nick is, for a group chat message, the nick its sender had in the
+	// room: the occupant's (Peer is then ROOM/NICK) or, for one we sent
+	// (Peer is the room), ours. Older records lack it.
+	Nick string `json:"nick,omitempty"`
 	// Encrypted marks a message sent or received end-to-end encrypted
 	// (XEP-0373/0374); Body is then the plaintext. Verified says the
 	// signature was checked against the sender's pinned key;
@@ -265,6 +269,16 @@ func checkRecord(rec Record) error {
 // the line number; blank lines are ignored. A missing file is an empty
 // history. If fn returns an error, Scan stops and returns it unchanged.
 func (h *History) Scan(fn func(Record) error) (warnings []string, err error) {
+	return h.ScanMatching(nil, fn)
+}
+
+// ScanMatching is Scan for the records whose line holds needle (all when
+// it is empty): other lines are passed over unread, which costs a fraction
+// of decoding them, and are never reported in warnings. A record's line
+// holds each of its fields as encoding/json writes it (with HTML escaping
+// off), e.g. "type":"groupchat"; a line may also hold needle in a body, so
+// fn still checks the record.
+func (h *History) ScanMatching(needle []byte, fn func(Record) error) (warnings []string, err error) {
 	path := h.Path()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -275,7 +289,7 @@ func (h *History) Scan(fn func(Record) error) (warnings []string, err error) {
 	}
 	defer f.Close()
 	w := warner{path: path}
-	err = scanHistory(f, path, w.add, func(_ []byte, rec Record) error { return fn(rec) })
+	err = scanHistory(f, path, needle, w.add, func(_ []byte, rec Record) error { return fn(rec) })
 	return w.list(), err
 }
 
@@ -323,7 +337,7 @@ func (h *History) rewriteLocked(keep func(int, Record) bool) (removed, kept int,
 	defer f.Close()
 	err = writeFileAtomicFunc(path, func(w io.Writer) error {
 		dropped, i := 0, 0
-		err := scanHistory(f, path, func(int, string) { dropped++ }, func(line []byte, rec Record) error {
+		err := scanHistory(f, path, nil, func(int, string) { dropped++ }, func(line []byte, rec Record) error {
 			i++
 			if !keep(i-1, rec) {
 				removed++
@@ -430,7 +444,7 @@ func (h *History) countRecords() (int, error) {
 // and its line (without the newline; valid only during the call), or warn
 // with the line number and the reason for each line that is skipped. It
 // stops at the first error from fn or from reading.
-func scanHistory(r io.Reader, path string, warn func(line int, msg string), fn func([]byte, Record) error) error {
+func scanHistory(r io.Reader, path string, needle []byte, warn func(line int, msg string), fn func([]byte, Record) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var long []byte // a line longer than br's buffer, up to maxHistoryLine
 	n := 0          // bytes of the current line so far, newline included
@@ -467,6 +481,7 @@ func scanHistory(r io.Reader, path string, warn func(line int, msg string), fn f
 		case size > maxHistoryLine:
 			warn(lineNo, fmt.Sprintf("skipped: line is %d bytes, more than the limit of %d", size, maxHistoryLine))
 		case len(bytes.TrimSpace(line)) == 0:
+		case len(needle) > 0 && !bytes.Contains(line, needle):
 		default:
 			rec, derr := decodeRecord(line)
 			if derr != nil {

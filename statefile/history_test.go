@@ -338,6 +338,19 @@ func TestHistoryScan(t *testing.T) {
 				len(got), len(warnings), warnings[len(warnings)-1], maxHistoryWarnings+1, wantLast)
 		}
 	})
+	t.Run("ScanMatching decodes only the lines holding the needle", func(t *testing.T) {
+		h := openTemp(t).History(0)
+		gc := historyRecord("a@x", 1)
+		gc.Type = "groupchat"
+		line, _ := json.Marshal(gc)
+		other, _ := json.Marshal(historyRecord("a@x", 2))
+		writeFile(t, h.Path(), string(other)+"\n"+string(line)+"\ngarbage without it\n{\"type\":\"groupchat\"\n")
+		var got []Record
+		warnings, err := h.ScanMatching([]byte(`groupchat"`), func(r Record) error { got = append(got, r); return nil })
+		if err != nil || len(got) != 1 || got[0].Type != "groupchat" || len(warnings) != 1 || !strings.Contains(warnings[0], "line 4") {
+			t.Errorf("ScanMatching() = %+v, warnings %q, %v; want the group chat record and a warning for the torn line 4 only", got, warnings, err)
+		}
+	})
 	t.Run("unreadable file is an error", func(t *testing.T) {
 		h := openTemp(t).History(0)
 		if err := os.Mkdir(h.Path(), 0o700); err != nil {

@@ -34,6 +34,12 @@ type Account struct {
 	// the next catch-up asks the archive for what came after it
 	// (XEP-0313). Empty until one is seen; older files lack it.
 	ArchiveLast string `json:"archive_last,omitempty"`
+	// RoomArchive is, per group chat room (keyed by its bare JID), the
+	// XEP-0359 stanza-id the room's own archive (muc#mam) gave the newest
+	// message of that room listen has seen: listen --room catches up
+	// from there. Only rooms with an archive have an entry; older files
+	// lack it.
+	RoomArchive map[string]string `json:"room_archive,omitempty"`
 	// OpenPGP holds the pinned OpenPGP keys of contacts (XEP-0373),
 	// keyed by bare JID: trust on first use, then only what the user
 	// trusts (D-21). Older files lack it.

@@ -52,6 +52,10 @@ func configText(p configParams) string {
 		}
 		mods[m] = o
 	}
+	if p.Opts.RoomArchive && mods["mod_muc"] != "" {
+		// Rooms archive by default, as with Prosody's mod_muc_mam.
+		mods["mod_muc"] = strings.TrimSuffix(mods["mod_muc"], "}") + ", default_room_options: {mam: true}}"
+	}
 	names := make([]string, 0, len(mods))
 	for m := range mods {
 		names = append(names, m)

@@ -75,6 +75,9 @@ type Options struct {
 	DisableMechanisms []string
 	// Debug logs at debug level; EJABBERD_DEBUG=1 does the same.
 	Debug bool
+	// RoomArchive makes every new room keep an archive (XEP-0313 on
+	// the MUC service, default_room_options mam); it needs mod_mam.
+	RoomArchive bool
 }
 
 // Server is a throwaway ejabberd.

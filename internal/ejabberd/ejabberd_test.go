@@ -116,3 +116,17 @@ func TestLoopbackOnly(t *testing.T) {
 		t.Errorf("%s left behind: %v", s.Dir, err)
 	}
 }
+
+// TestConfigTextRoomArchive: RoomArchive makes mod_muc's rooms archive by
+// default; without it mod_muc is as before.
+func TestConfigTextRoomArchive(t *testing.T) {
+	p := configParams{Domain: "example.test", C2S: 1, DirectTLS: 2, HTTP: 3, CertFile: "/c", KeyFile: "/k", LogLevel: "info",
+		Opts: Options{Modules: map[string]string{"mod_mam": ""}, RoomArchive: true}}
+	if got := configText(p); !strings.Contains(got, `access_persistent: all, default_room_options: {mam: true}}`) {
+		t.Errorf("rooms do not archive:\n%s", got)
+	}
+	p.Opts.RoomArchive = false
+	if got := configText(p); strings.Contains(got, "default_room_options") {
+		t.Errorf("rooms archive without RoomArchive:\n%s", got)
+	}
+}

@@ -25,6 +25,8 @@ type configParams struct {
 	Settings          []string // extra global lines
 	Modules           []string // extra modules
 	Without           []string // default modules left out
+	MUCModules        []string // extra modules of the MUC component
+	PluginDir         string   // where mod_jab_muc_test.lua is; "": not loaded
 	HTTPSPort         int      // 0: none; else the upload component's HTTPS port
 	Upload            *Upload
 }
@@ -139,11 +141,23 @@ allow_registration = false
 	for _, line := range p.Settings {
 		b.WriteString(line + "\n")
 	}
+	mucModules := p.MUCModules
+	if p.PluginDir != "" {
+		fmt.Fprintf(&b, "plugin_paths = { %s }\n", q(p.PluginDir))
+		mucModules = append([]string{"jab_muc_test"}, mucModules...)
+	}
 	fmt.Fprintf(&b, "modules_enabled = { %s }\n", strings.Join(quoted, "; "))
 	b.WriteString(`modules_disabled = { "s2s" }
 `)
 	fmt.Fprintf(&b, "\nVirtualHost %s\n\tssl = %s\n", q(p.Domain), ssl)
 	fmt.Fprintf(&b, "\nComponent %s \"muc\"\n\tssl = %s\n", q("conference."+p.Domain), ssl)
+	if len(mucModules) > 0 {
+		quoted := make([]string, len(mucModules))
+		for i, m := range mucModules {
+			quoted[i] = q(m)
+		}
+		fmt.Fprintf(&b, "\tmodules_enabled = { %s }\n", strings.Join(quoted, "; "))
+	}
 	if u := p.Upload; u != nil {
 		fmt.Fprintf(&b, "\nComponent %s \"http_file_share\"\n\tssl = %s\n\thttp_host = \"127.0.0.1\"\n", q("upload."+p.Domain), ssl)
 		fmt.Fprintf(&b, "\thttp_file_share_size_limit = %d\n", u.SizeLimit)

@@ -56,3 +56,20 @@ func TestConfigTextProsody13(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigTextMUCModules: the MUC component loads the test module from
+// the plugin directory, and the extra component modules after it.
+func TestConfigTextMUCModules(t *testing.T) {
+	base := configParams{Dir: "/d", Domain: "example.test", Port: 5999, LogFile: "/d/l", LogLevel: "info", CertFile: "/c", KeyFile: "/k",
+		PluginDir: "/d/plugins", MUCModules: []string{"muc_mam"}}
+	got := configText(base)
+	for _, want := range []string{"plugin_paths = { \"/d/plugins\" }\n",
+		"Component \"conference.example.test\" \"muc\"\n\tssl = { certificate = \"/c\"; key = \"/k\"; }\n\tmodules_enabled = { \"jab_muc_test\"; \"muc_mam\" }\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q:\n%s", want, got)
+		}
+	}
+	if idx := strings.Index(got, "Component"); strings.Contains(got[:idx], "muc_mam") {
+		t.Errorf("muc_mam loaded on the virtual host:\n%s", got)
+	}
+}

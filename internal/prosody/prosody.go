@@ -19,6 +19,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -97,6 +98,14 @@ type Options struct {
 	// Without are modules of the default set not to load, e.g.
 	// "carbons" for a server without XEP-0280.
 	Without []string
+	// MUCModules are extra modules of the MUC component
+	// (conference.DOMAIN), e.g. "muc_mam" (XEP-0313 archives of rooms).
+	// The component always loads mod_jab_muc_test (plugins/), which
+	// gives rooms two settings Prosody lacks, each off until a room's
+	// owner sets it in the configuration form: muc#roomconfig_maxusers (a
+	// full room refuses joins with service-unavailable) and jab#noecho
+	// (a room that never reflects a message to its sender).
+	MUCModules []string
 	// Upload, if not nil, adds the XEP-0363 service upload.DOMAIN
 	// (mod_http_file_share) with HTTPS on a free loopback port; its
 	// URLs are https://127.0.0.1:PORT/file_share/…, which the test
@@ -272,6 +281,11 @@ func Start(opts Options) (*Server, error) {
 
 var errBind = errors.New("prosody could not bind its c2s port")
 
+// mucTestModule is mod_jab_muc_test (see Options.MUCModules).
+//
+//go:embed plugins/mod_jab_muc_test.lua
+var mucTestModule []byte
+
 func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 	dir, err := os.MkdirTemp("", "jab-prosody-")
 	if err != nil {
@@ -298,10 +312,13 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		}
 	}()
 
-	for _, sub := range []string{"data", "certs"} {
+	for _, sub := range []string{"data", "certs", "plugins"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("prosody: %w", err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "mod_jab_muc_test.lua"), mucTestModule, 0o644); err != nil {
+		return nil, fmt.Errorf("prosody: %w", err)
 	}
 	certFile, keyFile, caFile, err := testcert.Write(filepath.Join(dir, "certs"), domain)
 	if err != nil {
@@ -354,6 +371,8 @@ func startOnce(domain string, opts Options, debug bool) (_ *Server, err error) {
 		Settings:          opts.Settings,
 		Modules:           opts.Modules,
 		Without:           opts.Without,
+		MUCModules:        opts.MUCModules,
+		PluginDir:         filepath.Join(dir, "plugins"),
 		HTTPSPort:         httpsPort,
 		Upload:            opts.Upload,
 	})

@@ -75,6 +75,7 @@ func (k Kind) Available() error {
 // Options are the features a test needs beyond the default set.
 type Options struct {
 	Archive          bool // XEP-0313 message archive, archiving every message
+	RoomArchive      bool // XEP-0313 archives of the rooms on conference.DOMAIN (muc#mam), on by default in each room
 	StreamManagement bool // XEP-0198 with resumption
 	NoCarbons        bool // no XEP-0280
 	PEP              bool // XEP-0163 personal eventing (Prosody's mod_pep; not offered for ejabberd yet)
@@ -104,9 +105,10 @@ func Start(k Kind, opts Options) (*Server, error) {
 	switch k {
 	case Ejabberd:
 		o := ejabberd.Options{Modules: map[string]string{}}
-		if opts.Archive {
+		if opts.Archive || opts.RoomArchive {
 			o.Modules["mod_mam"] = ""
 		}
+		o.RoomArchive = opts.RoomArchive
 		if opts.StreamManagement {
 			o.Modules["mod_stream_mgmt"] = ""
 		}
@@ -125,6 +127,9 @@ func Start(k Kind, opts Options) (*Server, error) {
 		o := prosody.Options{DirectTLS: true, Prosody13: k == Prosody13}
 		if opts.Archive {
 			o.Modules = append(o.Modules, "mam")
+		}
+		if opts.RoomArchive {
+			o.MUCModules = append(o.MUCModules, "muc_mam")
 		}
 		if opts.StreamManagement {
 			o.Modules = append(o.Modules, "smacks")

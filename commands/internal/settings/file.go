@@ -36,6 +36,20 @@ func (f *File) accountNames() []string {
 	return names
 }
 
+// holdsCommand tells whether the file sets a command jab runs: the
+// password command, an option marked Command, a room's password_cmd.
+func (f *File) holdsCommand(opts []Option) bool {
+	if f.holds(Key(OptPasswordCmd)) || f.holdsRoomCommand() {
+		return true
+	}
+	for _, o := range opts {
+		if o.Command && f.holds(Key(o.Name)) {
+			return true
+		}
+	}
+	return false
+}
+
 // holds tells whether the top level or any account table sets key.
 func (f *File) holds(key string) bool {
 	if _, ok := f.Top[key]; ok {
@@ -157,10 +171,11 @@ func LoadFile(path, home string, opts []Option) (*File, error) {
 			if _, err := accountTable(); err != nil {
 				return nil, err
 			}
-		case key[0] == keyAccounts && len(key) == 3:
+		case key[0] == keyAccounts && (len(key) == 3 || len(key) > 3 && keys[key[2]].Kind == Rooms):
 			// A dotted key (accounts.work.jid = …, or work.jid = …
 			// under [accounts]) makes its table without a key of its
 			// own in md.Keys, so the table may not have been seen yet.
+			// A table of rooms is read whole, at its first key.
 			t, err := accountTable()
 			if err != nil {
 				return nil, err
@@ -169,14 +184,27 @@ func LoadFile(path, home string, opts []Option) (*File, error) {
 			if !ok {
 				return nil, unknown(key, true)
 			}
+			if _, done := t[key[2]]; done {
+				continue
+			}
 			tbl, _ := raw[keyAccounts].(map[string]any)[key[1]].(map[string]any)
-			v, err := fileValue(path, key, opt, tbl[key[2]], home)
+			v, err := fileValue(path, key[:3], opt, tbl[key[2]], home)
 			if err != nil {
 				return nil, err
 			}
 			t[key[2]] = v
 		case key[0] == keyAccounts:
 			return nil, unknown(key, true)
+		case keys[key[0]].Kind == Rooms:
+			// Inside the top level's table of rooms: read whole.
+			if _, done := f.Top[key[0]]; done {
+				continue
+			}
+			v, err := fileValue(path, key[:1], keys[key[0]], raw[key[0]], home)
+			if err != nil {
+				return nil, err
+			}
+			f.Top[key[0]] = v
 		default:
 			// A key inside a table other than accounts, written as a
 			// dotted key (server.host = …): not a key of jab's.
@@ -199,12 +227,12 @@ func LoadFile(path, home string, opts []Option) (*File, error) {
 	}
 	// As ssh does with its config file: a command jab runs must not come
 	// from a file that someone else can change.
-	if f.holds(Key(OptPasswordCmd)) {
+	if f.holdsCommand(opts) {
 		if m := fi.Mode().Perm(); m&0o022 != 0 {
-			return nil, Errorf("chmod go-w "+shellQuote(path), "config file %q holds a password_cmd and is writable by others (mode %04o)", path, m)
+			return nil, Errorf("chmod go-w "+shellQuote(path), "config file %q holds a password_cmd (a command jab runs) and is writable by others (mode %04o)", path, m)
 		}
 		if uid, ok := fileOwner(fi); ok && uid != os.Getuid() && uid != 0 {
-			return nil, Errorf("make it yours: chown $(id -u) "+shellQuote(path), "config file %q holds a password_cmd and is owned by another user (uid %d)", path, uid)
+			return nil, Errorf("make it yours: chown $(id -u) "+shellQuote(path), "config file %q holds a password_cmd (a command jab runs) and is owned by another user (uid %d)", path, uid)
 		}
 	}
 	return f, nil
@@ -256,6 +284,8 @@ func fileValue(path string, key toml.Key, opt Option, v any, home string) (any, 
 			}
 		}
 		return out, nil
+	case Rooms:
+		return roomsValue(path, key, v, home)
 	case Duration:
 		s, ok := v.(string)
 		if !ok {
@@ -271,16 +301,26 @@ func fileValue(path string, key toml.Key, opt Option, v any, home string) (any, 
 	if !ok {
 		return nil, bad()
 	}
-	// A path in the file: "~/" is the home directory, and a relative
-	// path is relative to the file's directory, not to wherever jab runs.
-	if opt.Path && s != "" {
-		if rest, ok := strings.CutPrefix(s, "~/"); ok && home != "" {
-			s = filepath.Join(home, rest)
-		} else if !filepath.IsAbs(s) {
-			s = filepath.Join(filepath.Dir(path), s)
-		}
+	if opt.Path {
+		s = filePath(path, s, home)
 	}
 	return s, nil
+}
+
+// filePath is a path given in the config file at path: "~/" is the home
+// directory, and a relative path is relative to the file's directory, not
+// to wherever jab runs.
+func filePath(path, s, home string) string {
+	if s == "" {
+		return s
+	}
+	if rest, ok := strings.CutPrefix(s, "~/"); ok && home != "" {
+		return filepath.Join(home, rest)
+	}
+	if !filepath.IsAbs(s) {
+		return filepath.Join(filepath.Dir(path), s)
+	}
+	return s
 }
 
 // tomlTypeName names the TOML type of a decoded value for errors.

@@ -53,7 +53,8 @@ const (
 	Bool          // true or false; in the environment anything strconv.ParseBool takes
 	Duration      // a Go duration; never negative
 	Int
-	List // an array of strings; in the environment, separated by commas
+	List  // an array of strings; in the environment, separated by commas
+	Rooms // group chat rooms: an array of room JIDs or a table of rooms (rooms.go); in the environment, separated by commas
 )
 
 // String is how a config file error names the TOML type a key takes.
@@ -67,6 +68,8 @@ func (k Kind) String() string {
 		return "an integer"
 	case List:
 		return "an array of strings"
+	case Rooms:
+		return "an array of room JIDs or a table of rooms"
 	}
 	return "a string"
 }
@@ -77,6 +80,9 @@ type Option struct {
 	Env  string // its environment variable, e.g. "JAB_LOCK_IDLE"; "" for none
 	Kind Kind
 	Path bool // it names a file or directory (see LoadFile)
+	// Command: it is a command jab runs (sh -c), which a config file
+	// others can change must not hold (see LoadFile).
+	Command bool
 }
 
 // Key is the config file key of an option: its name with "-" written "_".
@@ -171,7 +177,7 @@ func (v Value) Given() bool { return v.From == FromFlag || v.From == FromEnv }
 
 // Type is the type of an option's value.
 type Type interface {
-	string | bool | int | time.Duration | []string
+	string | bool | int | time.Duration | []string | []Room
 }
 
 // As is the value as type T. An environment value is parsed (a usage
@@ -210,6 +216,12 @@ func As[T Type](v Value) (T, error) {
 		for _, f := range strings.Split(s, ",") {
 			if f = strings.TrimSpace(f); f != "" {
 				*p = append(*p, f)
+			}
+		}
+	case *[]Room:
+		for _, f := range strings.Split(s, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				*p = append(*p, Room{JID: f, Autojoin: true})
 			}
 		}
 	}

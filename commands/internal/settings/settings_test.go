@@ -362,7 +362,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "world-readable with a password at the top", config: "password = \"hunter2\"\n", mode: 0o604,
 			want: "readable by others", hint: "chmod 600 ", nowhere: "hunter2"},
 		{name: "password_cmd in a group-writable file", config: good + "password_cmd = \"echo pw\"\n", mode: 0o620,
-			want: "holds a password_cmd and is writable by others (mode 0620)", hint: "chmod go-w "},
+			want: "holds a password_cmd (a command jab runs) and is writable by others (mode 0620)", hint: "chmod go-w "},
 		{name: "password_cmd in a world-writable file", config: "password_cmd = \"echo pw\"\n", mode: 0o602,
 			want: "writable by others (mode 0602)", hint: "chmod go-w "},
 		{name: "JID of two accounts", config: good + "[accounts.work2]\njid = \"Me@work.example\"\n", env: map[string]string{"JAB_ACCOUNT": "me@work.example"},

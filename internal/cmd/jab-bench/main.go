@@ -12,6 +12,9 @@
 //   - a cold one-shot send: wall time, CPU time, peak memory (max RSS);
 //   - a one-shot send while a `jab listen` of the same account runs (jab
 //     may hand the message to it), against go-sendxmpp's cold send;
+//   - a one-shot send to a group chat room (-room): cold, and while a
+//     `jab listen --room` of the account is in the room (the hand-off),
+//     against go-sendxmpp -c;
 //   - 1000 stdin lines on one connection (`send --lines`, go-sendxmpp -i);
 //   - a cold one-shot send through a delay proxy (internal/delayproxy),
 //     25 ms each way, over STARTTLS: wall time and the round trips the
@@ -240,9 +243,11 @@ func run(o options) error {
 	notes = append(notes, "listen running: jab send --debug says: "+line)
 
 	if o.room {
-		if err := room(o, t, s12, jab12, gsx12); err != nil {
+		note, err := room(o, t, s12, jab12, gsx12, tmp)
+		if err != nil {
 			return err
 		}
+		notes = append(notes, note)
 	}
 
 	if o.lines > 0 {
@@ -397,8 +402,8 @@ type listen struct {
 	stderr *strings.Builder
 }
 
-func startListen(jab tool, state string) (*listen, error) {
-	cmd := exec.Command(jab.bin, "listen")
+func startListen(jab tool, state string, args ...string) (*listen, error) {
+	cmd := exec.Command(jab.bin, append([]string{"listen"}, args...)...)
 	cmd.Env = jab.env
 	var stderr strings.Builder
 	cmd.Stdout = io.Discard
