@@ -88,6 +88,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAppendRequest -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzUnwrapCarbon -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzAcceptResult -fuzztime 30s ./session
+	$(GO) test -run '^$$' -fuzz FuzzUploadAnswer -fuzztime 30s ./session
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./session/ox
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./statefile
 	$(GO) test -run '^$$' -fuzz FuzzHistoryScan -fuzztime 30s ./statefile

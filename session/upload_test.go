@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,10 +395,14 @@ func TestUploadPut(t *testing.T) {
 	for k := range r.Header {
 		names = append(names, k)
 	}
+	slices.Sort(names)
+	// Exactly these headers: the slot's allowed ones and ours, nothing
+	// else (Host is r.Host).
+	want := []string{"Authorization", "Connection", "Content-Length", "Content-Type", "Cookie", "User-Agent"}
 	if r.Method != http.MethodPut || r.URL.Path != "/put/doc.pdf" || r.ContentLength != int64(len(data)) ||
 		r.Header.Get("Content-Type") != "application/pdf" || r.Header.Get("Authorization") != "Bearer slot-token" ||
-		r.Header.Get("Cookie") != "c=1" || r.Header.Get("X-Evil") != "" || !strings.HasPrefix(r.Host, "127.0.0.1:") ||
-		len(r.Header) != 5 || !bytes.Equal(srv.bodies[0], data) {
+		r.Header.Get("Cookie") != "c=1" || r.Header.Get("Connection") != "close" || r.Header.Get("User-Agent") != "jab" ||
+		!strings.HasPrefix(r.Host, "127.0.0.1:") || !slices.Equal(names, want) || !bytes.Equal(srv.bodies[0], data) {
 		t.Fatalf("PUT %s %s host %q length %d, headers %q %v", r.Method, r.URL, r.Host, r.ContentLength, names, r.Header)
 	}
 

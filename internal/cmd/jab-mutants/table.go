@@ -214,8 +214,12 @@ var sessionMutants = []mutant{
 	{"upload: a slot URL's user info is used", `	case u.User != nil:
 		return "carries user info"`, `	case false:
 		return "carries user info"`, "TestCheckSlot", "session/upload.go"},
-	{"upload: --timeout bounds the whole upload, not a stall", `ResponseHeaderTimeout: answerWait(idle),`, `ResponseHeaderTimeout: idle,`, "TestUploadSlowAndStalled", "session/upload_http.go"},
-	{"upload: a redirect of the PUT is followed", `CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }`, `CheckRedirect: nil`, "TestUploadPut", "session/upload_http.go"},
+	{"upload: --timeout bounds the whole upload, not a stall", `wait: answerWait(idle)}`, `wait: idle}`, "TestUploadSlowAndStalled", "session/upload_http.go"},
+	// jab's own PUT client (upload_http.go) follows no redirect at all:
+	// what can break is a 3xx taken for success.
+	{"upload: a redirect of the PUT passes for success", `if code < 200 || code > 299 {`, `if code < 200 || code > 399 {`, "TestUploadPut|TestUploadAnswers", "session/upload_http.go"},
+	{"upload: an answer's headers are not bounded", `if n == maxAnswerHeaders {`, `if false {`, "TestUploadAnswers", "session/upload_http.go"},
+	{"upload: an answer before the whole file passes for success", `return a.code, a.status, errors.New("the service answered before it had the whole file")`, `return a.code, a.status, nil`, "TestUploadEarlyRefusal", "session/upload_http.go"},
 	{"channel binding: a server offering -PLUS with no usable type gets a login without binding", "if anyPlus && len(have) > 0 && mode != BindingNone {", "if false {", "TestChooseMechanism", "session/sasl.go"},
 	{"channel binding: the TLS 1.2 retry also where the server listed its types", "choice.cbType == cbExporter && cbOffered == nil && version", "choice.cbType == cbExporter && version", "TestRefusedBinding", "session/binding.go"},
 	{"channel binding: the TLS 1.2 retry below --tls-min 1.3", "if !capped && tlsMin < tls.VersionTLS13 {", "if !capped {", "TestBindingNext", "session/binding.go"},
