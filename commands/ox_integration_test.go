@@ -481,3 +481,28 @@ func TestOXPublishReconfigures(t *testing.T) {
 		t.Fatalf("a stranger fetching our key list: %s", stranger.Dump())
 	}
 }
+
+// TestOXRepl: the REPL of an account with a key runs as jab-ox and
+// decrypts like listen: a message gpg signed with the contact's pinned
+// key is printed marked verified, one signed by another key is marked
+// not verified, and the fallback body is never shown.
+func TestOXRepl(t *testing.T) {
+	needServer(t)
+	c := newOXCast(t)
+	r := c.j.startReplPipe(c.alice.JID)
+	now := time.Now()
+	sendOX(t, c.phone, c.me.JID, signcryptFrom(c.me.JID, now, "hello repl", "gpg-thread"), c.aliceFP, c.meFP, c.aliceFP)
+	if got := r.waitLine("hello repl", 15*time.Second); !strings.Contains(got, "[encrypted, verified]") {
+		t.Errorf("the REPL printed %q, want it marked [encrypted, verified]", got)
+	}
+	mallory := gpgKey(t, c.alice.JID) // says it is alice's, never published
+	sendOX(t, c.phone, c.me.JID, signcryptFrom(c.me.JID, now, "from mallory", "t"), mallory, c.meFP)
+	if got := r.waitLine("from mallory", 15*time.Second); !strings.Contains(got, "NOT verified") || strings.Contains(got, "[encrypted, verified]") {
+		t.Errorf("the REPL printed %q, want it marked NOT verified", got)
+	}
+	for _, line := range r.Lines() {
+		if strings.Contains(line, "This message is encrypted") {
+			t.Errorf("the fallback body was shown as the message: %s", line)
+		}
+	}
+}
