@@ -105,6 +105,19 @@ func noOwnKey(g *options) error {
 	return usagef("make one with: jab keys generate (or jab keys import FILE)", "no OpenPGP key for %s", g.account.Bare())
 }
 
+// requireOwnKey is the account's key pair for a keys command that takes
+// no arguments and needs one.
+func requireOwnKey(c *cli.Context, g *options) (*statefile.SecretKey, error) {
+	if err := noArgs(c); err != nil {
+		return nil, err
+	}
+	_, k, err := ownKey(g)
+	if err == nil && k == nil {
+		err = noOwnKey(g)
+	}
+	return k, err
+}
+
 func keysGenerate(c *cli.Context, env *Env, g *options) error {
 	if err := noArgs(c); err != nil {
 		return err
@@ -160,15 +173,9 @@ func storeNewKey(ctx context.Context, env *Env, g *options, make func([]byte) (*
 }
 
 func keysExport(c *cli.Context, env *Env, g *options) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	_, k, err := ownKey(g)
+	k, err := requireOwnKey(c, g)
 	if err != nil {
 		return err
-	}
-	if k == nil {
-		return noOwnKey(g)
 	}
 	if c.Bool("secret") {
 		_, err = io.WriteString(env.Stdout, k.Armored)
@@ -183,15 +190,9 @@ func keysExport(c *cli.Context, env *Env, g *options) error {
 }
 
 func keysPublish(c *cli.Context, env *Env, g *options) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	_, k, err := ownKey(g)
+	k, err := requireOwnKey(c, g)
 	if err != nil {
 		return err
-	}
-	if k == nil {
-		return noOwnKey(g)
 	}
 	if err := g.readyToConnect(c.Context, c, env); err != nil {
 		return err
@@ -357,27 +358,12 @@ func keyPassphrase(ctx context.Context, env *Env, g *options) ([]byte, error) {
 		}
 		return []byte(line), nil
 	}
-	if tool := lookPath(env, "secret-tool"); tool != "" {
-		line, err := firstLineOf(ctx, g.timeout, nil, tool, "lookup", "service", "jab-openpgp", "account", jid)
-		if err == nil && line != "" {
-			return []byte(line), nil
-		}
+	if line, ok := keyringLookup(ctx, env, "jab-openpgp", jid, g.timeout); ok {
+		return []byte(line), nil
 	}
 	if env.StdinTTY {
-		fmt.Fprintf(env.Stderr, "OpenPGP key passphrase for %s: ", jid)
-		read := env.ReadPassword
-		if read == nil {
-			read = func(ctx context.Context) (string, error) { return readTerminalPassword(ctx, env) }
-		}
-		p, err := read(ctx)
-		fmt.Fprintln(env.Stderr)
-		if err != nil {
-			return nil, err
-		}
-		if p == "" {
-			return nil, usagef("", "no key passphrase entered")
-		}
-		return []byte(p), nil
+		p, err := promptSecret(ctx, env, "OpenPGP key passphrase for "+jid+": ", "no key passphrase entered")
+		return []byte(p), err
 	}
 	return nil, usagef("pass --key-passphrase-cmd CMD or --key-passphrase-file FILE (or set key_passphrase_cmd in the config file)",
 		"no key passphrase source for %s", jid)

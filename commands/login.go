@@ -221,11 +221,17 @@ func withoutSecrets(environ []string) []string {
 // PATH. Nothing found, or a keyring that cannot be reached, falls through
 // to the next source.
 func keyringPassword(ctx context.Context, env *Env, jid string, timeout time.Duration) (string, bool) {
+	return keyringLookup(ctx, env, "jab", jid, timeout)
+}
+
+// keyringLookup is `secret-tool lookup service SERVICE account JID`: the
+// secret's first line, or false.
+func keyringLookup(ctx context.Context, env *Env, service, jid string, timeout time.Duration) (string, bool) {
 	tool := lookPath(env, "secret-tool")
 	if tool == "" {
 		return "", false
 	}
-	line, err := firstLineOf(ctx, timeout, nil, tool, "lookup", "service", "jab", "account", jid)
+	line, err := firstLineOf(ctx, timeout, nil, tool, "lookup", "service", service, "account", jid)
 	return line, err == nil && line != ""
 }
 
@@ -246,11 +252,17 @@ func lookPath(env *Env, name string) string {
 
 // promptPassword asks on the terminal without echo.
 func promptPassword(ctx context.Context, env *Env, jid string) (string, error) {
+	prompt := "Password: "
 	if jid != "" {
-		fmt.Fprintf(env.Stderr, "Password for %s: ", jid)
-	} else {
-		fmt.Fprint(env.Stderr, "Password: ")
+		prompt = "Password for " + jid + ": "
 	}
+	return promptSecret(ctx, env, prompt, "no password entered")
+}
+
+// promptSecret asks on the terminal without echo; an empty answer is the
+// usage error empty.
+func promptSecret(ctx context.Context, env *Env, prompt, empty string) (string, error) {
+	fmt.Fprint(env.Stderr, prompt)
 	read := env.ReadPassword
 	if read == nil {
 		read = func(ctx context.Context) (string, error) { return readTerminalPassword(ctx, env) }
@@ -261,7 +273,7 @@ func promptPassword(ctx context.Context, env *Env, jid string) (string, error) {
 		return "", err
 	}
 	if p == "" {
-		return "", usagef("", "no password entered")
+		return "", usagef("", "%s", empty)
 	}
 	return p, nil
 }
