@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/chzyer/readline"
 )
@@ -85,6 +86,17 @@ func (t *terminal) setPrompt(prompt func() string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rl.SetPrompt(prompt())
+	t.rl.Refresh()
+	// readline draws the prompt when Readline starts and only then marks
+	// itself reading; Refresh does nothing until it reads. A prompt set
+	// in between (the room's join answered just then) would stay unseen
+	// until the next key: a second refresh a moment later shows it.
+	time.AfterFunc(50*time.Millisecond, t.refresh)
+}
+
+func (t *terminal) refresh() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.rl.Refresh()
 }
 

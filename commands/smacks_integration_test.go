@@ -220,6 +220,11 @@ func TestSmacksResumeResendsHandoff(t *testing.T) {
 	origin := r.handOffIntoBlackHole(t, "into the black hole")
 	<-cut
 	exactlyOnce(t, alice, "into the black hole", origin)
+	// listen says so after it has sent again what was unacknowledged,
+	// which alice may get first.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(r.listen.Stderr(), "session resumed") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(r.listen.Stderr(), "session resumed") {
 		t.Errorf("listen did not resume its session:\n%s", tail(r.listen.Stderr(), 20))
 	}
